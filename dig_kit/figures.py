@@ -1,0 +1,89 @@
+"""Plotting style and artifact writers: figures as PDF+PNG, tables as CSV/Markdown/LaTeX.
+
+Every artifact states its source: ``save_figure`` stamps a one-line ``source`` note at the
+bottom of the figure and writes it into the PDF metadata, ``save_table`` writes it as a
+caption/comment. Names follow what they reproduce (``fig7_pairs``, ``tab4_reward_ablation``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)  # headless by default; notebooks may switch to inline
+import matplotlib.pyplot as plt  # noqa: E402
+
+STYLE = {
+    "figure.dpi": 110,
+    "savefig.dpi": 150,
+    "font.size": 9,
+    "axes.titlesize": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+
+
+def apply_style() -> None:
+    plt.rcParams.update(STYLE)
+
+
+def save_figure(fig, name: str, out_dir: str | Path = "figures", source: str = "") -> list[Path]:
+    """Save ``fig`` as ``<out_dir>/<name>.pdf`` and ``.png``; ``source`` is required and stamped on it."""
+    if not source:
+        raise ValueError(f"save_figure({name!r}): say where the numbers come from (source=...)")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    fig.text(0.01, 0.005, f"Source: {source}", fontsize=6, color="0.35", ha="left", va="bottom")
+    paths = []
+    for ext in ("pdf", "png"):
+        p = out / f"{name}.{ext}"
+        meta = {"Subject": f"Source: {source}"} if ext == "pdf" else {"Source": source}
+        fig.savefig(p, bbox_inches="tight", metadata=meta)
+        paths.append(p)
+    return paths
+
+
+def save_table(
+    rows: Sequence[dict], name: str, out_dir: str | Path = "figures", source: str = "", caption: str = ""
+) -> list[Path]:
+    """Write ``rows`` (dicts with the same keys) as CSV, Markdown and LaTeX, each naming its source."""
+    if not source:
+        raise ValueError(f"save_table({name!r}): say where the numbers come from (source=...)")
+    if not rows:
+        raise ValueError(f"save_table({name!r}): no rows")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cols = list(rows[0].keys())
+
+    def fmt(v):
+        return f"{v:.4g}" if isinstance(v, float) else ("" if v is None else str(v))
+
+    buf = io.StringIO()
+    buf.write(f"# Source: {source}\n")
+    w = csv.DictWriter(buf, fieldnames=cols)
+    w.writeheader()
+    for r in rows:
+        w.writerow({c: fmt(r.get(c)) for c in cols})
+    (out / f"{name}.csv").write_text(buf.getvalue())
+
+    md = [f"**{caption or name}**", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    md += ["| " + " | ".join(fmt(r.get(c)) for c in cols) + " |" for r in rows]
+    md += ["", f"*Source: {source}*", ""]
+    (out / f"{name}.md").write_text("\n".join(md))
+
+    def tex(s: str) -> str:
+        for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#")):
+            s = s.replace(a, b)
+        return s
+
+    lines = [r"\begin{table}[t]", r"\centering", r"\begin{tabular}{" + "l" * len(cols) + "}", r"\toprule"]
+    lines.append(" & ".join(tex(c) for c in cols) + r" \\")
+    lines.append(r"\midrule")
+    lines += [" & ".join(tex(fmt(r.get(c))) for c in cols) + r" \\" for r in rows]
+    lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{tex(caption or name)}. Source: {tex(source)}}}", r"\end{table}", ""]
+    (out / f"{name}.tex").write_text("\n".join(lines))
+    return [out / f"{name}.{e}" for e in ("csv", "md", "tex")]

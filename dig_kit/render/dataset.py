@@ -1,0 +1,224 @@
+"""Render DiG datasets: persistent worker processes, deterministic shards, crash-safe resume.
+
+Layout of a dataset directory (``datasets.load_dataset(DIR)`` loads it on its own, one split
+per subset, via the ``configs`` section of the generated README.md dataset card)::
+
+    DIR/
+      README.md                       dataset card (splits, provenance)
+      config.yaml                     the resolved KitConfig that made it
+      stage1/shard-00000-of-00001/
+        metadata.jsonl                one row per finished pair (appended, fsync'ed)
+        images/stage1-00000000_before.png, ..._after.png
+
+Resume: a row is appended only after both images are renamed into place, so a killed run
+restarted with the same command skips every pair that has a row, re-renders the rest
+(pairs are deterministic, so a re-render is identical), and drops a torn last line.
+Shards: pair k of a subset belongs to shard ``k % N``; shards write to their own
+directories, so many machines can render disjoint parts into copies of one directory tree
+that merge by copying. Pairs already present in any shard directory are never rendered again.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import time
+from pathlib import Path
+
+import yaml
+
+from dig_kit.config import ConfigError, KitConfig, from_dict, save_config, to_dict
+from dig_kit.render.pairs import pair_id, render_pair
+
+METADATA = "metadata.jsonl"
+
+_WORKER: dict = {}
+
+
+# -- worker side ---------------------------------------------------------------------------
+def _init_worker(cfg_dict: dict, threads: int) -> None:
+    # Blender prints a line per saved file on stdout; keep the parent's progress bar readable.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    from dig_kit.render.blender import BlenderRenderer  # bpy is imported once per worker
+
+    cfg = from_dict(cfg_dict)
+    if threads and cfg.data.render.threads == 0:
+        cfg.data.render.threads = threads
+    _WORKER["cfg"] = cfg
+    _WORKER["renderer"] = BlenderRenderer(cfg.data.render)
+
+
+def _work(task: tuple[str, int, str]) -> dict:
+    subset, seed, shard_dir = task
+    cfg: KitConfig = _WORKER["cfg"]
+    return render_pair(_WORKER["renderer"], cfg.data, subset, cfg.data.subsets[subset], seed, Path(shard_dir))
+
+
+# -- bookkeeping ---------------------------------------------------------------------------
+def read_rows(path: Path, repair: bool = False) -> list[dict]:
+    """Rows of a metadata.jsonl; a torn last line (crash mid-write) is ignored, and cut off when ``repair``."""
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    rows, good_end = [], 0
+    for line in data.splitlines(keepends=True):
+        if not line.endswith(b"\n"):
+            break
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            break
+        good_end += len(line)
+    if repair and good_end != len(data):
+        with open(path, "r+b") as f:
+            f.truncate(good_end)
+    return rows
+
+
+def _append_row(path: Path, row: dict) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps(row, sort_keys=True) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def done_ids(subset_dir: Path) -> set[str]:
+    return {r["id"] for m in subset_dir.glob(f"*/{METADATA}") for r in read_rows(m)}
+
+
+def shard_name(index: int, count: int) -> str:
+    return f"shard-{index:05d}-of-{count:05d}"
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    try:
+        i, n = (int(v) for v in str(text).split("/"))
+    except ValueError:
+        raise ConfigError(f"--shard {text!r}: expected I/N, e.g. 0/4") from None
+    if not (n >= 1 and 0 <= i < n):
+        raise ConfigError(f"--shard {text!r}: need 0 <= I < N")
+    return i, n
+
+
+def write_card(out: Path, cfg: KitConfig) -> None:
+    """README.md with a ``configs`` section so ``load_dataset(out)`` finds one split per subset."""
+    splits = [s for s in cfg.data.subsets if any((out / s).glob(f"*/{METADATA}"))]
+    header = {
+        "configs": [
+            {"config_name": "default", "data_files": [{"split": s, "path": f"{s}/**"} for s in splits]}
+        ],
+        "tags": ["dig_kit", "differential-grounding", "synthetic", "blender"],
+    }
+    counts = {s: len(done_ids(out / s)) for s in splits}
+    body = [
+        "# DiG rendered pairs",
+        "",
+        f"Rendered by dig_kit (profile `{cfg.profile}`) with Blender/Cycles; the full config is in `config.yaml`.",
+        "Boxes are `[x1, y1, x2, y2]` in absolute pixels of the before image.",
+        "",
+        "| split | pairs |",
+        "|---|---|",
+        *[f"| {s} | {counts[s]} |" for s in splits],
+        "",
+        "Load with `datasets.load_dataset(\"<this directory>\")`.",
+        "",
+    ]
+    (out / "README.md").write_text("---\n" + yaml.safe_dump(header, sort_keys=False) + "---\n" + "\n".join(body))
+
+
+def _check_existing_config(out: Path, cfg: KitConfig) -> None:
+    """A dataset dir holds pairs of one config only (subset sizes may grow)."""
+    path = out / "config.yaml"
+    if not path.exists():
+        return
+    old = yaml.safe_load(path.read_text()) or {}
+    new = to_dict(cfg)
+
+    def strip(d):
+        d = json.loads(json.dumps(d))
+        d.get("data", {}).get("render", {}).pop("threads", None)
+        d.get("data", {}).get("render", {}).pop("device", None)
+        for sub in d.get("data", {}).get("subsets", {}).values():
+            sub.pop("num_pairs", None)
+        return d
+
+    if strip(old) != strip(new):
+        raise ConfigError(
+            f"{out} was rendered with a different config ({path}); use another --out or the same preset/overrides"
+        )
+
+
+# -- driver --------------------------------------------------------------------------------
+def render_dataset(
+    cfg: KitConfig,
+    out: str | Path,
+    subsets: list[str] | None = None,
+    num_pairs: int | None = None,
+    workers: int = 1,
+    shard: tuple[int, int] = (0, 1),
+    progress: bool = True,
+) -> dict:
+    """Render (or complete) the dataset at ``out``; return a summary with timing.
+
+    ``subsets`` defaults to every subset of the config; ``num_pairs`` overrides each subset's
+    size. Everything is validated before anything is written.
+    """
+    out = Path(out)
+    cfg = from_dict(to_dict(cfg))  # a private copy: the caller's config is never modified
+    names = list(subsets or cfg.data.subsets)
+    unknown = [s for s in names if s not in cfg.data.subsets]
+    if unknown:
+        raise ConfigError(f"unknown subset {unknown[0]!r}: the config defines {list(cfg.data.subsets)}")
+    if num_pairs is not None and num_pairs < 0:
+        raise ConfigError(f"num_pairs={num_pairs}: must be >= 0")
+    if workers < 1:
+        raise ConfigError(f"workers={workers}: must be >= 1")
+    index, count = shard
+    if not (count >= 1 and 0 <= index < count):
+        raise ConfigError(f"shard {index}/{count}: need 0 <= I < N")
+    if num_pairs is not None:
+        for s in names:
+            cfg.data.subsets[s].num_pairs = num_pairs
+        cfg = from_dict(to_dict(cfg))  # re-validate (seed ranges must stay disjoint)
+    _check_existing_config(out, cfg)
+
+    tasks, mine = [], 0
+    for s in names:
+        sub = cfg.data.subsets[s]
+        have = done_ids(out / s)
+        shard_dir = out / s / shard_name(index, count)
+        for k in range(sub.num_pairs):
+            seed = sub.seed_offset + k
+            if k % count == index:
+                mine += 1
+                if pair_id(s, seed) not in have:
+                    tasks.append((s, seed, str(shard_dir)))
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, out / "config.yaml")
+    for s in names:
+        read_rows(out / s / shard_name(index, count) / METADATA, repair=True)
+
+    summary = {"rendered": 0, "skipped": mine - len(tasks),
+               "wall_s": 0.0, "render_s": 0.0, "renders": 0, "pair_wall_s": 0.0}
+    t0 = time.perf_counter()
+    if tasks:
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        ctx = mp.get_context("spawn")
+        from tqdm.auto import tqdm
+
+        with ctx.Pool(workers, initializer=_init_worker, initargs=(to_dict(cfg), threads)) as pool:
+            bar = tqdm(total=len(tasks), desc=f"render {','.join(names)}", unit="pair", disable=not progress)
+            for row in pool.imap_unordered(_work, tasks):
+                timing = row.pop("_timing")
+                _append_row(out / row["subset"] / shard_name(index, count) / METADATA, row)
+                summary["rendered"] += 1
+                summary["render_s"] += timing["render_s"]
+                summary["pair_wall_s"] += timing["wall_s"]
+                summary["renders"] += timing["renders"]
+                bar.update(1)
+            bar.close()
+    summary["wall_s"] = time.perf_counter() - t0
+    write_card(out, cfg)
+    return summary

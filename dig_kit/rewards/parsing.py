@@ -1,0 +1,291 @@
+"""Parse bounding boxes out of untrusted model text. Nothing here ever raises.
+
+A policy under RL writes anything: truncated JSON, prose, ``NaN``, 10^400, boxes with five
+numbers, megabytes of brackets. The reward must score all of it, so every public function
+below returns an empty result instead of raising, and never returns a non-finite box.
+
+Where the answer is (:func:`extract_answer`)
+---------------------------------------------
+1. Thinking models write ``... </think> answer``: keep only the text after the *last*
+   ``</think>`` (the whole text when there is none). Spacing/case variants such as
+   ``< /think >`` are tolerated (Qwen2.5-VL-32B writes them; EasyR1 normalises the same way).
+2. If that text contains ``<answer>``, keep the content of the *last* ``<answer>`` up to the
+   next ``</answer>`` (or to the end, when the closing tag was truncated away).
+3. If the answer contains a fenced block ```` ```lang ... ``` ````, keep the *last* block
+   (an unclosed final fence counts as a block running to the end).
+
+The accepted grammar (:func:`parse_boxes`)
+------------------------------------------
+Comments are removed first (``// ...`` to the end of the line, not inside JSON strings). Then the answer's *span* is taken from its first ``[`` or ``{`` to its last ``]``
+or ``}``; prose before and after the span is ignored. The span must be one of::
+
+    answer   := value | item ("," item)* [","]      # the bare sequence Qwen3-VL writes:
+                                                    #   [544, 437, 660, 579], [585, 341, 622, 393]
+    value    := "[" "]"                             # empty list: no boxes (format reward 0)
+              | "[" item ("," item)* [","] "]"      # JSON list of boxes/objects (prompt's format)
+              | item                                # a single bare box or a single object
+    item     := box | object
+    box      := "[" number "," number "," number "," number [","] "]"
+    object   := JSON object with a key "bbox_2d" (Qwen style) or "bbox" whose value is a box;
+                other keys ("label", ...) are ignored
+    number   := JSON number; in plain box lists also "+1", "1.", ".5" are accepted
+
+Trailing commas are accepted everywhere. Items that are not a box or an object with a box
+(a list of 3 or 5 numbers, strings such as ``"12"``, booleans, nested lists, ``null``) are
+dropped one by one; the other items still count. ``NaN``/``Infinity`` literals and numbers
+that overflow to infinity make their box non-finite, and it is dropped. Anything that does
+not fit the grammar parses to "no valid answer" (an empty list).
+
+Coordinates
+-----------
+``coord_format`` says how the model wrote its numbers: ``"abs"`` pixels of the before image
+(the DiG prompt's convention, default), ``"rel1000"`` Qwen3-VL's native 0-1000 grid, or
+``"rel1"`` fractions 0-1. Boxes are converted to pixels, reordered so x1<=x2 and y1<=y2,
+clipped to the image ``[0, W] x [0, H]``, and dropped when non-finite or of zero area after
+clipping. Without an image size (``abs`` only) boxes are clipped at 0 but not above.
+
+Speed: the common case (a plain list of boxes) is recognised by one regular expression and
+its numbers are read with ``re.findall``, no ``json`` at all; anything else falls back to
+``json.loads`` after a string-aware clean-up. Both give the same boxes (tested).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Sequence
+
+import numpy as np
+
+COORD_FORMATS = ("abs", "rel1000", "rel1")
+
+_THINK_END_RE = re.compile(r"<\s*/\s*think\s*>", re.IGNORECASE)
+_ANSWER_OPEN_RE = re.compile(r"<\s*answer\s*>", re.IGNORECASE)
+_ANSWER_CLOSE_RE = re.compile(r"<\s*/\s*answer\s*>", re.IGNORECASE)
+
+# A JSON string; an unclosed one runs to the end of its line, so that every quote matches
+# something and the scan stays linear even on adversarial text.
+_STRING = r'("(?:[^"\\\n]|\\[^\n]?)*+(?:"|$))'
+# Comments outside JSON strings (group 1 keeps strings intact).
+_COMMENT_RE = re.compile(_STRING + r"|//[^\n]*+", re.MULTILINE)
+# Trailing commas before a closing bracket, outside strings.
+_TRAILING_COMMA_RE = re.compile(_STRING + r"|,(?=\s*+[\]}])", re.MULTILINE)
+
+_NUM = r"[+-]?(?:\d++(?:\.\d*+)?|\.\d++)(?:[eE][+-]?\d++)?"
+_NUM_RE = re.compile(_NUM)
+_BOX = rf"\[\s*+{_NUM}\s*+,\s*+{_NUM}\s*+,\s*+{_NUM}\s*+,\s*+{_NUM}\s*+,?\s*+\]"
+_BOXES = rf"{_BOX}(?:\s*+,\s*+{_BOX})*+\s*+,?"
+# A list of plain boxes, a bare box, or a bare comma-separated sequence of boxes.
+_PLAIN_RE = re.compile(rf"\[\s*+{_BOXES}\s*+\]|{_BOXES}")
+_EMPTY_RE = re.compile(r"\[\s*+\]")
+
+_BOX_KEYS = ("bbox_2d", "bbox")
+
+
+def _text_of(completion: Any) -> str:
+    """The text of a completion: a string, or trl's conversational form (a list of messages
+    whose ``content`` is a string or a list of ``{"type": "text", "text": ...}`` parts)."""
+    if isinstance(completion, str):
+        return completion
+    try:
+        if isinstance(completion, dict):
+            completion = [completion]
+        if isinstance(completion, (list, tuple)):
+            texts = []
+            for message in completion:
+                content = message.get("content", "") if isinstance(message, dict) else message
+                if isinstance(content, str):
+                    texts.append(content)
+                elif isinstance(content, (list, tuple)):
+                    texts.extend(
+                        p.get("text", "") for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)
+                    )
+            return "\n".join(texts)
+    except Exception:  # noqa: BLE001 - untrusted structure, never raise
+        pass
+    return ""
+
+
+def extract_answer(text: Any) -> str:
+    """The answer part of a model output (see the module docstring, steps 1-2). Never raises."""
+    return answer_segment(text)[0]
+
+
+def answer_segment(text: Any) -> tuple[str, bool]:
+    """``(answer, tagged)``: :func:`extract_answer`'s result and whether it came from
+    ``<answer>`` tags. Never raises."""
+    text = _text_of(text)
+    i = text.rfind("</think>")
+    if i >= 0:
+        text = text[i + 8 :]
+    elif "think" in text or "THINK" in text or "Think" in text:
+        last = None
+        for last in _THINK_END_RE.finditer(text):
+            pass
+        if last is not None:
+            text = text[last.end() :]
+    j = text.rfind("<answer>")
+    if j >= 0:
+        start = j + 8
+        k = text.find("</answer>", start)
+        return (text[start:k] if k >= 0 else text[start:]), True
+    if "nswer" in text or "NSWER" in text:
+        last = None
+        for last in _ANSWER_OPEN_RE.finditer(text):
+            pass
+        if last is not None:
+            rest = text[last.end() :]
+            close = _ANSWER_CLOSE_RE.search(rest)
+            return (rest[: close.start()] if close else rest), True
+    return text, False
+
+
+def _last_fenced_block(seg: str) -> str:
+    parts = seg.split("```")
+    if len(parts) < 2:
+        return seg
+    # Balanced fences: blocks at odd indices, the last one is parts[-2]; an unclosed final
+    # fence leaves an even number of parts and the truncated block is parts[-1].
+    return parts[-2] if len(parts) % 2 == 1 else parts[-1]
+
+
+def _strip_comments(seg: str) -> str:
+    return _COMMENT_RE.sub(lambda m: m.group(1) or "", seg)
+
+
+def _box_from(value: Any) -> list[float] | None:
+    if isinstance(value, dict):
+        for key in _BOX_KEYS:
+            if key in value:
+                return _box_from_list(value[key])
+        return None
+    return _box_from_list(value)
+
+
+def _box_from_list(value: Any) -> list[float] | None:
+    if type(value) is list and len(value) == 4:
+        for x in value:
+            if type(x) is not int and type(x) is not float:  # bool is an int subclass: excluded
+                return None
+        return [float(x) for x in value]  # huge ints overflow -> caught by the caller
+    return None
+
+
+def _collect(value: Any) -> list[float]:
+    box = _box_from(value)
+    if box is not None:
+        return box
+    out: list[float] = []
+    if type(value) is list:
+        for item in value:
+            box = _box_from(item)
+            if box is not None:
+                out.extend(box)
+    return out
+
+
+def _numbers_json(span: str) -> list[float]:
+    cleaned = _TRAILING_COMMA_RE.sub(lambda m: m.group(1) or "", span)
+    for candidate in (cleaned, "[" + cleaned + "]"):
+        try:
+            value = json.loads(candidate)
+        except (ValueError, RecursionError):
+            continue
+        try:
+            return _collect(value)
+        except (OverflowError, RecursionError):
+            return []
+    return []
+
+
+def raw_numbers(text: Any, fast: bool = True) -> list[float]:
+    """The numbers of all boxes in ``text``'s answer, flat (4 per box), as written (no
+    conversion, clipping or validity check yet). ``fast=False`` skips the regular-expression
+    fast path and always goes through ``json`` (the reference used by tests and benchmarks).
+    Never raises."""
+    try:
+        seg = extract_answer(text)
+        if "```" in seg:
+            seg = _last_fenced_block(seg)
+        if "/" in seg:
+            seg = _strip_comments(seg)
+        a = seg.find("[")
+        b = seg.find("{")
+        if a < 0 or (0 <= b < a):
+            a = b
+        if a < 0:
+            return []
+        end = max(seg.rfind("]"), seg.rfind("}"))
+        if end < a:
+            return []
+        span = seg[a : end + 1]
+        if fast:
+            if _PLAIN_RE.fullmatch(span):
+                return [float(x) for x in _NUM_RE.findall(span)]
+            if _EMPTY_RE.fullmatch(span):
+                return []
+        return _numbers_json(span)
+    except Exception:  # noqa: BLE001 - untrusted input: any failure means "no valid answer"
+        return []
+
+
+def to_pixels(
+    raw: np.ndarray, width: np.ndarray | float, height: np.ndarray | float, coord_format: str = "abs"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Convert raw ``(K, 4)`` boxes to pixel boxes of images ``width x height`` (scalars or
+    ``(K,)`` arrays; ``inf`` means "no size known"). Returns ``(boxes, valid)``: reordered
+    and clipped boxes and a mask of those that are finite and of positive area."""
+    raw = np.asarray(raw, dtype=np.float64).reshape(-1, 4)
+    finite = np.isfinite(raw).all(axis=1)
+    if coord_format == "rel1000":
+        sx, sy = np.asarray(width, dtype=np.float64) / 1000.0, np.asarray(height, dtype=np.float64) / 1000.0
+    elif coord_format == "rel1":
+        sx, sy = np.asarray(width, dtype=np.float64), np.asarray(height, dtype=np.float64)
+    elif coord_format == "abs":
+        sx = sy = None
+    else:
+        raise ValueError(f"coord_format must be one of {COORD_FORMATS}, got {coord_format!r}")
+    with np.errstate(invalid="ignore", over="ignore"):
+        xa, ya, xb, yb = raw[:, 0], raw[:, 1], raw[:, 2], raw[:, 3]
+        if sx is not None:
+            xa, xb, ya, yb = xa * sx, xb * sx, ya * sy, yb * sy
+        w = np.broadcast_to(np.asarray(width, dtype=np.float64), xa.shape)
+        h = np.broadcast_to(np.asarray(height, dtype=np.float64), xa.shape)
+        x1 = np.clip(np.minimum(xa, xb), 0.0, w)
+        x2 = np.clip(np.maximum(xa, xb), 0.0, w)
+        y1 = np.clip(np.minimum(ya, yb), 0.0, h)
+        y2 = np.clip(np.maximum(ya, yb), 0.0, h)
+        boxes = np.stack([x1, y1, x2, y2], axis=1)
+        valid = finite & (x2 > x1) & (y2 > y1) & np.isfinite(boxes).all(axis=1)
+    boxes[~valid] = 0.0
+    return boxes, valid
+
+
+def _size(image_size: Sequence[float] | None, coord_format: str) -> tuple[float, float]:
+    if image_size is None:
+        if coord_format != "abs":
+            raise ValueError(f"coord_format={coord_format!r} needs the image size to convert to pixels")
+        return float("inf"), float("inf")
+    w, h = float(image_size[0]), float(image_size[1])
+    if not (w > 0 and h > 0):
+        raise ValueError(f"image_size must be positive (width, height), got {image_size!r}")
+    return w, h
+
+
+def parse_boxes(
+    text: Any, image_size: Sequence[float] | None = None, coord_format: str = "abs"
+) -> list[list[float]]:
+    """Valid predicted boxes in pixels of the before image, ``[[x1, y1, x2, y2], ...]``.
+
+    ``text`` is a raw model output (string or trl conversational completion); ``image_size``
+    is ``(width, height)`` of the before image (``None``: no upper clipping, ``abs`` only);
+    ``coord_format`` is ``"abs"``, ``"rel1000"`` or ``"rel1"``. An empty list means "no valid
+    answer". Raises only on invalid *arguments* (``coord_format``, ``image_size``), never on
+    the text.
+    """
+    w, h = _size(image_size, coord_format)
+    nums = raw_numbers(text)
+    if not nums:
+        return []
+    boxes, valid = to_pixels(np.asarray(nums, dtype=np.float64).reshape(-1, 4), w, h, coord_format)
+    return boxes[valid].tolist()
