@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -41,16 +42,24 @@ def _init_worker(cfg_dict: dict, threads: int) -> None:
     # Blender prints a line per saved file on stdout; keep the parent's progress bar readable.
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
-    from dig_kit.render.blender import BlenderRenderer  # bpy is imported once per worker
+    # A parent that imported bpy passes Blender's scripts/modules dir on sys.path, where a
+    # pure-Python 'bpy' package would shadow the real module: drop it before importing.
+    sys.path[:] = [p for p in sys.path if not (f"{os.sep}bpy{os.sep}" in p and "scripts" in p)]
+    try:
+        from dig_kit.render.blender import BlenderRenderer  # bpy is imported once per worker
 
-    cfg = from_dict(cfg_dict)
-    if threads and cfg.data.render.threads == 0:
-        cfg.data.render.threads = threads
-    _WORKER["cfg"] = cfg
-    _WORKER["renderer"] = BlenderRenderer(cfg.data.render)
+        cfg = from_dict(cfg_dict)
+        if threads and cfg.data.render.threads == 0:
+            cfg.data.render.threads = threads
+        _WORKER["cfg"] = cfg
+        _WORKER["renderer"] = BlenderRenderer(cfg.data.render)
+    except Exception as e:  # a failing initializer makes Pool respawn forever: report it per task
+        _WORKER["error"] = e
 
 
 def _work(task: tuple[str, int, str]) -> dict:
+    if "error" in _WORKER:
+        raise RuntimeError(f"Blender worker failed to start: {_WORKER['error']!r}")
     subset, seed, shard_dir = task
     cfg: KitConfig = _WORKER["cfg"]
     return render_pair(_WORKER["renderer"], cfg.data, subset, cfg.data.subsets[subset], seed, Path(shard_dir))

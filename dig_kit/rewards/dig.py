@@ -36,18 +36,21 @@ geometry of a GRPO group in a few numpy calls (see :mod:`.matching` for the exac
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from itertools import chain
+from math import isfinite
 from typing import Any, Sequence
 
 import numpy as np
 
-from .matching import match_stats_batch
-from .parsing import COORD_FORMATS, _size, raw_numbers, to_pixels
+from .matching import match_stats, match_stats_batch
+from .parsing import COORD_FORMATS, _size, raw_boxes, to_pixels
 
 VARIANTS = ("format", "format_iou", "format_f1", "format_iou_f1")
 IOU_NORMALIZATIONS = ("matched", "max_count")
 COMPONENTS = ("overall", "format", "accuracy", "f1", "miou", "precision", "recall", "num_pred", "num_gt", "tp")
+_INT_KEYS = frozenset({"num_pred", "num_gt", "tp"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,7 +78,9 @@ class DigRewardOptions:
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or not 0 <= v <= 1:
                 raise ValueError(f"{name} must be a number in [0, 1], got {v!r}")
         if self.lambda_f1 + self.lambda_iou > 1 + 1e-12:
-            raise ValueError(f"lambda_f1 + lambda_iou must be <= 1 to keep the reward in [0, 1], got {self.lambda_f1} + {self.lambda_iou}")
+            raise ValueError(
+                f"lambda_f1 + lambda_iou must be <= 1 to keep the reward in [0, 1], got {self.lambda_f1} + {self.lambda_iou}"
+            )
         if self.coord_format not in COORD_FORMATS:
             raise ValueError(f"coord_format must be one of {COORD_FORMATS}, got {self.coord_format!r}")
         if self.iou_normalization not in IOU_NORMALIZATIONS:
@@ -104,12 +109,23 @@ class DigRewardOptions:
         return a, (1 - a) * self.lambda_f1, (1 - a) * self.lambda_iou
 
 
+_DEFAULT = DigRewardOptions()
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_options(items: tuple) -> DigRewardOptions:
+    return DigRewardOptions.from_kwargs(**dict(items))
+
+
 def _options(options: DigRewardOptions | None, kwargs: dict) -> DigRewardOptions:
     if options is not None:
         if kwargs:
             return dataclasses.replace(options, **kwargs)
         return options
-    return DigRewardOptions.from_kwargs(**kwargs)
+    try:
+        return _cached_options(tuple(sorted(kwargs.items()))) if kwargs else _DEFAULT
+    except TypeError:  # an unhashable option value: let the dataclass name the problem
+        return DigRewardOptions.from_kwargs(**kwargs)
 
 
 def _gt_array(gt_boxes: Sequence[Sequence[Sequence[float]]]) -> tuple[np.ndarray, np.ndarray]:
@@ -120,6 +136,19 @@ def _gt_array(gt_boxes: Sequence[Sequence[Sequence[float]]]) -> tuple[np.ndarray
         raise ValueError("ground-truth boxes must be finite")
     g = np.concatenate([np.minimum(g[:, :2], g[:, 2:]), np.maximum(g[:, :2], g[:, 2:])], axis=1)
     return g, np.repeat(np.arange(len(gt_boxes)), counts)
+
+
+def _sizes_array(image_sizes: Sequence[Sequence[float] | None] | None, B: int, coord_format: str) -> np.ndarray:
+    """``(B, 2)`` widths and heights; ``inf`` where no size is given (abs only)."""
+    if image_sizes is None:
+        image_sizes = [None] * B
+    try:  # the common case: every size given, one numpy call
+        wh = np.asarray(image_sizes, dtype=np.float64).reshape(B, 2)
+        if (wh > 0).all() and np.isfinite(wh).all():
+            return wh
+    except (TypeError, ValueError):
+        pass
+    return np.asarray([_size(s, coord_format) for s in image_sizes], dtype=np.float64).reshape(B, 2)
 
 
 def dig_reward_batch(
@@ -141,16 +170,17 @@ def dig_reward_batch(
     B = len(completions)
     if len(gt_boxes) != B or (image_sizes is not None and len(image_sizes) != B):
         raise ValueError(f"got {B} completions but {len(gt_boxes)} ground truths / image sizes")
-    sizes = [_size(s, opts.coord_format) for s in (image_sizes if image_sizes is not None else [None] * B)]
-
-    raws = [raw_numbers(c) for c in completions]
-    n_raw = np.fromiter((len(r) >> 2 for r in raws), dtype=np.int64, count=B)
+    if B < SMALL_BATCH:  # plain Python; one array at the end
+        sizes = [_size(s, opts.coord_format) for s in (image_sizes if image_sizes is not None else [None] * B)]
+        scored = [_score_one(raw_boxes(c), g, w, h, opts) for c, g, (w, h) in zip(completions, gt_boxes, sizes)]
+        table = np.array([[s[k] for k in COMPONENTS] for s in scored], dtype=np.float64).reshape(B, len(COMPONENTS))
+        return {k: table[:, i].astype(np.int64) if k in _INT_KEYS else table[:, i] for i, k in enumerate(COMPONENTS)}
+    wh = _sizes_array(image_sizes, B, opts.coord_format)
+    boxes = [raw_boxes(c) for c in completions]
+    n_raw = np.fromiter(map(len, boxes), dtype=np.int64, count=B)
     total = int(n_raw.sum())
-    flat = np.fromiter(
-        chain.from_iterable(r if len(r) % 4 == 0 else r[: len(r) & ~3] for r in raws), dtype=np.float64, count=4 * total
-    ).reshape(-1, 4)
+    flat = np.fromiter(chain.from_iterable(chain.from_iterable(boxes)), dtype=np.float64, count=4 * total).reshape(-1, 4)
     owner = np.repeat(np.arange(B), n_raw)
-    wh = np.asarray(sizes, dtype=np.float64).reshape(B, 2)
     pred, valid = to_pixels(flat, wh[owner, 0], wh[owner, 1], opts.coord_format)
     pred, owner = pred[valid], owner[valid]
     gt, gt_owner = _gt_array(gt_boxes)
@@ -192,6 +222,96 @@ def dig_reward_batch(
     }
 
 
+# Below this many responses, numpy's per-call overhead outweighs vectorisation: score in Python.
+SMALL_BATCH = 8
+
+
+def _pixel_boxes_py(raw: list, w: float, h: float, coord_format: str) -> list[tuple[float, float, float, float]]:
+    """Pure-Python twin of :func:`.parsing.to_pixels` for one response (same results)."""
+    sx, sy = (w / 1000.0, h / 1000.0) if coord_format == "rel1000" else (w, h) if coord_format == "rel1" else (1.0, 1.0)
+    scale = coord_format != "abs"
+    out = []
+    for a, b, c, d in raw:
+        if not (isfinite(a) and isfinite(b) and isfinite(c) and isfinite(d)):
+            continue
+        if scale:
+            a, b, c, d = a * sx, b * sy, c * sx, d * sy
+        x1, x2 = (a, c) if a <= c else (c, a)
+        y1, y2 = (b, d) if b <= d else (d, b)
+        x1 = 0.0 if x1 < 0 else (w if x1 > w else x1)
+        x2 = 0.0 if x2 < 0 else (w if x2 > w else x2)
+        y1 = 0.0 if y1 < 0 else (h if y1 > h else y1)
+        y2 = 0.0 if y2 < 0 else (h if y2 > h else y2)
+        if x2 > x1 and y2 > y1:
+            out.append((x1, y1, x2, y2))
+    return out
+
+
+def _iou_py(p: Sequence[float], g: Sequence[float]) -> float:
+    iw = (p[2] if p[2] < g[2] else g[2]) - (p[0] if p[0] > g[0] else g[0])
+    ih = (p[3] if p[3] < g[3] else g[3]) - (p[1] if p[1] > g[1] else g[1])
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    inter = iw * ih
+    union = (p[2] - p[0]) * (p[3] - p[1]) + (g[2] - g[0]) * (g[3] - g[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _greedy_py(mat: list[list[float]], tau: float) -> tuple[float, int] | None:
+    """Sum and TP of the rows' maxima if their positive arg-maxes are distinct (then that is
+    the Hungarian optimum, see :mod:`.matching`), else ``None``."""
+    seen = set()
+    total, tp = 0.0, 0
+    for row in mat:
+        best = max(row)
+        if best > 0:
+            j = row.index(best)
+            if j in seen:
+                return None
+            seen.add(j)
+            total += best
+            tp += best >= tau
+    return total, tp
+
+
+def _score_one(raw: list, gt: Sequence[Sequence[float]], w: float, h: float, o: DigRewardOptions) -> dict:
+    """The DiG reward of one response in plain Python (equal to the batch path; faster for few)."""
+    pred = _pixel_boxes_py(raw, w, h, o.coord_format)
+    gtb = []
+    for g in gt:
+        a, b, c, d = map(float, g)  # a malformed ground truth raises: a dataset bug, not model output
+        if not (isfinite(a) and isfinite(b) and isfinite(c) and isfinite(d)):
+            raise ValueError("ground-truth boxes must be finite")
+        gtb.append((a, b, c, d) if a <= c and b <= d else (min(a, c), min(b, d), max(a, c), max(b, d)))
+    n, m = len(pred), len(gtb)
+    matched = min(n, m)
+    sum_iou, tp = 0.0, 0
+    if matched:
+        mat = [[_iou_py(p, g) for g in gtb] for p in pred]
+        res = _greedy_py(mat, o.iou_threshold)
+        if res is None:
+            res = _greedy_py([list(col) for col in zip(*mat)], o.iou_threshold)
+        if res is None:
+            res = match_stats(mat, o.iou_threshold)[:2]
+        sum_iou, tp = res
+        if o.iou_threshold <= 0:
+            tp = matched
+    fmt = 1.0 if n else 0.0
+    f1 = 2.0 * tp / (n + m) if tp else 0.0
+    denom = max(n, m) if o.iou_normalization == "max_count" else matched
+    miou = min(max(sum_iou / denom, 0.0), 1.0) if denom else 0.0
+    if o.variant == "format":
+        acc, overall = 0.0, fmt
+    else:
+        acc = miou if o.variant == "format_iou" else f1 if o.variant == "format_f1" else o.lambda_f1 * f1 + o.lambda_iou * miou
+        overall = (1 - o.alpha) * acc + o.alpha * fmt
+    return {
+        "overall": overall, "format": fmt, "accuracy": acc, "f1": f1, "miou": miou,
+        "precision": tp / n if n else 0.0, "recall": tp / m if m else 0.0,
+        "num_pred": n, "num_gt": m, "tp": int(tp),
+    }  # fmt: skip
+
+
 def dig_reward_group(
     completions: Sequence[Any], gt_boxes: Sequence[Sequence[float]], image_size: Sequence[float] | None, **options: Any
 ) -> dict[str, np.ndarray]:
@@ -221,4 +341,6 @@ def dig_reward(
     ``recall`` (floats in [0, 1]) and ``num_pred``, ``num_gt``, ``tp`` (ints). Never raises on
     the completion; raises ``ValueError``/``TypeError`` on invalid options or ground truth.
     """
-    return rows(dig_reward_batch([completion], [gt_boxes], [image_size], **options))[0]
+    o = _cached_options(tuple(sorted(options.items()))) if options else _DEFAULT
+    w, h = _size(image_size, o.coord_format)
+    return _score_one(raw_boxes(completion), gt_boxes, w, h, o)

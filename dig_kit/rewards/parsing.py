@@ -16,8 +16,9 @@ Where the answer is (:func:`extract_answer`)
 
 The accepted grammar (:func:`parse_boxes`)
 ------------------------------------------
-Comments are removed first (``// ...`` to the end of the line, not inside JSON strings). Then the answer's *span* is taken from its first ``[`` or ``{`` to its last ``]``
-or ``}``; prose before and after the span is ignored. The span must be one of::
+Comments are removed first (``// ...`` to the end of the line, not inside JSON strings).
+Then the answer's *span* is taken from its first ``[`` or ``{`` to its last ``]`` or ``}``;
+prose before and after the span is ignored. The span must be one of::
 
     answer   := value | item ("," item)* [","]      # the bare sequence Qwen3-VL writes:
                                                     #   [544, 437, 660, 579], [585, 341, 622, 393]
@@ -28,11 +29,12 @@ or ``}``; prose before and after the span is ignored. The span must be one of::
     box      := "[" number "," number "," number "," number [","] "]"
     object   := JSON object with a key "bbox_2d" (Qwen style) or "bbox" whose value is a box;
                 other keys ("label", ...) are ignored
-    number   := JSON number; in plain box lists also "+1", "1.", ".5" are accepted
+    number   := JSON number (NaN, Infinity and -Infinity are read, then dropped as non-finite)
 
-Trailing commas are accepted everywhere. Items that are not a box or an object with a box
-(a list of 3 or 5 numbers, strings such as ``"12"``, booleans, nested lists, ``null``) are
-dropped one by one; the other items still count. ``NaN``/``Infinity`` literals and numbers
+Trailing commas are accepted everywhere; otherwise the span must be valid JSON (a single
+malformed token such as ``1-2`` makes the whole answer invalid). Items that are valid JSON but
+not a box or an object with a box (a list of 3 or 5 numbers, strings such as ``"12"``,
+booleans, nested lists, ``null``) are dropped one by one; the other items still count. ``NaN``/``Infinity`` literals and numbers
 that overflow to infinity make their box non-finite, and it is dropped. Anything that does
 not fit the grammar parses to "no valid answer" (an empty list).
 
@@ -44,9 +46,10 @@ Coordinates
 clipped to the image ``[0, W] x [0, H]``, and dropped when non-finite or of zero area after
 clipping. Without an image size (``abs`` only) boxes are clipped at 0 but not above.
 
-Speed: the common case (a plain list of boxes) is recognised by one regular expression and
-its numbers are read with ``re.findall``, no ``json`` at all; anything else falls back to
-``json.loads`` after a string-aware clean-up. Both give the same boxes (tested).
+Speed: the common case (a standard JSON list of plain boxes) is recognised by one regular
+expression and read by json's C scanner in one call; everything else goes through
+``json.loads`` (retried with trailing commas removed, and wrapped in ``[...]`` for bare
+sequences). Both paths accept exactly the same texts and give the same boxes (tested).
 """
 
 from __future__ import annotations
@@ -71,13 +74,15 @@ _COMMENT_RE = re.compile(_STRING + r"|//[^\n]*+", re.MULTILINE)
 # Trailing commas before a closing bracket, outside strings.
 _TRAILING_COMMA_RE = re.compile(_STRING + r"|,(?=\s*+[\]}])", re.MULTILINE)
 
-_NUM = r"[+-]?(?:\d++(?:\.\d*+)?|\.\d++)(?:[eE][+-]?\d++)?"
-_NUM_RE = re.compile(_NUM)
-_BOX = rf"\[\s*+{_NUM}\s*+,\s*+{_NUM}\s*+,\s*+{_NUM}\s*+,\s*+{_NUM}\s*+,?\s*+\]"
-_BOXES = rf"{_BOX}(?:\s*+,\s*+{_BOX})*+\s*+,?"
-# A list of plain boxes, a bare box, or a bare comma-separated sequence of boxes.
-_PLAIN_RE = re.compile(rf"\[\s*+{_BOXES}\s*+\]|{_BOXES}")
+# Fast path: a standard JSON list of plain boxes, ``[[n, n, n, n], ...]``. The regular
+# expression checks the shape with a loose number class (at most 32 characters, so no integer
+# can overflow a float); json's C scanner then reads it and enforces JSON's number grammar.
+_NUMISH = r"[-+.\deE]{1,32}+"
+_BOX = rf"\[\s*+{_NUMISH}\s*+,\s*+{_NUMISH}\s*+,\s*+{_NUMISH}\s*+,\s*+{_NUMISH}\s*+\]"
+_LIST_RE = re.compile(rf"\[\s*+{_BOX}(?:\s*+,\s*+{_BOX})*+\s*+\]")
 _EMPTY_RE = re.compile(r"\[\s*+\]")
+_SCAN_ONCE = json.JSONDecoder().scan_once
+_LINE_COMMENT_RE = re.compile(r"//[^\n]*+")
 
 _BOX_KEYS = ("bbox_2d", "bbox")
 
@@ -150,6 +155,8 @@ def _last_fenced_block(seg: str) -> str:
 
 
 def _strip_comments(seg: str) -> str:
+    if '"' not in seg:  # no JSON strings: a plain substitution is 4x faster
+        return _LINE_COMMENT_RE.sub("", seg)
     return _COMMENT_RE.sub(lambda m: m.group(1) or "", seg)
 
 
@@ -167,42 +174,49 @@ def _box_from_list(value: Any) -> list[float] | None:
         for x in value:
             if type(x) is not int and type(x) is not float:  # bool is an int subclass: excluded
                 return None
-        return [float(x) for x in value]  # huge ints overflow -> caught by the caller
+        try:
+            return [float(x) for x in value]
+        except OverflowError:  # an integer beyond float range: non-finite, dropped
+            return None
     return None
 
 
-def _collect(value: Any) -> list[float]:
+def _collect(value: Any) -> list[list[float]]:
     box = _box_from(value)
     if box is not None:
-        return box
-    out: list[float] = []
+        return [box]
+    out: list[list[float]] = []
     if type(value) is list:
         for item in value:
             box = _box_from(item)
             if box is not None:
-                out.extend(box)
+                out.append(box)
     return out
 
 
-def _numbers_json(span: str) -> list[float]:
-    cleaned = _TRAILING_COMMA_RE.sub(lambda m: m.group(1) or "", span)
-    for candidate in (cleaned, "[" + cleaned + "]"):
-        try:
-            value = json.loads(candidate)
-        except (ValueError, RecursionError):
-            continue
-        try:
+def _boxes_json(span: str) -> list[list[float]]:
+    for candidate in (span, None):
+        if candidate is None:
+            candidate = _TRAILING_COMMA_RE.sub(lambda m: m.group(1) or "", span)
+        for wrapped in (candidate, "[" + candidate + "]"):
+            try:
+                value = json.loads(wrapped)
+            except (ValueError, RecursionError):
+                continue
             return _collect(value)
-        except (OverflowError, RecursionError):
-            return []
     return []
 
 
 def raw_numbers(text: Any, fast: bool = True) -> list[float]:
     """The numbers of all boxes in ``text``'s answer, flat (4 per box), as written (no
-    conversion, clipping or validity check yet). ``fast=False`` skips the regular-expression
-    fast path and always goes through ``json`` (the reference used by tests and benchmarks).
-    Never raises."""
+    conversion, clipping or validity check yet). ``fast=False`` skips the fast path and always
+    goes through ``json.loads`` (the reference used by tests and benchmarks). Never raises."""
+    return [float(x) for box in raw_boxes(text, fast) for x in box]
+
+
+def raw_boxes(text: Any, fast: bool = True) -> list[list[float]]:
+    """The boxes in ``text``'s answer as written, ``[[a, b, c, d], ...]`` (numbers may be
+    ints; no conversion, clipping or validity check yet). Never raises."""
     try:
         seg = extract_answer(text)
         if "```" in seg:
@@ -220,11 +234,16 @@ def raw_numbers(text: Any, fast: bool = True) -> list[float]:
             return []
         span = seg[a : end + 1]
         if fast:
-            if _PLAIN_RE.fullmatch(span):
-                return [float(x) for x in _NUM_RE.findall(span)]
-            if _EMPTY_RE.fullmatch(span):
+            if _LIST_RE.fullmatch(span):
+                try:
+                    value, stop = _SCAN_ONCE(span, 0)
+                    if stop == len(span):
+                        return value
+                except (StopIteration, ValueError):  # not JSON numbers after all: the full path decides
+                    pass
+            elif _EMPTY_RE.fullmatch(span):
                 return []
-        return _numbers_json(span)
+        return _boxes_json(span)
     except Exception:  # noqa: BLE001 - untrusted input: any failure means "no valid answer"
         return []
 

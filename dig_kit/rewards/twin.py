@@ -10,8 +10,10 @@ Reading the final answer (never raises): take the text after the last ``</think>
 ``<answer>...</answer>``, the answer is the *first* verdict inside the tags (the tag holds the
 answer, possibly followed by a justification: "No, the handle differs"); otherwise it is the
 *last* verdict in the text (models end with "... so the answer is: no"). A verdict is a whole
-word, case-insensitive: ``yes``/``no`` for pair, a number (``0``-``3`` valid) or ``zero``/``none``/``one``/``two``/``three``
-for multi. No verdict, or a count outside 0-3, is "no valid answer": format 0, reward 0.
+word, case-insensitive: ``yes``/``no`` for pair; for multi a number (only ``0``-``3`` valid) or
+``zero``/``none``/``one``/``two``/``three``. No verdict, or a count outside 0-3, is "no valid
+answer": format 0, reward 0. Without tags, "2 of the 3 candidates" reads as 3: prompt for
+``<answer>`` tags.
 
 Only the final answer is rewarded, as in the paper; ``format`` (an answer was found) is
 reported for logging and is not part of ``overall``.

@@ -1,0 +1,48 @@
+"""Rewards for DiG and TWIN: parsing model output, Hungarian box matching, trl/EasyR1 adapters.
+
+Pure: imports only the standard library, numpy and scipy (never torch, trl, bpy or vllm), so
+the rewards can be tested, benchmarked and plugged into any trainer.
+
+- :func:`dig_reward` / :func:`dig_reward_batch` / :func:`dig_reward_group`: the DiG reward
+  (slides "Reward design"; alpha = 0.1 from supplement Table 5); see :mod:`.dig`.
+- :func:`parse_boxes` / :func:`extract_answer`: robust parsing, never raises; see :mod:`.parsing`.
+- :func:`twin_reward`: TWIN's binary same-or-not and multi (count 0-3) reward; see :mod:`.twin`.
+- :func:`make_trl_rewards` / :func:`make_twin_trl_reward`: trl ``GRPOTrainer`` reward functions.
+- ``dig_kit/rewards/easyr1.py:compute_score``: the EasyR1 reward function (see :mod:`.easyr1`).
+- :mod:`.sanity` (matplotlib) draws the reward sanity figures; imported on demand only.
+"""
+
+from .dig import COMPONENTS, VARIANTS, DigRewardOptions, dig_reward, dig_reward_batch, dig_reward_group
+from .easyr1 import compute_score as easyr1_compute_score
+from .easyr1 import compute_twin_score as easyr1_compute_twin_score
+from .easyr1 import make_ground_truth
+from .integrations import DigTrlReward, TwinTrlReward, make_trl_rewards, make_twin_trl_reward
+from .matching import hungarian, iou_matrix
+from .parsing import COORD_FORMATS, extract_answer, parse_boxes
+from .reference import dig_reward_reference
+from .twin import parse_twin_answer, twin_reward, twin_reward_batch
+
+__all__ = [
+    "COMPONENTS",
+    "COORD_FORMATS",
+    "VARIANTS",
+    "DigRewardOptions",
+    "DigTrlReward",
+    "TwinTrlReward",
+    "dig_reward",
+    "dig_reward_batch",
+    "dig_reward_group",
+    "dig_reward_reference",
+    "easyr1_compute_score",
+    "easyr1_compute_twin_score",
+    "extract_answer",
+    "hungarian",
+    "iou_matrix",
+    "make_ground_truth",
+    "make_trl_rewards",
+    "make_twin_trl_reward",
+    "parse_boxes",
+    "parse_twin_answer",
+    "twin_reward",
+    "twin_reward_batch",
+]

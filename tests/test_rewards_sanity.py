@@ -1,0 +1,51 @@
+"""The reward sanity computations behave as the notebook's text says (small, fast versions)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dig_kit.rewards import sanity
+
+
+def test_jitter_curve_decreases_from_one():
+    c = sanity.jitter_curve(sigmas=[0.0, 0.1, 0.3], trials=30)
+    assert c["overall"][0] == 1.0
+    assert c["overall"][0] > c["overall"][1] > c["overall"][2]
+    assert (c["format"] == 1.0).all()
+
+
+def test_missed_and_extra_boxes():
+    c = sanity.missed_extra_curves(max_extra=2, trials=10)
+    np.testing.assert_allclose(c["missed"]["recall"], [1.0, 0.75, 0.5, 0.25, 0.0])
+    assert (np.diff(c["extra"]["precision"]) < 0).all() and (c["extra"]["recall"] == 1.0).all()
+
+
+def test_coordinate_mistakes_lose_the_accuracy_reward():
+    t = sanity.coordinate_table(trials=10)
+    diag = np.diag(t["overall"])
+    off = t["overall"][~np.eye(3, dtype=bool)]
+    assert (diag > 0.85).all() and (off <= 0.2).all()
+
+
+def test_variant_table_tells_the_slides_story():
+    rows = {r["prediction"]: r for r in sanity.variant_table()}
+    perfect = rows["all 3 found, exact"]
+    # IoU-only: one precise box among three differences scores like the perfect answer
+    assert rows["1 exact box, 2 missed"]["format_iou"] == pytest.approx(perfect["format_iou"])
+    # F1-only: loose boxes score like exact ones
+    assert rows["all 3 found, loose (IoU 0.55)"]["format_f1"] == pytest.approx(perfect["format_f1"])
+    # the paper's reward separates both from the perfect answer
+    assert rows["1 exact box, 2 missed"]["format_iou_f1"] < 0.9 and rows["all 3 found, loose (IoU 0.55)"]["format_iou_f1"] < 0.9
+
+
+def test_case_study_table_first_row_is_perfect():
+    rows = sanity.case_study_table()
+    assert rows[0]["overall"] == 1.0 and rows[-1]["overall"] == 0.0
+
+
+def test_playground_builds_and_updates():
+    pytest.importorskip("ipywidgets")
+    panel = sanity.playground()
+    slider = panel.children[0].children[0].children[0]
+    slider.value = slider.value + 5  # triggers a redraw and a new reward

@@ -1,0 +1,126 @@
+"""Pure scene/change engine: constraints over many seeds, JSON round-trip, determinism, bad input."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from dig_kit.config import load_config
+from dig_kit.scenes import (
+    COLORS, MATERIALS, SHAPES, SIZES, ChangeError, SceneError, SceneSpec, apply_changes, jitter_view,
+    sample_pair, sample_scene,
+)
+from dig_kit.scenes.attributes import srgb_to_linear
+
+CFG = load_config("paper").data
+
+
+def test_attribute_space_is_the_papers():
+    assert SHAPES == ("cube", "sphere", "cylinder")
+    assert sorted(COLORS) == sorted(["blue", "brown", "cyan", "gray", "green", "purple", "red", "yellow"])
+    assert SIZES == {"small": 0.4, "medium": 0.6, "large": 0.8}
+    assert MATERIALS["metal"] == {"metallic": 1.0, "roughness": 0.2}
+    assert MATERIALS["matte"] == {"metallic": 0.0, "roughness": 0.8}
+    assert all(0 <= c <= 1 for c in srgb_to_linear(COLORS["yellow"]))
+
+
+def _check_pair(pair, lo, hi):
+    before, after, diffs = pair.before, pair.after, pair.differences
+    before.validate(CFG.scene.max_objects)
+    after.validate(CFG.scene.max_objects)  # no interpenetration, even after size/shape growth
+    assert lo <= len(diffs) <= hi
+    assert len({d.object_id for d in diffs}) == len(diffs), "two differences touch one object"
+    b_ids, a_ids = set(before.ids()), set(after.ids())
+    for d in diffs:
+        if d.type == "add":
+            assert d.object_id in a_ids and d.object_id not in b_ids
+            new = after.get(d.object_id)
+            for o in before.objects:  # a previously empty spot
+                assert math.hypot(o.x - new.x, o.y - new.y) >= o.radius + new.radius + before.margin - 1e-9
+        elif d.type == "remove":
+            assert d.object_id in b_ids and d.object_id not in a_ids
+        else:
+            old, new = before.get(d.object_id), after.get(d.object_id)
+            assert getattr(old, d.type) != getattr(new, d.type)
+            others = {"shape", "color", "size", "material"} - {d.type}
+            assert all(getattr(old, k) == getattr(new, k) for k in others)
+            assert (old.x, old.y, old.rotation) == (new.x, new.y, new.rotation)
+    # nothing else changed
+    touched = {d.object_id for d in diffs}
+    assert [o for o in before.objects if o.id not in touched] == [o for o in after.objects if o.id not in touched]
+    assert before.camera == after.camera and before.light == after.light
+
+
+@settings(max_examples=300, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), lo=st.integers(1, 4), extra=st.integers(0, 3))
+def test_pairs_satisfy_every_constraint(seed, lo, extra):
+    hi = min(4, lo + extra)
+    _check_pair(sample_pair(CFG, seed, lo, hi), lo, hi)
+
+
+@settings(max_examples=50, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_pairs_are_deterministic_and_round_trip(seed):
+    a, b = sample_pair(CFG, seed, 1, 4), sample_pair(CFG, seed, 1, 4)
+    assert a.before.to_json() == b.before.to_json() and a.after.to_json() == b.after.to_json()
+    assert [d.to_dict() for d in a.differences] == [d.to_dict() for d in b.differences]
+    assert SceneSpec.from_json(a.before.to_json()) == a.before
+    assert SceneSpec.from_json(a.after.to_json()) == a.after
+    assert sample_pair(CFG, seed, 1, 4, attempt=1).before != a.before
+
+
+def test_every_change_type_occurs():
+    seen = {d.type for s in range(200) for d in sample_pair(CFG, s, 1, 4).differences}
+    assert seen == {"shape", "color", "size", "material", "add", "remove"}
+
+
+def test_restricted_change_types_are_respected():
+    cfg = load_config("paper", ["data.change_types=[color]"]).data
+    assert {d.type for s in range(30) for d in sample_pair(cfg, s, 1, 2).differences} == {"color"}
+
+
+def test_jitter_view_keeps_objects_and_moves_camera():
+    rng = np.random.default_rng(0)
+    scene = sample_scene(CFG.scene, rng)
+    other = jitter_view(scene, CFG.scene, rng)
+    assert other.objects == scene.objects and other.camera != scene.camera
+
+
+# -- bad input ----------------------------------------------------------------------------
+def _scene_dict(n=3, shape="cube"):
+    return {"objects": [{"id": i, "shape": shape, "color": "red", "size": "small", "material": "metal",
+                         "x": -2.5 + 1.5 * (i % 4), "y": -2.5 + 1.5 * (i // 4)} for i in range(n)]}
+
+
+def test_unknown_shape_is_named():
+    with pytest.raises(SceneError, match="unknown shape 'pyramid'"):
+        SceneSpec.from_dict(_scene_dict(shape="pyramid"))
+
+
+def test_eleven_objects_are_refused():
+    with pytest.raises(SceneError, match="11 objects; at most 10"):
+        SceneSpec.from_dict(_scene_dict(n=11))
+
+
+def test_interpenetration_is_refused():
+    d = _scene_dict(n=2)
+    d["objects"][1]["x"] = d["objects"][0]["x"] + 0.1
+    with pytest.raises(SceneError, match="intersect"):
+        SceneSpec.from_dict(d)
+
+
+def test_malformed_scene_json():
+    with pytest.raises(SceneError, match="does not parse"):
+        SceneSpec.from_json("{not json")
+    with pytest.raises(SceneError, match="unknown scene field"):
+        SceneSpec.from_dict({**_scene_dict(), "gravity": 9.8})
+    with pytest.raises(SceneError, match="x must be a finite number"):
+        SceneSpec.from_json(json.dumps(_scene_dict()).replace('"x": -2.5', '"x": NaN'))
+
+
+def test_five_differences_in_a_three_object_scene():
+    scene = SceneSpec.from_dict(_scene_dict(n=3))
+    with pytest.raises(ChangeError, match="5 differences requested in a 3-object scene"):
+        apply_changes(scene, 5, CFG.scene, np.random.default_rng(0))
