@@ -47,9 +47,17 @@ def _look_at(obj, target) -> None:
 
 
 class BlenderRenderer:
-    """One persistent Blender session rendering :class:`SceneSpec` s with Cycles."""
+    """One persistent Blender session rendering :class:`SceneSpec` s with Cycles.
+
+    Blender holds one session per process: creating a renderer resets it, so an older
+    renderer of the same process refuses to render (use worker processes for several).
+    """
+
+    _generation = 0
 
     def __init__(self, cfg: RenderConfig, workdir: str | Path | None = None):
+        BlenderRenderer._generation += 1
+        self._gen = BlenderRenderer._generation
         self.cfg = cfg
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="dig_kit_bpy_"))
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -241,6 +249,9 @@ class BlenderRenderer:
 
     def render(self, scene: SceneSpec, png_path: str | Path) -> np.ndarray:
         """Render ``scene`` to ``png_path``; return the object-index pass (H x W int array)."""
+        if self._gen != BlenderRenderer._generation:
+            raise RuntimeError("this BlenderRenderer was replaced by a newer one in the same process "
+                               "(Blender holds one session per process)")
         self.build(scene)
         if self._index_path.exists():
             self._index_path.unlink()
