@@ -230,10 +230,7 @@ class BlenderRenderer:
             ob.material_slots[0].link = "OBJECT"
             ob.material_slots[0].material = self._material(spec.color, spec.material)
             self._dynamic.append(ob)
-        cam = scene.camera
-        self.camera.location = cam.location
-        self.camera.data.lens = cam.focal_length
-        _look_at(self.camera, cam.look_at)
+        self._set_camera(scene)
         light = scene.light
         for name, loc, power in (
             ("key", light.key_location, light.key_strength),
@@ -272,7 +269,8 @@ class BlenderRenderer:
     def project_boxes(self, scene: SceneSpec) -> dict[int, list[float]]:
         """Tight [x1, y1, x2, y2] pixel boxes (top-left origin) of every object's mesh, clipped."""
         W, H = self.cfg.width, self.cfg.height
-        self.build_camera_only(scene)
+        self._set_camera(scene)
+        bpy.context.view_layer.update()
         boxes = {}
         for spec in scene.objects:
             m = np.array(self._object_matrix(spec))
@@ -283,9 +281,8 @@ class BlenderRenderer:
             boxes[spec.id] = [round(v, 2) for v in box]
         return boxes
 
-    def build_camera_only(self, scene: SceneSpec) -> None:
+    def _set_camera(self, scene: SceneSpec) -> None:
         cam = scene.camera
         self.camera.location = cam.location
         self.camera.data.lens = cam.focal_length
         _look_at(self.camera, cam.look_at)
-        bpy.context.view_layer.update()
