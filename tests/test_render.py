@@ -100,10 +100,11 @@ def test_pixel_difference_concentrates_in_boxes(dataset):
     assert np.mean(inside_share) > 0.6, inside_share
 
 
-def test_dataset_loads_with_hf_datasets(dataset):
+def test_dataset_loads_with_hf_datasets(dataset, tmp_path):
     import datasets
 
-    ds = datasets.load_dataset(str(dataset))
+    # a private cache: a shared one could hold rows of an older run at the same temp path
+    ds = datasets.load_dataset(str(dataset), cache_dir=str(tmp_path / "hf_cache"))
     assert set(ds) == {"stage1", "stage3"}
     row = ds["stage1"][0]
     assert row["before"].size == (96, 64) and row["num_differences"] == 1
