@@ -266,13 +266,16 @@ class BlenderRenderer:
         index = np.rint(px.reshape(h, w, -1)[..., 0]).astype(np.int32)
         return index[::-1]  # Blender stores rows bottom-up
 
-    def project_boxes(self, scene: SceneSpec) -> dict[int, list[float]]:
-        """Tight [x1, y1, x2, y2] pixel boxes (top-left origin) of every object's mesh, clipped."""
+    def project_boxes(self, scene: SceneSpec, ids=None) -> dict[int, list[float]]:
+        """Tight [x1, y1, x2, y2] pixel boxes (top-left origin) of the objects' meshes, clipped
+        to the image; of every object, or of those in ``ids``."""
         W, H = self.cfg.width, self.cfg.height
         self._set_camera(scene)
         bpy.context.view_layer.update()
         boxes = {}
         for spec in scene.objects:
+            if ids is not None and spec.id not in ids:
+                continue
             m = np.array(self._object_matrix(spec))
             verts = self._unit_vertices[spec.shape] @ m[:3, :3].T + m[:3, 3]
             uv = np.array([world_to_camera_view(self.scene, self.camera, Vector(v))[:2] for v in verts])

@@ -74,10 +74,11 @@ def render_pair(renderer, cfg: DataConfig, subset: str, sub: SubsetConfig, seed:
             d.visible_pixels_after = int(np.count_nonzero(idx_after == d.object_id + 1))
         if any(seen_pixels(d) < r.min_visible_pixels for d in pair.differences):
             continue
-        boxes_before = renderer.project_boxes(pair.before)
-        boxes_after = renderer.project_boxes(pair.after)
+        added = [d.object_id for d in pair.differences if d.type == "add"]
+        boxes = renderer.project_boxes(pair.before, [d.object_id for d in pair.differences if d.type != "add"])
+        boxes.update(renderer.project_boxes(pair.after, added) if added else {})
         for d in pair.differences:
-            d.bbox = boxes_after[d.object_id] if d.type == "add" else boxes_before[d.object_id]
+            d.bbox = boxes[d.object_id]
         for k in names:
             os.replace(tmp[k], out_dir / names[k])
         diffs = [d.to_dict() for d in pair.differences]

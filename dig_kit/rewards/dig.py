@@ -197,17 +197,7 @@ def dig_reward_batch(
     miou = np.divide(stats.sum_iou, denom, out=np.zeros(B), where=denom > 0)
     miou = np.clip(miou, 0.0, 1.0)  # guard float round-off of the sum
 
-    if opts.variant == "format":
-        acc = np.zeros(B)
-        overall = fmt.copy()
-    else:
-        if opts.variant == "format_iou":
-            acc = miou.copy()
-        elif opts.variant == "format_f1":
-            acc = f1.copy()
-        else:
-            acc = opts.lambda_f1 * f1 + opts.lambda_iou * miou
-        overall = (1 - opts.alpha) * acc + opts.alpha * fmt
+    acc, overall = _combine(fmt, f1, miou, opts)
     return {
         "overall": overall,
         "format": fmt,
@@ -220,6 +210,19 @@ def dig_reward_batch(
         "num_gt": m.astype(np.int64),
         "tp": stats.tp.astype(np.int64),
     }
+
+
+def _combine(fmt, f1, miou, o: DigRewardOptions):
+    """``(r_acc, overall)`` of the variant, for floats or arrays alike."""
+    if o.variant == "format":
+        return f1 * 0.0, fmt * 1.0
+    if o.variant == "format_iou":
+        acc = miou * 1.0
+    elif o.variant == "format_f1":
+        acc = f1 * 1.0
+    else:
+        acc = o.lambda_f1 * f1 + o.lambda_iou * miou
+    return acc, (1 - o.alpha) * acc + o.alpha * fmt
 
 
 # Below this many responses, numpy's per-call overhead outweighs vectorisation: score in Python.
@@ -300,11 +303,7 @@ def _score_one(raw: list, gt: Sequence[Sequence[float]], w: float, h: float, o: 
     f1 = 2.0 * tp / (n + m) if tp else 0.0
     denom = max(n, m) if o.iou_normalization == "max_count" else matched
     miou = min(max(sum_iou / denom, 0.0), 1.0) if denom else 0.0
-    if o.variant == "format":
-        acc, overall = 0.0, fmt
-    else:
-        acc = miou if o.variant == "format_iou" else f1 if o.variant == "format_f1" else o.lambda_f1 * f1 + o.lambda_iou * miou
-        overall = (1 - o.alpha) * acc + o.alpha * fmt
+    acc, overall = _combine(fmt, f1, miou, o)
     return {
         "overall": overall, "format": fmt, "accuracy": acc, "f1": f1, "miou": miou,
         "precision": tp / n if n else 0.0, "recall": tp / m if m else 0.0,
