@@ -129,12 +129,80 @@ class DataConfig:
 
 
 @dataclass
+class RewardConfig:
+    """DiG reward options (slides "Reward design"; Table 5); maps onto DigRewardOptions."""
+
+    alpha: float = 0.1
+    lambda_f1: float = 0.5
+    lambda_iou: float = 0.5
+    iou_threshold: float = 0.5
+    coord_format: str = "abs"
+    iou_normalization: str = "matched"
+    variant: str = "format_iou_f1"
+
+
+@dataclass
+class TrainConfig:
+    """GRPO on trl (supplement Table 5). Fields the paper is silent on say so."""
+
+    model: str = "Qwen/Qwen3-VL-4B-Thinking"
+    """Policy: a local path or hub id (paper: Qwen3-VL-4B-Thinking and 8B-Thinking)."""
+    stage_steps: list[int] = field(default_factory=lambda: [60, 20, 30])
+    """Optimizer steps of curriculum stages 1, 2, 3 (Table 5)."""
+    stage_subsets: list[str] = field(default_factory=lambda: ["stage1", "stage2", "stage3"])
+    count_hint_stages: list[int] = field(default_factory=lambda: [1, 2])
+    """Stages whose prompt states the number of differences (supplement §6)."""
+    learning_rate: float = 1.0e-6
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+    warmup_ratio: float = 0.0
+    beta: float = 0.01
+    """KL coefficient against the reference policy."""
+    num_generations: int = 5
+    """Rollout n (group size)."""
+    temperature: float = 1.0
+    top_p: float = 1.0
+    prompts_per_step: int = 32
+    """Prompts (groups) per optimizer step. Paper silent; 32 x 5 = 160 rollouts per step."""
+    per_device_batch: int = 10
+    """Completions per device micro-batch (must divide prompts_per_step x num_generations)."""
+    max_completion_length: int = 1024
+    """Paper silent; thinking + a few boxes fits in 1024 tokens."""
+    loss_type: str = "grpo"
+    """The slides' loss: per-sequence token mean, then mean over the group."""
+    gradient_checkpointing: bool = True
+    freeze_vision: bool = False
+    """Table 5 trains the vision tower; true freezes it."""
+    lora_rank: int = 0
+    """0: full fine-tuning (paper). >0: LoRA of this rank (peft) so an 8B policy fits one GPU."""
+    use_vllm: bool = False
+    vllm_mode: str = "colocate"
+    filter_low: float = 0.01
+    filter_high: float = 0.99
+    """Online filtering: a group is kept only when low < mean(group reward) < high."""
+    filter_enabled: bool = True
+    filter_max_retries: int = 8
+    """Rounds of fresh rollouts to refill dropped groups before a clear error."""
+    val_temperature: float = 0.6
+    val_top_p: float = 0.95
+    val_every: int = 0
+    """Validate on the eval split every N steps (0: off); n = 1 per prompt."""
+    val_prompts: int = 16
+    save_steps: int = 10
+    logging_steps: int = 1
+    bf16: bool = False
+    seed: int = 0
+    reward: RewardConfig = field(default_factory=RewardConfig)
+
+
+@dataclass
 class KitConfig:
     """The whole configuration of one run."""
 
     profile: str = "smoke"
     """Name of the preset this config started from (for captions and provenance)."""
     data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
 
 
 # ---------------------------------------------------------------------------------------
@@ -171,6 +239,29 @@ def _check(cfg: KitConfig) -> None:
             (f"{p}.max_differences", sub.max_differences <= 4, "must be <= 4 (the paper's mixed subset has up to four)"),
             (f"{p}.max_differences", sub.max_differences <= s.max_objects, "must be <= data.scene.max_objects"),
         ]
+    t = cfg.train
+    rules += [
+        ("train.stage_steps", len(t.stage_steps) == 3 and all(n >= 1 for n in t.stage_steps), "must be three step counts >= 1"),
+        ("train.stage_subsets", len(t.stage_subsets) == 3, "must name three subsets"),
+        ("train.num_generations", t.num_generations >= 2, "must be >= 2 (GRPO needs a group)"),
+        ("train.learning_rate", t.learning_rate > 0, "must be > 0"),
+        ("train.beta", t.beta >= 0, "must be >= 0"),
+        ("train.prompts_per_step", t.prompts_per_step >= 1, "must be >= 1"),
+        ("train.per_device_batch", t.per_device_batch >= 1
+         and (t.prompts_per_step * t.num_generations) % t.per_device_batch == 0,
+         "must divide prompts_per_step * num_generations"),
+        ("train.max_completion_length", t.max_completion_length >= 1, "must be >= 1"),
+        ("train.loss_type", t.loss_type in ("grpo", "dapo", "dr_grpo", "bnpo"), "must be grpo, dapo, dr_grpo or bnpo"),
+        ("train.filter_low", 0 <= t.filter_low < t.filter_high <= 1, "need 0 <= filter_low < filter_high <= 1"),
+        ("train.vllm_mode", t.vllm_mode in ("colocate", "server"), "must be colocate or server"),
+        ("train.lora_rank", t.lora_rank >= 0, "must be >= 0"),
+        ("train.reward.variant", t.reward.variant in ("format", "format_iou", "format_f1", "format_iou_f1"),
+         "must be format, format_iou, format_f1 or format_iou_f1"),
+        ("train.reward.coord_format", t.reward.coord_format in ("abs", "rel1000", "rel1"), "must be abs, rel1000 or rel1"),
+        ("train.reward.iou_normalization", t.reward.iou_normalization in ("matched", "max_count"), "must be matched or max_count"),
+    ]
+    for stage, sub in enumerate(t.stage_subsets, 1):
+        rules.append(("train.stage_subsets", sub in d.subsets, f"stage {stage} subset {sub!r} is not a data subset"))
     for path, ok, msg in rules:
         if not ok:
             raise ConfigError(f"{path}: {msg}")

@@ -1,0 +1,58 @@
+"""Prompt templates: DiG (supplement §6, verbatim) and TWIN (seed 002).
+
+The DiG template is the supplement's "Prompt for DiG Task" with the PDF extraction
+artifacts undone (``$[x_{-1}, y_{-1}, x_{-2}, y_{-2}]$`` is ``[x1, y1, x2, y2]``; the bold
+markers are kept as the model saw them). The two ``<image>`` placeholders are not part of
+the text: images go into the chat message as their own content parts, before the text, which
+the chat template turns into Qwen's vision tokens.
+
+Stages 1 and 2 tell the model how many differences there are (supplement: "the model is
+additionally informed of the number of differences"); the paper does not give the sentence,
+ours is :data:`COUNT_HINT`, appended after the template. Stage 3 omits it.
+"""
+
+from __future__ import annotations
+
+DIG_TEMPLATE = (
+    "You will be given two separate images.\n"
+    "- The first image is the 'before' version.\n"
+    "- The second image is the 'after' version.\n"
+    "Your task is to compare them and identify all 'changed regions'. Provide your answer as a JSON list of "
+    "bounding boxes. All bounding boxes you provide must be on the **'before' (first) image**.\n\n"
+    "Follow these rules: 1. **Item is Missing or Changed:** If an item from the 'before' image is **missing** or "
+    "**looks different** (e.g., color, shape, state) in the 'after' image, box the **original item on the 'before' "
+    "image**. 2. **Item is New:** If a **new item appears** in the 'after' image (in a previously empty spot), box "
+    "the **corresponding empty area on the 'before' image**.\n\n"
+    "Important: All coordinates must be relative to the **first ('before') image**. Use the format "
+    "[x1, y1, x2, y2] with absolute pixel coordinates."
+)
+
+COUNT_HINT = "There {verb} exactly {n} {noun} between the two images."
+
+TWIN_PAIR_TEMPLATE = (
+    "You will be given two images. Do they show the same object instance (the very same physical objects, "
+    "possibly seen from another viewpoint or under other lighting), or not? Look closely at shapes, colors, "
+    "sizes, materials and the arrangement of the objects. Explain your reasoning, then give your final answer, "
+    "yes or no, inside <answer></answer> tags."
+)
+
+TWIN_MULTI_TEMPLATE = (
+    "You will be given four images: a reference image followed by three candidate images. How many of the three "
+    "candidates show the same object instance as the reference (the very same physical objects, possibly seen "
+    "from another viewpoint or under other lighting)? Explain your reasoning, then give your final answer, a "
+    "number from 0 to 3, inside <answer></answer> tags."
+)
+
+
+def dig_prompt(num_differences: int | None = None) -> str:
+    """The DiG instruction; with ``num_differences`` (stages 1-2) the count is stated."""
+    if num_differences is None:
+        return DIG_TEMPLATE
+    n = int(num_differences)
+    hint = COUNT_HINT.format(verb="is" if n == 1 else "are", n=n, noun="difference" if n == 1 else "differences")
+    return f"{DIG_TEMPLATE}\n\n{hint}"
+
+
+def chat_messages(text: str, num_images: int) -> list[dict]:
+    """A single-turn user message with ``num_images`` image parts, then the text (Qwen style)."""
+    return [{"role": "user", "content": [{"type": "image"} for _ in range(num_images)] + [{"type": "text", "text": text}]}]

@@ -1,0 +1,173 @@
+"""Online filtering for trl's GRPOTrainer, with EasyR1's meaning.
+
+After scoring, a prompt's group is kept only when ``low < mean(group reward) < high``
+(supplement Table 5: [0.01, 0.99]); dropped groups are replaced by groups of fresh prompts,
+rolled out and scored, until the generation batch is full again or ``max_retries`` rounds
+have passed (then :class:`OnlineFilterError`). trl has no such feature, so
+:class:`FilteringGRPOTrainer` wraps ``_generate_and_score_completions``: it keeps the first
+groups that pass, draws refill prompts from the training set with its own seeded generator,
+and merges the kept parts of every round into one batch of the original size (prompt-side
+tensors left-padded, completion-side tensors right-padded, image patches re-selected).
+
+The kept fraction (``filter/kept_fraction``) and the refill rounds (``filter/rounds``) are
+logged with trl's metrics. In multi-process runs every process rolls out the same number of
+rounds (the shortfall is reduced with a max across processes), as trl's gathers require.
+"""
+
+from __future__ import annotations
+
+import random
+
+import torch
+from trl import GRPOTrainer
+
+PROMPT_SIDE = {"prompt_ids", "prompt_mask", "token_type_ids", "mm_token_type_ids"}
+
+
+class OnlineFilterError(RuntimeError):
+    """No full batch of informative groups after the allowed refill rounds."""
+
+
+def _image_ranges(out: dict) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Per sample: its (first, last) image index; per image: its (first, last) patch row."""
+    counts = out["num_images"]
+    grid = out["image_grid_thw"]
+    patches = grid.prod(dim=1).tolist()
+    img, s = [], 0
+    for c in counts:
+        img.append((s, s + c))
+        s += c
+    pat, s = [], 0
+    for p in patches:
+        pat.append((s, s + p))
+        s += p
+    return img, pat
+
+
+def select_rows(out: dict, rows: list[int]) -> dict:
+    """The part of a trl generation output that belongs to the samples ``rows``."""
+    B = out["prompt_ids"].shape[0]
+    idx = torch.tensor(rows, dtype=torch.long, device=out["prompt_ids"].device)
+    sel: dict = {}
+    if "num_images" in out and "image_grid_thw" in out:
+        img, pat = _image_ranges(out)
+        images = [i for r in rows for i in range(*img[r])]
+        patch_rows = [p for i in images for p in range(*pat[i])]
+        sel["num_images"] = [out["num_images"][r] for r in rows]
+        sel["image_grid_thw"] = out["image_grid_thw"][images]
+        if "pixel_values" in out:
+            sel["pixel_values"] = out["pixel_values"][torch.tensor(patch_rows, dtype=torch.long)]
+    for key, value in out.items():
+        if key in sel or key == "num_items_in_batch":
+            continue
+        if torch.is_tensor(value) and value.dim() >= 1 and value.shape[0] == B:
+            sel[key] = value.index_select(0, idx)
+        elif isinstance(value, list) and len(value) == B:
+            sel[key] = [value[r] for r in rows]
+        else:
+            sel[key] = value
+    return sel
+
+
+def _pad_cat(parts: list[torch.Tensor], left: bool, value) -> torch.Tensor:
+    if parts[0].dim() < 2:
+        return torch.cat(parts)
+    width = max(p.shape[1] for p in parts)
+    padded = []
+    for p in parts:
+        extra = width - p.shape[1]
+        if extra:
+            pad = torch.full((p.shape[0], extra, *p.shape[2:]), value, dtype=p.dtype, device=p.device)
+            p = torch.cat([pad, p] if left else [p, pad], dim=1)
+        padded.append(p)
+    return torch.cat(padded)
+
+
+def merge_parts(parts: list[dict], pad_token_id: int) -> dict:
+    """Concatenate selected generation outputs into one batch."""
+    if len(parts) == 1:
+        merged = dict(parts[0])
+    else:
+        merged = {}
+        for key, first in parts[0].items():
+            values = [p[key] for p in parts]
+            if key in ("num_images",) or isinstance(first, list):
+                merged[key] = [v for vs in values for v in vs]
+            elif key in ("pixel_values", "image_grid_thw"):
+                merged[key] = torch.cat(values)
+            elif torch.is_tensor(first) and first.dim() >= 1:
+                left = key in PROMPT_SIDE
+                merged[key] = _pad_cat(values, left, pad_token_id if key == "prompt_ids" else 0)
+            else:
+                merged[key] = first
+    if "completion_mask" in merged:
+        merged["num_items_in_batch"] = merged["completion_mask"].sum()
+    return merged
+
+
+class FilteringGRPOTrainer(GRPOTrainer):
+    """``GRPOTrainer`` plus online group filtering (see the module docstring)."""
+
+    def __init__(self, *args, filter_range=(0.01, 0.99), filter_enabled=True, filter_max_retries=8,
+                 filter_seed=0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.filter_low, self.filter_high = filter_range
+        self.filter_enabled = filter_enabled
+        self.filter_max_retries = filter_max_retries
+        self._refill_rng = random.Random(filter_seed)
+        self._last_rewards = None
+
+    def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+        rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+        self._last_rewards = rewards
+        return rewards
+
+    def group_means(self, n_local: int) -> torch.Tensor:
+        """Mean weighted reward of each local group of the last scored batch (NaN: unscorable)."""
+        r = self._last_rewards
+        total = (r * self.reward_weights.to(r.device).unsqueeze(0)).nansum(dim=1)
+        total[torch.isnan(r).all(dim=1)] = torch.nan
+        start = self.accelerator.process_index * n_local
+        local = total[start:start + n_local].view(-1, self.num_generations)
+        return torch.nanmean(local, dim=1)
+
+    def _refill_inputs(self, groups: int) -> list[dict]:
+        data = self.train_dataset
+        picks = [self._refill_rng.randrange(len(data)) for _ in range(groups)]
+        return [data[i] for i in picks for _ in range(self.num_generations)]
+
+    def _generate_and_score_completions(self, inputs):
+        mode = "train" if self.model.training else "eval"
+        if not self.filter_enabled or mode != "train":
+            return super()._generate_and_score_completions(inputs)
+        G = self.num_generations
+        need = len(inputs) // G
+        parts, have, seen, kept, rounds = [], 0, 0, 0, 0
+        pending = inputs
+        while True:
+            out = super()._generate_and_score_completions(pending)
+            means = self.group_means(len(pending))
+            keep = ((means > self.filter_low) & (means < self.filter_high)).tolist()
+            seen += len(keep)
+            kept += sum(keep)
+            groups = [g for g, k in enumerate(keep) if k][: need - have]
+            if groups:
+                parts.append(select_rows(out, [g * G + j for g in groups for j in range(G)]))
+                have += len(groups)
+            short = torch.tensor([need - have], device=self.accelerator.device)
+            short_all = int(self.accelerator.gather(short).max().item())
+            if short_all == 0:
+                break
+            rounds += 1
+            if rounds > self.filter_max_retries:
+                raise OnlineFilterError(
+                    f"online filtering: after {self.filter_max_retries} refill rounds only {have} of {need} groups had a "
+                    f"mean reward inside ({self.filter_low}, {self.filter_high}); {kept}/{seen} groups kept so far. "
+                    "The task may be too hard or too easy for this policy: widen train.filter_low/filter_high, raise "
+                    "train.filter_max_retries, or set train.filter_enabled=false"
+                )
+            pending = self._refill_inputs(short_all)
+        self._metrics[mode]["filter/kept_fraction"].append(kept / max(seen, 1))
+        self._metrics[mode]["filter/rounds"].append(float(rounds))
+        return merge_parts(parts, self.processing_class.tokenizer.pad_token_id
+                           if hasattr(self.processing_class, "tokenizer") else self.processing_class.pad_token_id)

@@ -1,0 +1,213 @@
+"""One curriculum stage of DiG's GRPO on trl: ``run_stage(cfg, stage, data_dir, out_dir)``.
+
+Layout of a run directory::
+
+    OUT/stage1/checkpoint-K/   trl/transformers checkpoints, each with the resolved config.yaml
+    OUT/stage1/final/          the stage's final weights + processor + config.yaml
+    OUT/stage1/metrics.jsonl   one row per logged step (see METRIC_KEYS)
+    OUT/stage2/ ...            stage N starts from OUT/stage{N-1}/final
+
+Everything that can be checked without a model is checked first (stage, dataset, previous
+stage's weights). A stage interrupted at any point resumes from its last checkpoint with the
+same command; a finished stage (``final/`` exists) is not trained again. A reward function
+that raises or returns NaN for one completion marks that completion unscorable (trl gives it
+no advantage) instead of killing the run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+from dig_kit.config import ConfigError, KitConfig, save_config
+
+METRIC_KEYS = {
+    # our name: trl's log key
+    "overall": "reward",
+    "format": "dig/format",
+    "accuracy": "dig/accuracy",
+    "f1": "dig/f1",
+    "miou": "dig/miou",
+    "kl": "kl",
+    "entropy": "entropy",
+    "grad_norm": "grad_norm",
+    "response_length": "completions/mean_length",
+    "kept_fraction": "filter/kept_fraction",
+    "learning_rate": "learning_rate",
+    "loss": "loss",
+}
+
+
+def stage_dir(out_dir: str | Path, stage: int) -> Path:
+    return Path(out_dir) / f"stage{stage}"
+
+
+def check_stage(cfg: KitConfig, stage: int, data_dir: str | Path, out_dir: str | Path, model: str | None) -> str:
+    """Validate a stage run before anything heavy is imported; return the initial weights."""
+    from dig_kit.train.data import check_dataset_dir
+
+    if stage not in (1, 2, 3):
+        raise ConfigError(f"stage {stage}: the curriculum has stages 1, 2 and 3")
+    check_dataset_dir(data_dir, cfg.train.stage_subsets[stage - 1])
+    if model:
+        return model
+    if stage == 1:
+        return cfg.train.model
+    prev = stage_dir(out_dir, stage - 1) / "final"
+    if not (prev / "config.json").exists():
+        raise ConfigError(f"stage {stage} starts from stage {stage - 1}'s final weights, but {prev} does not exist: "
+                          f"run `dig-kit train --stage {stage - 1}` first (or pass --model)")
+    return str(prev)
+
+
+def guarded(func):
+    """Wrap a trl reward function: an exception or NaN for a completion makes it unscorable (None)."""
+
+    def call(completions, **kwargs):
+        try:
+            values = list(func(completions, **kwargs))
+        except Exception:  # noqa: BLE001 - score one by one to isolate the bad completion
+            values = []
+            for i, c in enumerate(completions):
+                one = {k: ([v[i]] if isinstance(v, list) and len(v) == len(completions) else v) for k, v in kwargs.items()}
+                try:
+                    values.append(func([c], **one)[0])
+                except Exception:  # noqa: BLE001
+                    values.append(None)
+        return [None if v is None or (isinstance(v, float) and math.isnan(v)) else v for v in values]
+
+    call.__name__ = getattr(func, "__name__", "reward")
+    return call
+
+
+def _callbacks(cfg: KitConfig, stage: int, out: Path):
+    import psutil
+    from transformers import TrainerCallback
+
+    class MetricsJSONL(TrainerCallback):
+        """Per-step metrics in the run dir, with the names of the paper's dynamics figures."""
+
+        def __init__(self):
+            self.t = time.perf_counter()
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if not logs or "loss" not in logs and "reward" not in logs:
+                return
+            now = time.perf_counter()
+            row = {"step": state.global_step, "stage": stage}
+            row.update({k: logs[v] for k, v in METRIC_KEYS.items() if v in logs})
+            row["cpu_memory_gb"] = psutil.Process().memory_info().rss / 2**30
+            row["step_time_s"] = (now - self.t) / max(args.logging_steps, 1)
+            row["trl"] = logs
+            self.t = now
+            with open(out / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(row) + "\n")
+
+    class ConfigNextToCheckpoints(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            ckpt = out / f"checkpoint-{state.global_step}"
+            if ckpt.exists():
+                save_config(cfg, ckpt / "config.yaml")
+
+    return [MetricsJSONL(), ConfigNextToCheckpoints()]
+
+
+def grpo_args(cfg: KitConfig, stage: int, out: Path, suppress_tokens: list[int]):
+    from trl import GRPOConfig
+
+    t = cfg.train
+    rollouts = t.prompts_per_step * t.num_generations
+    return GRPOConfig(
+        output_dir=str(out),
+        max_steps=t.stage_steps[stage - 1],
+        learning_rate=t.learning_rate,
+        weight_decay=t.weight_decay,
+        max_grad_norm=t.max_grad_norm,
+        warmup_steps=t.warmup_ratio,  # transformers 5: a float < 1 is a ratio of max_steps
+        lr_scheduler_type="constant",
+        optim="adamw_torch",
+        beta=t.beta,
+        num_generations=t.num_generations,
+        temperature=t.temperature,
+        top_p=t.top_p,
+        per_device_train_batch_size=t.per_device_batch,
+        gradient_accumulation_steps=rollouts // t.per_device_batch,
+        max_completion_length=t.max_completion_length,
+        loss_type=t.loss_type,
+        gradient_checkpointing=t.gradient_checkpointing,
+        bf16=t.bf16,
+        use_vllm=t.use_vllm,
+        vllm_mode=t.vllm_mode,
+        generation_kwargs={"suppress_tokens": suppress_tokens},
+        logging_steps=t.logging_steps,
+        save_strategy="steps",
+        save_steps=t.save_steps,
+        save_total_limit=2,
+        report_to="none",
+        seed=t.seed + stage,
+        remove_unused_columns=False,
+        use_cpu=not _cuda(),
+        dataloader_num_workers=0,
+    )
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def run_stage(cfg: KitConfig, stage: int, data_dir: str | Path, out_dir: str | Path, model: str | None = None) -> Path:
+    """Train one curriculum stage; return its ``final`` directory."""
+    init = check_stage(cfg, stage, data_dir, out_dir, model)
+    out = stage_dir(out_dir, stage)
+    final = out / "final"
+    if (final / "config.json").exists():
+        print(f"stage {stage}: already finished ({final}); delete it to train again")
+        return final
+
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from dig_kit.rewards import make_trl_rewards
+    from dig_kit.train.data import stage_dataset
+    from dig_kit.train.filtering import FilteringGRPOTrainer
+    from dig_kit.train.models import load_model_and_processor
+    from dig_kit.train.tiny_model import VISION_TOKENS
+
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, out / "config.yaml")
+    dataset = stage_dataset(cfg, data_dir, stage)
+    policy, processor = load_model_and_processor(init, dtype="bf16" if cfg.train.bf16 else "fp32")
+    if cfg.train.freeze_vision:
+        for p in policy.model.visual.parameters():
+            p.requires_grad_(False)
+    peft_config = None
+    if cfg.train.lora_rank > 0:
+        from peft import LoraConfig
+
+        peft_config = LoraConfig(r=cfg.train.lora_rank, lora_alpha=2 * cfg.train.lora_rank, lora_dropout=0.0,
+                                 target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
+                                                 "down_proj"])
+    r = cfg.train.reward
+    funcs, weights = make_trl_rewards(alpha=r.alpha, lambda_f1=r.lambda_f1, lambda_iou=r.lambda_iou,
+                                      iou_threshold=r.iou_threshold, coord_format=r.coord_format,
+                                      iou_normalization=r.iou_normalization, variant=r.variant)
+    suppress = [processor.tokenizer.convert_tokens_to_ids(t) for t in VISION_TOKENS]
+    args = grpo_args(cfg, stage, out, [i for i in suppress if i is not None])
+    args.reward_weights = weights
+    trainer = FilteringGRPOTrainer(
+        model=policy, reward_funcs=[guarded(f) for f in funcs], args=args, train_dataset=dataset,
+        processing_class=processor, callbacks=_callbacks(cfg, stage, out), peft_config=peft_config,
+        filter_range=(cfg.train.filter_low, cfg.train.filter_high), filter_enabled=cfg.train.filter_enabled,
+        filter_max_retries=cfg.train.filter_max_retries, filter_seed=cfg.train.seed + stage,
+    )
+    last = get_last_checkpoint(str(out)) if out.exists() else None
+    trainer.train(resume_from_checkpoint=last)
+    tmp = out / "final.tmp"
+    trainer.save_model(str(tmp))
+    processor.save_pretrained(tmp)
+    save_config(cfg, tmp / "config.yaml")
+    tmp.rename(final)
+    return final
