@@ -41,6 +41,24 @@ def cmd_render(args) -> int:
     return 0
 
 
+def cmd_tiny_model(args) -> int:
+    from dig_kit.train.tiny_model import build_tiny_model
+
+    print(build_tiny_model(args.out, seed=args.seed))
+    return 0
+
+
+def cmd_train(args) -> int:
+    from dig_kit.train.grpo import check_stage
+
+    cfg = load_config(args.preset, args.overrides)
+    check_stage(cfg, args.stage, args.data, args.out, args.model)  # before torch/trl are imported
+    from dig_kit.train.grpo import run_stage
+
+    print(run_stage(cfg, args.stage, args.data, args.out, model=args.model))
+    return 0
+
+
 def cmd_reproduce(args) -> int:
     from dig_kit.pipeline import run_pipeline
 
@@ -65,6 +83,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shard", default="0/1", help="render only shard I of N (pair k goes to shard k %% N)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("tiny-model", help="build a tiny random Qwen3-VL (model + processor) offline, for CPU smoke runs")
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_tiny_model)
+
+    p = sub.add_parser("train", help="run one GRPO curriculum stage (trl) on rendered DiG data")
+    _add_config_args(p)
+    p.add_argument("--stage", type=int, required=True, help="1, 2 or 3; stage N starts from OUT/stage{N-1}/final")
+    p.add_argument("--data", required=True, help="dataset directory made by `dig-kit render`")
+    p.add_argument("--out", required=True, help="run directory (stageN/ subdirectories)")
+    p.add_argument("--model", default=None, help="initial weights (default: train.model for stage 1, else the "
+                   "previous stage's final weights)")
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("reproduce", help="run the notebooks headlessly with papermill, in dependency order")
     p.add_argument("--profile", default="smoke", choices=preset_names())

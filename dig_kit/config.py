@@ -377,7 +377,13 @@ def parse_overrides(items: list[str] | dict | None) -> dict:
                 raise ConfigError(f"override {item!r} is not of the form key.sub=value")
             key, raw = item.split("=", 1)
             try:
-                pairs.append((key.strip(), yaml.safe_load(raw)))
+                value = yaml.safe_load(raw)
+                if isinstance(value, str):  # YAML 1.1 reads "1e-6" as a string; a number was meant
+                    try:
+                        value = float(value)
+                    except ValueError:
+                        pass
+                pairs.append((key.strip(), value))
             except yaml.YAMLError as e:
                 raise ConfigError(f"override {item!r}: value is not valid YAML ({e})") from None
     nested: dict = {}

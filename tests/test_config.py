@@ -20,6 +20,7 @@ def test_overrides_are_typed_and_nested():
     assert cfg.data.render.width == 64 and cfg.data.render.adaptive is False
     assert cfg.data.change_types == ["add", "remove"]
     assert parse_overrides({"a.b": 1}) == {"a": {"b": 1}}
+    assert load_config("smoke", ["train.learning_rate=1e-6"]).train.learning_rate == 1e-6  # not a YAML-1.1 string
 
 
 def test_round_trip_through_yaml(tmp_path):

@@ -48,19 +48,22 @@ def select_rows(out: dict, rows: list[int]) -> dict:
     """The part of a trl generation output that belongs to the samples ``rows``."""
     B = out["prompt_ids"].shape[0]
     idx = torch.tensor(rows, dtype=torch.long, device=out["prompt_ids"].device)
-    sel: dict = {}
+    images_sel: dict = {}
     if "num_images" in out and "image_grid_thw" in out:
         img, pat = _image_ranges(out)
         images = [i for r in rows for i in range(*img[r])]
         patch_rows = [p for i in images for p in range(*pat[i])]
-        sel["num_images"] = [out["num_images"][r] for r in rows]
-        sel["image_grid_thw"] = out["image_grid_thw"][images]
+        images_sel["num_images"] = [out["num_images"][r] for r in rows]
+        images_sel["image_grid_thw"] = out["image_grid_thw"][images]
         if "pixel_values" in out:
-            sel["pixel_values"] = out["pixel_values"][torch.tensor(patch_rows, dtype=torch.long)]
+            images_sel["pixel_values"] = out["pixel_values"][torch.tensor(patch_rows, dtype=torch.long)]
+    sel: dict = {}  # same key order as trl's output (trl splits on the first tensor's length)
     for key, value in out.items():
-        if key in sel or key == "num_items_in_batch":
+        if key == "num_items_in_batch":
             continue
-        if torch.is_tensor(value) and value.dim() >= 1 and value.shape[0] == B:
+        if key in images_sel:
+            sel[key] = images_sel[key]
+        elif torch.is_tensor(value) and value.dim() >= 1 and value.shape[0] == B:
             sel[key] = value.index_select(0, idx)
         elif isinstance(value, list) and len(value) == B:
             sel[key] = [value[r] for r in rows]
@@ -100,8 +103,6 @@ def merge_parts(parts: list[dict], pad_token_id: int) -> dict:
                 merged[key] = _pad_cat(values, left, pad_token_id if key == "prompt_ids" else 0)
             else:
                 merged[key] = first
-    if "completion_mask" in merged:
-        merged["num_items_in_batch"] = merged["completion_mask"].sum()
     return merged
 
 
@@ -109,13 +110,31 @@ class FilteringGRPOTrainer(GRPOTrainer):
     """``GRPOTrainer`` plus online group filtering (see the module docstring)."""
 
     def __init__(self, *args, filter_range=(0.01, 0.99), filter_enabled=True, filter_max_retries=8,
-                 filter_seed=0, **kwargs):
+                 filter_seed=0, val_sampling=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.val_sampling = val_sampling  # (temperature, top_p) for evaluation, e.g. (0.6, 0.95)
         self.filter_low, self.filter_high = filter_range
         self.filter_enabled = filter_enabled
         self.filter_max_retries = filter_max_retries
         self._refill_rng = random.Random(filter_seed)
         self._last_rewards = None
+
+    def evaluate(self, *args, **kwargs):
+        """Validation with its own sampling (supplement: T = 0.6, top-p = 0.95, n = 1)."""
+        if not self.val_sampling:
+            return super().evaluate(*args, **kwargs)
+        temperature, top_p = self.val_sampling
+        gen = getattr(self, "generation_config", None)
+        saved = (self.temperature, self.top_p, gen.temperature if gen else None, gen.top_p if gen else None)
+        self.temperature, self.top_p = temperature, top_p
+        if gen is not None:
+            gen.temperature, gen.top_p = temperature, top_p
+        try:
+            return super().evaluate(*args, **kwargs)
+        finally:
+            self.temperature, self.top_p = saved[0], saved[1]
+            if gen is not None:
+                gen.temperature, gen.top_p = saved[2], saved[3]
 
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
         rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
@@ -169,5 +188,9 @@ class FilteringGRPOTrainer(GRPOTrainer):
             pending = self._refill_inputs(short_all)
         self._metrics[mode]["filter/kept_fraction"].append(kept / max(seen, 1))
         self._metrics[mode]["filter/rounds"].append(float(rounds))
-        return merge_parts(parts, self.processing_class.tokenizer.pad_token_id
-                           if hasattr(self.processing_class, "tokenizer") else self.processing_class.pad_token_id)
+        tokenizer = getattr(self.processing_class, "tokenizer", self.processing_class)
+        merged = merge_parts(parts, tokenizer.pad_token_id)
+        # as trl: completion tokens of the whole generation batch, over all processes
+        mask = merged["completion_mask"] * merged["tool_mask"] if "tool_mask" in merged else merged["completion_mask"]
+        merged["num_items_in_batch"] = self.accelerator.gather(mask.sum()).sum()
+        return merged

@@ -62,6 +62,21 @@ def check_stage(cfg: KitConfig, stage: int, data_dir: str | Path, out_dir: str |
     return str(prev)
 
 
+def keep_metrics_until(path: Path, step: int) -> None:
+    """Drop metric rows after ``step`` (and a torn last line) before resuming from that step."""
+    if not path.exists():
+        return
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            break
+        if row.get("step", 0) <= step:
+            rows.append(line)
+    path.write_text("".join(r + "\n" for r in rows))
+
+
 def guarded(func):
     """Wrap a trl reward function: an exception or NaN for a completion makes it unscorable (None)."""
 
@@ -93,10 +108,18 @@ def _callbacks(cfg: KitConfig, stage: int, out: Path):
             self.t = time.perf_counter()
 
         def on_log(self, args, state, control, logs=None, **kwargs):
-            if not logs or "loss" not in logs and "reward" not in logs:
+            if not logs:
+                return
+            if "eval_reward" in logs:  # validation (held-out split, T=0.6, top-p 0.95, n=1)
+                row = {"step": state.global_step, "stage": stage, "split": "eval"}
+                row.update({k: logs[f"eval_{v}"] for k, v in METRIC_KEYS.items() if f"eval_{v}" in logs})
+                with open(out / "metrics.jsonl", "a") as f:
+                    f.write(json.dumps(row) + "\n")
+                return
+            if "loss" not in logs and "reward" not in logs:
                 return
             now = time.perf_counter()
-            row = {"step": state.global_step, "stage": stage}
+            row = {"step": state.global_step, "stage": stage, "split": "train"}
             row.update({k: logs[v] for k, v in METRIC_KEYS.items() if v in logs})
             row["cpu_memory_gb"] = psutil.Process().memory_info().rss / 2**30
             row["step_time_s"] = (now - self.t) / max(args.logging_steps, 1)
@@ -119,7 +142,12 @@ def grpo_args(cfg: KitConfig, stage: int, out: Path, suppress_tokens: list[int])
 
     t = cfg.train
     rollouts = t.prompts_per_step * t.num_generations
+    val = {}
+    if t.val_every > 0:
+        val = dict(eval_strategy="steps", eval_steps=t.val_every, num_generations_eval=1,
+                   per_device_eval_batch_size=min(t.val_prompts, t.per_device_batch))
     return GRPOConfig(
+        **val,
         output_dir=str(out),
         max_steps=t.stage_steps[stage - 1],
         learning_rate=t.learning_rate,
@@ -179,6 +207,13 @@ def run_stage(cfg: KitConfig, stage: int, data_dir: str | Path, out_dir: str | P
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "config.yaml")
     dataset = stage_dataset(cfg, data_dir, stage)
+    eval_dataset = None
+    if cfg.train.val_every > 0:
+        from dig_kit.train.data import load_split, to_grpo_rows
+
+        split = load_split(data_dir, "eval")
+        split = split.select(range(min(cfg.train.val_prompts, len(split))))
+        eval_dataset = to_grpo_rows(split, count_hint=stage in cfg.train.count_hint_stages)
     policy, processor = load_model_and_processor(init, dtype="bf16" if cfg.train.bf16 else "fp32")
     if cfg.train.freeze_vision:
         for p in policy.model.visual.parameters():
@@ -199,11 +234,14 @@ def run_stage(cfg: KitConfig, stage: int, data_dir: str | Path, out_dir: str | P
     args.reward_weights = weights
     trainer = FilteringGRPOTrainer(
         model=policy, reward_funcs=[guarded(f) for f in funcs], args=args, train_dataset=dataset,
+        eval_dataset=eval_dataset, val_sampling=(cfg.train.val_temperature, cfg.train.val_top_p),
         processing_class=processor, callbacks=_callbacks(cfg, stage, out), peft_config=peft_config,
         filter_range=(cfg.train.filter_low, cfg.train.filter_high), filter_enabled=cfg.train.filter_enabled,
         filter_max_retries=cfg.train.filter_max_retries, filter_seed=cfg.train.seed + stage,
     )
     last = get_last_checkpoint(str(out)) if out.exists() else None
+    if last:  # rows logged after the checkpoint we resume from will be logged again
+        keep_metrics_until(out / "metrics.jsonl", int(Path(last).name.split("-")[-1]))
     trainer.train(resume_from_checkpoint=last)
     tmp = out / "final.tmp"
     trainer.save_model(str(tmp))

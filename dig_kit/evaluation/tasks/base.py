@@ -1,0 +1,252 @@
+"""The task interface (lm-evaluation-harness style): loader + prompt + extractor + metric.
+
+A :class:`Task` turns a benchmark's local files into *docs* (plain dicts with at least ``id``
+and ``images``), a doc into a prompt, a raw model output into a prediction, and the
+predictions of all docs into the benchmark's official metrics. Scoring is pure: it needs the
+docs and a mapping ``id -> {"output": raw text}``, nothing else, so predictions made
+anywhere can be scored (``dig-kit score``).
+
+Common to every task (:meth:`Task.score`):
+
+- the final answer is the text after ``</think>``; an output cut off before ``</think>`` is
+  wrong and counted in ``truncated`` (:func:`dig_kit.evaluation.extract.final_answer`);
+- a doc without a prediction is wrong and counted in ``missing`` (``dig-kit score`` on a
+  partial file says so instead of silently shrinking the benchmark);
+- an answer the rules cannot read is wrong and counted in ``unparsed``;
+- metrics are percentages (as in the paper's tables) except where a benchmark defines
+  another unit (MME's summed scores); ``score`` repeats the number the paper reports.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Iterable
+
+from ..extract import extract_option, extract_yes_no, final_answer
+from ..formats import BenchmarkDataError, locate
+
+
+class Task:
+    """One benchmark (split). Subclasses set the class attributes and implement
+    :meth:`read`, :meth:`prompt`, :meth:`extract`, :meth:`judge` and :meth:`aggregate`."""
+
+    name: str = ""
+    group: str = ""
+    """``perception``, ``general``, ``grounding`` (the paper's Tables 1-3), ``dig`` or ``twin``"""
+    data_names: tuple[str, ...] = ()
+    """file or folder names looked for under a data directory"""
+    expected: str = ""
+    """the accepted formats, for error messages"""
+    split: str | None = None
+    headline: str = "accuracy"
+    """the metric the paper's table reports; copied to ``metrics["score"]``"""
+    version: str = "1"
+    """bumped when the prompt changes: part of the prediction cache key"""
+    max_images: int = 1
+
+    # -- data -----------------------------------------------------------------------------
+    def load(self, data: str | Path, limit: int | None = None) -> list[dict]:
+        """The docs of this benchmark from ``data`` (a file or a folder holding one of
+        :attr:`data_names`); ``limit`` keeps the first docs (whole groups where the metric
+        needs groups)."""
+        path = locate(data, self.data_names, self.expected)
+        try:
+            docs = self.read(path)
+        except BenchmarkDataError:
+            raise
+        except (KeyError, ValueError, TypeError) as e:
+            raise BenchmarkDataError(f"{self.name}: {path} is not in the expected format ({self.expected}): {e!r}") from None
+        if not docs:
+            raise BenchmarkDataError(f"{self.name}: no items in {path} ({self.expected})")
+        seen: set[str] = set()
+        for d in docs:
+            d["id"] = str(d["id"])
+            if d["id"] in seen:
+                raise BenchmarkDataError(f"{self.name}: duplicate item id {d['id']!r} in {path}")
+            seen.add(d["id"])
+        return self.limit_docs(docs, limit) if limit else docs
+
+    def limit_docs(self, docs: list[dict], limit: int) -> list[dict]:
+        return docs[:limit]
+
+    def read(self, path: Path) -> list[dict]:
+        raise NotImplementedError
+
+    # -- generation -----------------------------------------------------------------------
+    def prompt(self, doc: dict) -> str:
+        raise NotImplementedError
+
+    def images(self, doc: dict) -> list:
+        return list(doc.get("images") or [])
+
+    # -- scoring --------------------------------------------------------------------------
+    def extract(self, answer: str, raw: str, doc: dict) -> Any:
+        """The prediction of a final answer (``None``: unparsed)."""
+        raise NotImplementedError
+
+    def judge(self, pred: Any, doc: dict) -> float | dict:
+        """Per-item score (1/0, or soft); a dict adds fields to the item's row (key ``score``)."""
+        raise NotImplementedError
+
+    def aggregate(self, docs: list[dict], rows: list[dict]) -> dict:
+        raise NotImplementedError
+
+    def score(self, docs: list[dict], predictions: dict[str, dict], thinking: bool = False, **kw) -> tuple[dict, list[dict]]:
+        """``(metrics, rows)``: the benchmark's metrics and one row per doc (``id``, ``pred``,
+        ``score``, ``truncated``, ``missing``, ``parsed``)."""
+        rows = []
+        for doc in docs:
+            rows.append(self.score_one(doc, predictions.get(doc["id"]), thinking))
+        metrics = self.aggregate(docs, rows)
+        return self.finish(metrics, rows), rows
+
+    def score_one(self, doc: dict, rec: dict | None, thinking: bool) -> dict:
+        row: dict[str, Any] = {"id": doc["id"], "missing": rec is None, "truncated": False, "parsed": False,
+                               "pred": None, "score": 0.0}
+        if rec is not None:
+            raw = rec.get("output")
+            answer, truncated = final_answer(raw, thinking)
+            row["truncated"] = truncated
+            if not truncated:
+                pred = self.extract(answer, raw if isinstance(raw, str) else "", doc)
+                row["pred"] = pred
+                row["parsed"] = pred is not None and pred != []
+        judged = self.judge(row["pred"], doc) if not (row["missing"] or row["truncated"]) else self.judge(None, doc)
+        if isinstance(judged, dict):
+            row.update(judged)
+        else:
+            row["score"] = float(judged)
+        return row
+
+    def finish(self, metrics: dict, rows: list[dict]) -> dict:
+        head = {
+            "benchmark": self.name,
+            "n": len(rows),
+            "missing": sum(r["missing"] for r in rows),
+            "truncated": sum(r["truncated"] for r in rows),
+            "unparsed": sum(1 for r in rows if not (r["missing"] or r["truncated"] or r["parsed"])),
+        }
+        out = {**head, **metrics}
+        if "score" not in out:
+            out["score"] = _lookup(out, self.headline)
+        out["headline"] = self.headline
+        return out
+
+
+def _lookup(d: dict, dotted: str):
+    cur: Any = d
+    for part in dotted.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            return None
+        cur = cur[part]
+    return cur
+
+
+# -- helpers shared by the scorers --------------------------------------------------------
+def pct(x: float) -> float:
+    return round(100.0 * float(x), 4)
+
+
+def mean(values: Iterable[float]) -> float:
+    values = list(values)
+    return sum(values) / len(values) if values else 0.0
+
+
+def grouped_accuracy(docs: list[dict], rows: list[dict], key: str) -> dict[str, float]:
+    """Percent mean score per value of ``doc[key]`` (sorted), skipping docs without it."""
+    groups: dict[str, list[float]] = defaultdict(list)
+    for d, r in zip(docs, rows):
+        if d.get(key) is not None:
+            groups[str(d[key])].append(r["score"])
+    return {k: pct(mean(v)) for k, v in sorted(groups.items())}
+
+
+def options_of(row: dict, letters: str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ") -> dict[str, str]:
+    """The option columns ``A``, ``B``... of a VLMEvalKit row that are present (in order)."""
+    return {c: str(row[c]) for c in letters if row.get(c) is not None and str(row[c]).strip() != ""}
+
+
+class MultipleChoiceTask(Task):
+    """Multiple choice (VLMEvalKit MCQ rows: ``question``, options ``A``..., ``answer`` letter,
+    optional ``hint``). Prompt, Qwen3-VL evaluation style: ``Hint: ...`` (when given),
+    ``Question: ...``, ``Options:`` one per line as ``A. text``, then "Answer with the option
+    letter only.". Extraction: :func:`dig_kit.evaluation.extract.extract_option`. Metric:
+    accuracy, overall and per ``category``/``l2-category``."""
+
+    instruction = "Answer with the option letter only."
+    headline = "accuracy"
+
+    def prompt(self, doc: dict) -> str:
+        parts = []
+        if doc.get("hint"):
+            parts.append(f"Hint: {doc['hint']}")
+        parts.append(f"Question: {doc['question']}")
+        parts.append("Options:")
+        parts += [f"{k}. {v}" for k, v in doc["options"].items()]
+        parts.append(self.instruction)
+        return "\n".join(parts)
+
+    def extract(self, answer: str, raw: str, doc: dict):
+        return extract_option(answer, doc["options"])
+
+    def judge(self, pred, doc) -> float:
+        return float(pred is not None and pred == doc["answer"])
+
+    def aggregate(self, docs, rows) -> dict:
+        out = {"accuracy": pct(mean(r["score"] for r in rows))}
+        for key in ("category", "l2-category"):
+            acc = grouped_accuracy(docs, rows, key)
+            if acc:
+                out[f"by_{key.replace('-', '_')}"] = acc
+        return out
+
+
+class YesNoTask(Task):
+    """Yes/no questions. Prompt: the question, then " Please answer yes or no." (VLMEvalKit's
+    Qwen prompt; not repeated when the question already asks it). Extraction:
+    :func:`dig_kit.evaluation.extract.extract_yes_no`."""
+
+    instruction = "Please answer yes or no."
+
+    def prompt(self, doc: dict) -> str:
+        q = str(doc["question"]).strip()
+        if self.instruction.lower().rstrip(".") in q.lower():
+            return q
+        return f"{q} {self.instruction}"
+
+    def extract(self, answer: str, raw: str, doc: dict):
+        return extract_yes_no(answer)
+
+    def judge(self, pred, doc) -> float:
+        return float(pred is not None and pred == doc["answer"])
+
+
+def yes_no_label(value) -> str:
+    """``"yes"``/``"no"`` from the labels benchmarks use (Yes/No, yes/no, 1/0, True/False)."""
+    v = str(value).strip().lower()
+    if v in ("yes", "1", "true", "y"):
+        return "yes"
+    if v in ("no", "0", "false", "n"):
+        return "no"
+    raise ValueError(f"not a yes/no label: {value!r}")
+
+
+def mcq_docs(rows: list[dict], answer_key: str = "answer") -> list[dict]:
+    """Docs of VLMEvalKit MCQ rows: ``id`` (the index), ``question``, ``options``, ``answer``
+    (a letter), ``hint``, ``category``, ``l2-category``, ``images``."""
+    docs = []
+    for r in rows:
+        opts = options_of(r)
+        if not opts:
+            raise BenchmarkDataError(f"row {r.get('index')}: no option columns A, B, ...")
+        ans = str(r[answer_key]).strip()
+        if ans not in opts:
+            raise BenchmarkDataError(f"row {r.get('index')}: answer {ans!r} is not one of the options {list(opts)}")
+        docs.append({
+            "id": str(r["index"]), "question": r["question"], "options": opts, "answer": ans,
+            "hint": r.get("hint"), "category": r.get("category"),
+            "l2-category": r.get("l2-category", r.get("l2_category")), "images": r.get("images", []),
+            **{k: r[k] for k in ("split", "cycle_category", "image_key") if k in r},
+        })
+    return docs

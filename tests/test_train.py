@@ -1,0 +1,222 @@
+"""GRPO training on the tiny random Qwen3-VL, on CPU: stages, curriculum, filtering, resume."""
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dig_kit.config import ConfigError, load_config
+
+pytestmark = [pytest.mark.slow]
+torch = pytest.importorskip("torch")
+pytest.importorskip("trl")
+pytest.importorskip("bpy")
+
+TINY_DATA = ["data.render.width=96", "data.render.height=64", "data.render.samples=2",
+             "data.render.min_visible_pixels=6", "data.scene.max_objects=5"]
+DIG_KIT = [sys.executable, "-m", "dig_kit.cli"]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from dig_kit.render.dataset import render_dataset
+    from dig_kit.train.tiny_model import build_tiny_model
+
+    root = tmp_path_factory.mktemp("train")
+    model = build_tiny_model(root / "tiny-model")
+    data = root / "data"
+    render_dataset(load_config("smoke", TINY_DATA), data, num_pairs=3, progress=False)
+    overrides = TINY_DATA + [f"train.model={model}", "train.stage_steps=[2, 1, 1]", "train.max_completion_length=8",
+                             "train.prompts_per_step=2", "train.num_generations=2", "train.per_device_batch=4"]
+    return {"root": root, "model": model, "data": data, "overrides": overrides,
+            "cfg": load_config("smoke", overrides)}
+
+
+def _rows(path):
+    return [json.loads(line) for line in Path(path).read_text().splitlines()]
+
+
+def test_tiny_model_loads_through_from_pretrained(tiny):
+    from dig_kit.train.models import load_model_and_processor
+
+    model, processor = load_model_and_processor(tiny["model"])
+    n = sum(p.numel() for p in model.parameters())
+    assert 50_000 < n < 1_000_000  # "a few hundred thousand parameters"
+    assert type(model).__name__ == "Qwen3VLForConditionalGeneration"
+    vision = {processor.tokenizer.convert_tokens_to_ids(t) for t in ("<|image_pad|>", "<|vision_start|>")}
+    assert vision <= set(model.generation_config.suppress_tokens)
+
+
+def test_prompts_state_the_count_in_stages_1_and_2_only(tiny):
+    from dig_kit.train.data import stage_dataset
+
+    for stage, hint in ((1, True), (2, True), (3, False)):
+        ds = stage_dataset(tiny["cfg"], tiny["data"], stage)
+        row = ds[0]
+        text = row["prompt"][0]["content"][-1]["text"]
+        assert text.startswith("You will be given two separate images.")
+        assert ("There is exactly" in text or "There are exactly" in text) == hint
+        if hint:
+            assert f"exactly {row['num_differences']} difference" in text
+        assert len(row["images"]) == 2 and row["boxes"]
+
+
+def test_stage_trains_logs_checkpoints_and_stage2_starts_from_stage1(tiny, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from dig_kit.train.grpo import run_stage
+
+    cfg = tiny["cfg"]
+    final1 = run_stage(cfg, 1, tiny["data"], tmp_path)
+    rows = [r for r in _rows(tmp_path / "stage1" / "metrics.jsonl") if r["split"] == "train"]
+    assert [r["step"] for r in rows] == [1, 2]
+    for key in ("overall", "format", "f1", "miou", "kl", "entropy", "grad_norm", "response_length", "cpu_memory_gb",
+                "learning_rate", "step_time_s"):
+        assert key in rows[0], key
+    assert (final1 / "config.yaml").exists() and (final1 / "model.safetensors").exists()
+    assert list((tmp_path / "stage1").glob("checkpoint-*/config.yaml"))
+
+    # Mark stage 1's weights so stage 2 provably starts from them (not from train.model).
+    weights = load_file(final1 / "model.safetensors")
+    key = next(k for k in weights if k.endswith("norm.weight"))
+    weights[key] = weights[key] + 7.0
+    save_file(weights, final1 / "model.safetensors", metadata={"format": "pt"})
+    cfg2 = load_config("smoke", tiny["overrides"] + ["train.learning_rate=1e-12"])
+    final2 = run_stage(cfg2, 2, tiny["data"], tmp_path)
+    after = load_file(final2 / "model.safetensors")
+    assert torch.allclose(after[key], weights[key], atol=1e-4)
+    # a finished stage is not trained again
+    assert run_stage(cfg2, 2, tiny["data"], tmp_path) == final2
+
+
+def test_bad_input_fails_before_any_model_is_loaded(tiny, tmp_path):
+    from dig_kit.train.grpo import check_stage
+
+    cfg = tiny["cfg"]
+    with pytest.raises(ConfigError, match="stages 1, 2 and 3"):
+        check_stage(cfg, 4, tiny["data"], tmp_path, None)
+    with pytest.raises(ConfigError, match="not a dig_kit dataset"):
+        check_stage(cfg, 1, tmp_path / "missing", tmp_path, None)
+    with pytest.raises(ConfigError, match="stage 1's final weights"):
+        check_stage(cfg, 2, tiny["data"], tmp_path, None)
+    res = subprocess.run(DIG_KIT + ["train", "--stage", "3", "--data", str(tiny["data"]), "--out", str(tmp_path)],
+                         capture_output=True, text=True)
+    assert res.returncode == 2 and "stage 2's final weights" in res.stderr
+
+
+def test_reward_errors_and_nan_make_a_completion_unscorable():
+    from dig_kit.train.grpo import guarded
+
+    def flaky(completions, **kwargs):
+        out = []
+        for c in completions:
+            if c == "boom":
+                raise RuntimeError("reward crashed")
+            out.append(math.nan if c == "nan" else 1.0)
+        return out
+
+    assert guarded(flaky)(["ok", "boom", "nan", "ok"], boxes=[[1], [2], [3], [4]]) == [1.0, None, None, 1.0]
+
+
+# -- online filtering ---------------------------------------------------------------------
+def _filter_trainer(tiny, tmp_path, dead, retries=3, logs=None):
+    from transformers import TrainerCallback
+
+    from dig_kit.train.data import stage_dataset
+    from dig_kit.train.filtering import FilteringGRPOTrainer
+    from dig_kit.train.grpo import grpo_args
+    from dig_kit.train.models import load_model_and_processor
+
+    cfg = tiny["cfg"]
+    ds = stage_dataset(cfg, tiny["data"], 1)
+    model, processor = load_model_and_processor(tiny["model"])
+    rng = np.random.default_rng(0)
+
+    def reward(completions, id, **kwargs):  # constant 0 for "dead" prompts, varied otherwise
+        return [0.0 if i in dead else float(rng.uniform(0.2, 0.8)) for i in id]
+
+    class Capture(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            sink.append(dict(logs or {}))
+
+    sink = logs if logs is not None else []
+
+    args = grpo_args(cfg, 1, tmp_path, [])
+    args.max_steps = 1
+    args.save_strategy = "no"
+    return FilteringGRPOTrainer(model=model, reward_funcs=[reward], args=args, train_dataset=ds,
+                                processing_class=processor, filter_range=(0.01, 0.99), filter_max_retries=retries,
+                                callbacks=[Capture()])
+
+
+def test_online_filtering_drops_constant_groups_and_refills(tiny, tmp_path):
+    from dig_kit.train.data import stage_dataset
+
+    ids = stage_dataset(tiny["cfg"], tiny["data"], 1)["id"]
+    logs = []
+    # two of the three prompts always score 0: any first batch of 2 groups holds a dead one
+    trainer = _filter_trainer(tiny, tmp_path, dead={ids[0], ids[1]}, retries=8, logs=logs)
+    trainer.train()
+    assert trainer.state.global_step == 1
+    merged = {k: v for d in logs for k, v in d.items()}
+    assert merged["filter/kept_fraction"] < 1.0  # dead groups were dropped
+    assert merged["filter/rounds"] >= 1  # and replaced by fresh rollouts
+
+
+def test_online_filtering_gives_up_with_a_clear_error(tiny, tmp_path):
+    from dig_kit.train.data import stage_dataset
+    from dig_kit.train.filtering import OnlineFilterError
+
+    ids = set(stage_dataset(tiny["cfg"], tiny["data"], 1)["id"])
+    trainer = _filter_trainer(tiny, tmp_path, dead=ids, retries=2)
+    with pytest.raises(OnlineFilterError, match="after 2 refill rounds only 0 of 2 groups"):
+        trainer.train()
+
+
+def test_select_and_merge_keep_rows_images_and_padding():
+    from dig_kit.train.filtering import merge_parts, select_rows
+
+    def part(prompt_len, comp_len, tag):
+        B = 4
+        return {
+            "prompt_ids": torch.full((B, prompt_len), tag), "prompt_mask": torch.ones(B, prompt_len, dtype=torch.long),
+            "completion_ids": torch.full((B, comp_len), tag), "completion_mask": torch.ones(B, comp_len, dtype=torch.long),
+            "advantages": torch.arange(B, dtype=torch.float) + 10 * tag,
+            "num_images": [2] * B, "image_grid_thw": torch.tensor([[1, 2, 2]] * (2 * B)),
+            "pixel_values": torch.arange(4 * 2 * B, dtype=torch.float)[:, None] + 100 * tag,
+        }
+
+    a = select_rows(part(5, 3, 1), [2, 3])
+    b = select_rows(part(7, 2, 2), [0, 1])
+    assert a["advantages"].tolist() == [12.0, 13.0]
+    assert a["pixel_values"][:, 0].tolist() == [100.0 + i for i in range(16, 32)]  # images 4..7 of part 1
+    m = merge_parts([a, b], pad_token_id=0)
+    assert m["prompt_ids"].shape == (4, 7) and m["prompt_ids"][0, :2].tolist() == [0, 0]  # left padded
+    assert m["completion_ids"].shape == (4, 3) and m["completion_ids"][2].tolist() == [2, 2, 0]  # right padded
+    assert m["completion_mask"][2].tolist() == [1, 1, 0] and int(m["completion_mask"].sum()) == 2 * 3 + 2 * 2
+    assert m["num_images"] == [2] * 4 and m["image_grid_thw"].shape == (8, 3) and m["pixel_values"].shape == (32, 1)
+
+
+def test_killed_training_resumes_from_its_last_checkpoint(tiny, tmp_path):
+    args = DIG_KIT + ["train", "--stage", "1", "--data", str(tiny["data"]), "--out", str(tmp_path)]
+    for o in tiny["overrides"] + ["train.stage_steps=[6, 1, 1]", "train.save_steps=1"]:
+        args += ["--set", o]
+    stage = tmp_path / "stage1"
+    proc = subprocess.Popen(args, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 180
+    while time.time() < deadline and not (stage / "checkpoint-3").exists():
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert (stage / "checkpoint-3").exists() and not (stage / "final").exists()
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    steps = [r["step"] for r in _rows(stage / "metrics.jsonl") if r["split"] == "train"]
+    assert steps == [1, 2, 3, 4, 5, 6]  # nothing lost, nothing logged twice
+    assert (stage / "final" / "model.safetensors").exists()
