@@ -18,18 +18,26 @@ from pathlib import Path
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 
-def steps(profile: str, runs: Path, figures: Path) -> list[tuple[str, str, dict]]:
-    """(step name, notebook file, papermill parameters) in dependency order."""
-    data = str(runs / "data")
-    return [
-        ("render", "01_render_dataset.ipynb",
+def steps(profile: str, runs: Path, figures: Path) -> list[tuple[str, str, str, dict]]:
+    """(step name, notebook file, executed copy's name, papermill parameters) in dependency order."""
+    data, train = str(runs / "data"), str(runs / "train")
+    plan = [
+        ("render", "01_render_dataset.ipynb", "01_render_dataset.ipynb",
          {"preset": profile, "data_dir": data, "out_dir": str(figures), "interactive": False}),
-        ("rewards", "02_reward_sanity.ipynb", {"out_dir": str(figures), "interactive": False}),
+        ("rewards", "02_reward_sanity.ipynb", "02_reward_sanity.ipynb", {"out_dir": str(figures), "interactive": False}),
     ]
+    smoke = profile == "smoke"
+    for stage in (1, 2, 3):
+        plan.append((f"train{stage}", "03_train_stage.ipynb", f"03_train_stage{stage}.ipynb",
+                     {"stage": stage, "preset": profile, "data_dir": data, "run_dir": train, "out_dir": str(figures),
+                      "tiny_model": smoke, "overrides": [f"train.model={runs / 'tiny-model'}"] if smoke else []}))
+    return plan
 
 
-def _digest(nb_path: Path, params: dict) -> str:
-    h = hashlib.sha256(nb_path.read_bytes())
+def _digest(nb_path: Path, params: dict, upstream: str) -> str:
+    """Notebook source + parameters + the previous step's digest: a changed step reruns all after it."""
+    h = hashlib.sha256(upstream.encode())
+    h.update(nb_path.read_bytes())
     h.update(json.dumps(params, sort_keys=True).encode())
     return h.hexdigest()
 
@@ -41,7 +49,11 @@ def run_pipeline(profile: str = "smoke", runs_dir: str = "runs", figures_dir: st
 
     runs = Path(runs_dir) / profile
     figures = Path(figures_dir)
-    plan = [s for s in steps(profile, runs, figures) if (NOTEBOOKS / s[1]).exists()]
+    plan, upstream = [], ""
+    for step in steps(profile, runs, figures):
+        if (NOTEBOOKS / step[1]).exists():
+            upstream = _digest(NOTEBOOKS / step[1], step[3], upstream)
+            plan.append((*step, upstream))
     names = [s[0] for s in plan]
     for n in (only or []) + ([start] if start else []):
         if n not in names:
@@ -52,10 +64,9 @@ def run_pipeline(profile: str = "smoke", runs_dir: str = "runs", figures_dir: st
     if only:
         plan = [s for s in plan if s[0] in only]
     runs.mkdir(parents=True, exist_ok=True)
-    for i, (name, nb, params) in enumerate(plan, 1):
-        src, dst = NOTEBOOKS / nb, runs / nb
+    for i, (name, nb, executed, params, digest) in enumerate(plan, 1):
+        src, dst = NOTEBOOKS / nb, runs / executed
         stamp = dst.with_suffix(".stamp")
-        digest = _digest(src, params)
         if dst.exists() and stamp.exists() and stamp.read_text() == digest:
             print(f"[{i}/{len(plan)}] {name}: unchanged, skipped ({dst})", flush=True)
             continue

@@ -7,7 +7,7 @@ HEAVY = ("bpy", "torch", "trl", "transformers", "vllm")
 LIGHT = [
     "dig_kit", "dig_kit.config", "dig_kit.scenes", "dig_kit.figures", "dig_kit.gallery",
     "dig_kit.render", "dig_kit.render.pairs", "dig_kit.render.dataset", "dig_kit.pipeline",
-    "dig_kit.cli", "dig_kit.rewards",
+    "dig_kit.cli", "dig_kit.rewards", "dig_kit.prompts", "dig_kit.dynamics", "dig_kit.train",
 ]
 
 

@@ -85,12 +85,15 @@ def build_image_processor(max_pixels: int = 128 * 128):
     )
 
 
-def build_tiny_model(out_dir: str | Path, seed: int = 0, max_pixels: int = 128 * 128) -> Path:
-    """Build and save a tiny random Qwen3-VL (model + processor) into ``out_dir``; return it."""
+def build_tiny_model(out_dir: str | Path, seed: int = 0, max_pixels: int = 128 * 128, overwrite: bool = True) -> Path:
+    """Build and save a tiny random Qwen3-VL (model + processor) into ``out_dir``; return it.
+    With ``overwrite=False`` an existing model there is kept (same seed, same model)."""
+    out = Path(out_dir)
+    if not overwrite and (out / "config.json").exists() and (out / "tokenizer.json").exists():
+        return out
     import torch
     from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
 
-    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tokenizer = build_tokenizer()
     image_processor = build_image_processor(max_pixels)
