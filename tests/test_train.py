@@ -96,6 +96,17 @@ def test_stage_trains_logs_checkpoints_and_stage2_starts_from_stage1(tiny, tmp_p
     assert run_stage(cfg2, 2, tiny["data"], tmp_path) == final2
 
 
+def test_lora_stage_saves_merged_weights_the_next_stage_can_load(tiny, tmp_path):
+    from dig_kit.train.grpo import run_stage
+    from dig_kit.train.models import load_model_and_processor
+
+    cfg = load_config("smoke", tiny["overrides"] + ["train.lora_rank=4", "train.stage_steps=[1, 1, 1]"])
+    final = run_stage(cfg, 1, tiny["data"], tmp_path)
+    assert not (final / "adapter_config.json").exists()
+    model, _ = load_model_and_processor(final)
+    assert type(model).__name__ == "Qwen3VLForConditionalGeneration"
+
+
 def test_bad_input_fails_before_any_model_is_loaded(tiny, tmp_path):
     from dig_kit.train.grpo import check_stage
 

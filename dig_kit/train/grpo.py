@@ -244,7 +244,10 @@ def run_stage(cfg: KitConfig, stage: int, data_dir: str | Path, out_dir: str | P
         keep_metrics_until(out / "metrics.jsonl", int(Path(last).name.split("-")[-1]))
     trainer.train(resume_from_checkpoint=last)
     tmp = out / "final.tmp"
-    trainer.save_model(str(tmp))
+    if peft_config is not None:  # merge LoRA into the weights, so the next stage loads a plain checkpoint
+        trainer.model.merge_and_unload().save_pretrained(str(tmp))
+    else:
+        trainer.save_model(str(tmp))
     processor.save_pretrained(tmp)
     save_config(cfg, tmp / "config.yaml")
     tmp.rename(final)
