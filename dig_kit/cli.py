@@ -36,7 +36,7 @@ def cmd_render(args) -> int:
     cfg = load_config(args.preset, args.overrides)
     shard = parse_shard(args.shard)
     summary = render_dataset(cfg, args.out, subsets=args.subset or None, num_pairs=args.num_pairs,
-                             workers=args.workers, shard=shard, progress=not args.quiet)
+                             workers=args.workers, shard=shard, progress=not args.quiet, kind=args.kind)
     print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in summary.items()}))
     return 0
 
@@ -74,15 +74,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(p)
     p.set_defaults(func=cmd_config)
 
-    p = sub.add_parser("render", help="render DiG before/after pairs into a datasets-loadable directory")
-    _add_config_args(p)
-    p.add_argument("--out", required=True, help="dataset directory (created; an existing one is completed)")
-    p.add_argument("--subset", action="append", help="subset to render (repeatable; default: all of the preset)")
-    p.add_argument("--num-pairs", type=int, default=None, help="pairs per subset (default: the preset's)")
-    p.add_argument("--workers", type=int, default=1, help="persistent Blender worker processes")
-    p.add_argument("--shard", default="0/1", help="render only shard I of N (pair k goes to shard k %% N)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_render)
+    for name, kind, what in (("render", "dig", "DiG before/after pairs"),
+                             ("render-twin", "twin", "TWIN same-or-not items (pair and multi)")):
+        p = sub.add_parser(name, help=f"render {what} into a datasets-loadable directory")
+        _add_config_args(p)
+        p.add_argument("--out", required=True, help="dataset directory (created; an existing one is completed)")
+        p.add_argument("--subset", action="append", help="subset to render (repeatable; default: all of the preset)")
+        p.add_argument("--num-pairs", "--num-items", dest="num_pairs", type=int, default=None,
+                       help="items per subset (default: the preset's)")
+        p.add_argument("--workers", type=int, default=1, help="persistent Blender worker processes")
+        p.add_argument("--shard", default="0/1", help="render only shard I of N (item k goes to shard k %% N)")
+        p.add_argument("--quiet", action="store_true", help="no progress bar")
+        p.set_defaults(func=cmd_render, kind=kind)
 
     p = sub.add_parser("tiny-model", help="build a tiny random Qwen3-VL (model + processor) offline, for CPU smoke runs")
     p.add_argument("--out", required=True)

@@ -129,6 +129,34 @@ class DataConfig:
 
 
 @dataclass
+class TwinSubsetConfig:
+    num_items: int = 8
+    question: str = "pair"
+    """pair (same instance? yes/no) or multi (how many of 3 candidates match? 0-3)."""
+    seed_offset: int = 50_000_000
+
+
+def _default_twin_subsets() -> dict[str, TwinSubsetConfig]:
+    return {
+        "train": TwinSubsetConfig(8, "pair", 50_000_000),
+        "eval": TwinSubsetConfig(8, "pair", 60_000_000),
+        "eval_multi": TwinSubsetConfig(4, "multi", 70_000_000),
+    }
+
+
+@dataclass
+class TwinConfig:
+    """Synthetic TWIN same-or-not data (seed 002), rendered with data.scene / data.render."""
+
+    positive_fraction: float = 0.5
+    """Share of positives in pair splits (exact over every prefix; 0.5 = balanced labels)."""
+    hard_fraction: float = 0.75
+    """Share of negatives that are hard (one subtle change); the rest are unrelated scenes.
+    0 is TWIN's 'w/o hard negatives' ablation."""
+    subsets: dict[str, TwinSubsetConfig] = field(default_factory=_default_twin_subsets)
+
+
+@dataclass
 class RewardConfig:
     """DiG reward options (slides "Reward design"; Table 5); maps onto DigRewardOptions."""
 
@@ -193,6 +221,16 @@ class TrainConfig:
     bf16: bool = False
     seed: int = 0
     reward: RewardConfig = field(default_factory=RewardConfig)
+    task: str = "dig"
+    """dig (the DiG curriculum), twin (TWIN's binary same-or-not task) or mix (both, each row
+    scored by its own reward)."""
+    mix_twin_fraction: float = 0.5
+    """In a mix run, the share of TWIN rows among the training prompts."""
+    twin_data: str = ""
+    """TWIN data for task twin/mix: a dir made by `dig-kit render-twin` (its train split) or a
+    local copy of the published TWIN pairs (Hugging Face dataset folder)."""
+    epochs: float = 0.0
+    """>0: train this many epochs over the stage's data instead of stage_steps (TWIN: one epoch)."""
 
 
 @dataclass
@@ -202,6 +240,7 @@ class KitConfig:
     profile: str = "smoke"
     """Name of the preset this config started from (for captions and provenance)."""
     data: DataConfig = field(default_factory=DataConfig)
+    twin: TwinConfig = field(default_factory=TwinConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
@@ -259,6 +298,19 @@ def _check(cfg: KitConfig) -> None:
          "must be format, format_iou, format_f1 or format_iou_f1"),
         ("train.reward.coord_format", t.reward.coord_format in ("abs", "rel1000", "rel1"), "must be abs, rel1000 or rel1"),
         ("train.reward.iou_normalization", t.reward.iou_normalization in ("matched", "max_count"), "must be matched or max_count"),
+    ]
+    w = cfg.twin
+    rules += [
+        ("twin.positive_fraction", 0 <= w.positive_fraction <= 1, "must be in [0, 1]"),
+        ("twin.hard_fraction", 0 <= w.hard_fraction <= 1, "must be in [0, 1]"),
+    ]
+    for key, sub in w.subsets.items():
+        rules += [(f"twin.subsets.{key}.num_items", sub.num_items >= 0, "must be >= 0"),
+                  (f"twin.subsets.{key}.question", sub.question in ("pair", "multi"), "must be pair or multi")]
+    rules += [
+        ("train.task", t.task in ("dig", "twin", "mix"), "must be dig, twin or mix"),
+        ("train.mix_twin_fraction", 0 < t.mix_twin_fraction < 1, "must be in (0, 1)"),
+        ("train.epochs", t.epochs >= 0, "must be >= 0"),
     ]
     for stage, sub in enumerate(t.stage_subsets, 1):
         rules.append(("train.stage_subsets", sub in d.subsets, f"stage {stage} subset {sub!r} is not a data subset"))

@@ -57,12 +57,30 @@ def _init_worker(cfg_dict: dict, threads: int) -> None:
         _WORKER["error"] = e
 
 
-def _work(task: tuple[str, int, str]) -> dict:
+def _work(task: tuple[str, str, int, int, str]) -> dict:
     if "error" in _WORKER:
         raise RuntimeError(f"Blender worker failed to start: {_WORKER['error']!r}")
-    subset, seed, shard_dir = task
+    kind, subset, seed, index, shard_dir = task
     cfg: KitConfig = _WORKER["cfg"]
+    if kind == "twin":
+        from dig_kit.render.twin import render_twin_item
+
+        return render_twin_item(_WORKER["renderer"], cfg, subset, cfg.twin.subsets[subset], seed, index, Path(shard_dir))
     return render_pair(_WORKER["renderer"], cfg.data, subset, cfg.data.subsets[subset], seed, Path(shard_dir))
+
+
+def _subsets(cfg: KitConfig, kind: str) -> dict[str, tuple[int, int]]:
+    """{subset: (size, seed_offset)} of the DiG or the TWIN data."""
+    if kind == "twin":
+        return {k: (v.num_items, v.seed_offset) for k, v in cfg.twin.subsets.items()}
+    return {k: (v.num_pairs, v.seed_offset) for k, v in cfg.data.subsets.items()}
+
+
+def _set_size(cfg: KitConfig, kind: str, subset: str, n: int) -> None:
+    if kind == "twin":
+        cfg.twin.subsets[subset].num_items = n
+    else:
+        cfg.data.subsets[subset].num_pairs = n
 
 
 # -- bookkeeping ---------------------------------------------------------------------------
@@ -111,23 +129,26 @@ def parse_shard(text: str) -> tuple[int, int]:
     return i, n
 
 
-def write_card(out: Path, cfg: KitConfig) -> None:
+def write_card(out: Path, cfg: KitConfig, kind: str = "dig") -> None:
     """README.md with a ``configs`` section so ``load_dataset(out)`` finds one split per subset."""
-    splits = [s for s in cfg.data.subsets if any((out / s).glob(f"*/{METADATA}"))]
+    splits = [s for s in _subsets(cfg, kind) if any((out / s).glob(f"*/{METADATA}"))]
     header = {
         "configs": [
             {"config_name": "default", "data_files": [{"split": s, "path": f"{s}/**"} for s in splits]}
         ],
-        "tags": ["dig_kit", "differential-grounding", "synthetic", "blender"],
+        "tags": ["dig_kit", "differential-grounding" if kind == "dig" else "same-or-not", "synthetic", "blender"],
+        "dig_kit_kind": kind,
     }
     counts = {s: len(done_ids(out / s)) for s in splits}
     body = [
-        "# DiG rendered pairs",
+        "# DiG rendered pairs" if kind == "dig" else "# TWIN-style same-or-not items (synthetic)",
         "",
         f"Rendered by dig_kit (profile `{cfg.profile}`) with Blender/Cycles; the full config is in `config.yaml`.",
-        "Boxes are `[x1, y1, x2, y2]` in absolute pixels of the before image.",
+        "Boxes are `[x1, y1, x2, y2]` in absolute pixels of the before image." if kind == "dig" else
+        "Positives re-render one scene from a jittered view; hard negatives add one subtle change; easy ones are "
+        "unrelated scenes. Multi items: a reference and three candidates, answer = how many match.",
         "",
-        "| split | pairs |",
+        "| split | items |",
         "|---|---|",
         *[f"| {s} | {counts[s]} |" for s in splits],
         "",
@@ -151,6 +172,8 @@ def _check_existing_config(out: Path, cfg: KitConfig) -> None:
         d.get("data", {}).get("render", {}).pop("device", None)
         for sub in d.get("data", {}).get("subsets", {}).values():
             sub.pop("num_pairs", None)
+        for sub in d.get("twin", {}).get("subsets", {}).values():
+            sub.pop("num_items", None)
         return d
 
     if strip(old) != strip(new):
@@ -168,6 +191,7 @@ def render_dataset(
     workers: int = 1,
     shard: tuple[int, int] = (0, 1),
     progress: bool = True,
+    kind: str = "dig",
 ) -> dict:
     """Render (or complete) the dataset at ``out``; return a summary with timing.
 
@@ -176,10 +200,13 @@ def render_dataset(
     """
     out = Path(out)
     cfg = from_dict(to_dict(cfg))  # a private copy: the caller's config is never modified
-    names = list(subsets or cfg.data.subsets)
-    unknown = [s for s in names if s not in cfg.data.subsets]
+    if kind not in ("dig", "twin"):
+        raise ConfigError(f"kind {kind!r}: must be dig or twin")
+    defined = _subsets(cfg, kind)
+    names = list(subsets or defined)
+    unknown = [s for s in names if s not in defined]
     if unknown:
-        raise ConfigError(f"unknown subset {unknown[0]!r}: the config defines {list(cfg.data.subsets)}")
+        raise ConfigError(f"unknown subset {unknown[0]!r}: the config defines {list(defined)}")
     if num_pairs is not None and num_pairs < 0:
         raise ConfigError(f"num_pairs={num_pairs}: must be >= 0")
     if workers < 1:
@@ -189,21 +216,21 @@ def render_dataset(
         raise ConfigError(f"shard {index}/{count}: need 0 <= I < N")
     if num_pairs is not None:
         for s in names:
-            cfg.data.subsets[s].num_pairs = num_pairs
+            _set_size(cfg, kind, s, num_pairs)
         cfg = from_dict(to_dict(cfg))  # re-validate (seed ranges must stay disjoint)
     _check_existing_config(out, cfg)
 
     tasks, mine = [], 0
     for s in names:
-        sub = cfg.data.subsets[s]
+        size, offset = _subsets(cfg, kind)[s]
         have = done_ids(out / s)
         shard_dir = out / s / shard_name(index, count)
-        for k in range(sub.num_pairs):
-            seed = sub.seed_offset + k
+        for k in range(size):
+            seed = offset + k
             if k % count == index:
                 mine += 1
                 if pair_id(s, seed) not in have:
-                    tasks.append((s, seed, str(shard_dir)))
+                    tasks.append((kind, s, seed, k, str(shard_dir)))
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "config.yaml")
     for s in names:
@@ -229,5 +256,5 @@ def render_dataset(
                 bar.update(1)
             bar.close()
     summary["wall_s"] = time.perf_counter() - t0
-    write_card(out, cfg)
+    write_card(out, cfg, kind)
     return summary
