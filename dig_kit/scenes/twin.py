@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dig_kit.config import DataConfig, TwinConfig
-from dig_kit.scenes.changes import Difference, apply_changes, pair_rng
+from dig_kit.scenes.changes import ChangeError, Difference, apply_changes, pair_rng
 from dig_kit.scenes.sampling import jitter_view, sample_scene
-from dig_kit.scenes.spec import SceneSpec
+from dig_kit.scenes.spec import SceneError, SceneSpec
 
 KINDS = ("positive", "hard", "easy")
 
@@ -74,17 +74,23 @@ def sample_twin_item(cfg: DataConfig, twin: TwinConfig, seed: int, index: int, q
     """Item ``index`` (seed ``seed``) of a split: a pair (``question="pair"``) or multi item;
     deterministic in (cfg, twin, seed, index, attempt)."""
     rng = pair_rng(cfg.seed, seed, attempt)
-    reference = sample_scene(cfg.scene, rng)
-    if question == "pair":
-        if is_positive(index, twin.positive_fraction):
-            kinds = ["positive"]
-        else:
-            kinds = ["hard" if rng.random() < twin.hard_fraction else "easy"]
-    elif question == "multi":
-        count = int(rng.integers(0, 4))  # the answer 0..3, uniform
-        negs = [("hard" if rng.random() < twin.hard_fraction else "easy") for _ in range(3 - count)]
-        kinds = ["positive"] * count + negs
-        rng.shuffle(kinds)
-    else:
-        raise ValueError(f"question must be 'pair' or 'multi', got {question!r}")
-    return TwinItem(seed, question, reference, [make_candidate(reference, k, cfg, rng) for k in kinds])
+    last: Exception | None = None
+    for _ in range(20):  # a crowded scene that cannot be placed or changed: next draw, same generator
+        try:
+            reference = sample_scene(cfg.scene, rng)
+            if question == "pair":
+                if is_positive(index, twin.positive_fraction):
+                    kinds = ["positive"]
+                else:
+                    kinds = ["hard" if rng.random() < twin.hard_fraction else "easy"]
+            elif question == "multi":
+                count = int(rng.integers(0, 4))  # the answer 0..3, uniform
+                kinds = ["positive"] * count + [("hard" if rng.random() < twin.hard_fraction else "easy")
+                                                for _ in range(3 - count)]
+                rng.shuffle(kinds)
+            else:
+                raise ValueError(f"question must be 'pair' or 'multi', got {question!r}")
+            return TwinItem(seed, question, reference, [make_candidate(reference, k, cfg, rng) for k in kinds])
+        except (SceneError, ChangeError) as e:
+            last = e
+    raise ChangeError(f"TWIN item seed {seed}: no valid item in 20 sub-attempts ({last})")

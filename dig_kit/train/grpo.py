@@ -40,6 +40,24 @@ METRIC_KEYS = {
 }
 
 
+def reward_functions(cfg: KitConfig) -> tuple[list, list[float]]:
+    """trl reward functions and weights of the run's task. In a mix run each row is scored by
+    its own reward (the other returns None for it, which trl skips)."""
+    from dig_kit.rewards import make_trl_rewards, make_twin_trl_reward
+
+    r = cfg.train.reward
+    funcs, weights = [], []
+    if cfg.train.task in ("dig", "mix"):
+        funcs, weights = make_trl_rewards(alpha=r.alpha, lambda_f1=r.lambda_f1, lambda_iou=r.lambda_iou,
+                                          iou_threshold=r.iou_threshold, coord_format=r.coord_format,
+                                          iou_normalization=r.iou_normalization, variant=r.variant)
+        funcs, weights = list(funcs), list(weights)
+    if cfg.train.task in ("twin", "mix"):
+        funcs.append(make_twin_trl_reward())
+        weights.append(1.0)
+    return funcs, weights
+
+
 def stage_dir(out_dir: str | Path, stage: int) -> Path:
     return Path(out_dir) / f"stage{stage}"
 
@@ -50,7 +68,13 @@ def check_stage(cfg: KitConfig, stage: int, data_dir: str | Path, out_dir: str |
 
     if stage not in (1, 2, 3):
         raise ConfigError(f"stage {stage}: the curriculum has stages 1, 2 and 3")
-    check_dataset_dir(data_dir, cfg.train.stage_subsets[stage - 1])
+    if cfg.train.task == "twin":
+        if not Path(data_dir).exists():
+            raise ConfigError(f"TWIN data not found at {data_dir} (render it with `dig-kit render-twin --out {data_dir}`)")
+    else:
+        check_dataset_dir(data_dir, cfg.train.stage_subsets[stage - 1])
+    if cfg.train.task == "mix" and not (cfg.train.twin_data and Path(cfg.train.twin_data).exists()):
+        raise ConfigError(f"train.task=mix needs train.twin_data (a TWIN data dir), got {cfg.train.twin_data!r}")
     if model:
         return model
     if stage == 1:
@@ -198,7 +222,6 @@ def run_stage(cfg: KitConfig, stage: int, data_dir: str | Path, out_dir: str | P
 
     from transformers.trainer_utils import get_last_checkpoint
 
-    from dig_kit.rewards import make_trl_rewards
     from dig_kit.train.data import stage_dataset
     from dig_kit.train.filtering import FilteringGRPOTrainer
     from dig_kit.train.models import load_model_and_processor
@@ -225,12 +248,11 @@ def run_stage(cfg: KitConfig, stage: int, data_dir: str | Path, out_dir: str | P
         peft_config = LoraConfig(r=cfg.train.lora_rank, lora_alpha=2 * cfg.train.lora_rank, lora_dropout=0.0,
                                  target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
                                                  "down_proj"])
-    r = cfg.train.reward
-    funcs, weights = make_trl_rewards(alpha=r.alpha, lambda_f1=r.lambda_f1, lambda_iou=r.lambda_iou,
-                                      iou_threshold=r.iou_threshold, coord_format=r.coord_format,
-                                      iou_normalization=r.iou_normalization, variant=r.variant)
+    funcs, weights = reward_functions(cfg)
     suppress = [processor.tokenizer.convert_tokens_to_ids(t) for t in VISION_TOKENS]
     args = grpo_args(cfg, stage, out, [i for i in suppress if i is not None])
+    if cfg.train.epochs > 0:  # TWIN's recipe: one epoch over the data
+        args.max_steps = max(1, math.ceil(cfg.train.epochs * len(dataset) / cfg.train.prompts_per_step))
     args.reward_weights = weights
     trainer = FilteringGRPOTrainer(
         model=policy, reward_funcs=[guarded(f) for f in funcs], args=args, train_dataset=dataset,
