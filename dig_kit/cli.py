@@ -108,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", action="append", help="run only these steps (repeatable)")
     p.add_argument("--from", dest="start", default=None, help="start at this step")
     p.set_defaults(func=cmd_reproduce)
+
+    from dig_kit.evaluation.cli import add_evaluate_commands
+
+    add_evaluate_commands(sub)
     return parser
 
 

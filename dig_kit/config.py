@@ -153,6 +153,9 @@ class TwinConfig:
     hard_fraction: float = 0.75
     """Share of negatives that are hard (one subtle change); the rest are unrelated scenes.
     0 is TWIN's 'w/o hard negatives' ablation."""
+    view_azimuth: float = 25.0
+    """Other views of an instance turn the camera around the scene by up to this many degrees
+    (plus the usual camera and light jitter): TWIN's instances vary in viewpoint and lighting."""
     subsets: dict[str, TwinSubsetConfig] = field(default_factory=_default_twin_subsets)
 
 

@@ -82,3 +82,34 @@ def pair_browser(dataset, root: Path | None = None):
     slider.observe(show, names="value")
     show()
     return widgets.VBox([slider, out])
+
+
+def plot_twin_items(rows: list[dict], root: Path | None = None):
+    """TWIN items side by side: the reference, then each candidate labelled with its kind
+    (positive: same scene, new view; hard: one subtle change, named; easy: another scene)."""
+    n = len(rows)
+    if n == 0:
+        raise ValueError("plot_twin_items: no rows to draw")
+    width = max(len(r["images"] if "images" in r else r["file_names"]) for r in rows)
+    fig, axes = plt.subplots(n, width, figsize=(2.6 * width, 2.0 * n), squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for i, row in enumerate(rows):
+        images = row["images"] if "images" in row else row["file_names"]
+        for k, im in enumerate(images):
+            ax = axes[i][k]
+            ax.imshow(_image(im, root))
+            if k == 0:
+                ax.set_title(f"{row['id']}  reference  (answer: {row['answer']})", fontsize=7)
+                continue
+            kind = row["candidate_kinds"][k - 1]
+            label = kind
+            if kind == "hard":
+                c = row["changes"][k - 1]
+                what = {"add": f"adds a {c['after']['color']} {c['after']['shape']}",
+                        "remove": f"removes the {c['before']['color']} {c['before']['shape']}"}.get(
+                    c["type"], f"{c['type']}: {c['before'].get(c['type'])} -> {c['after'].get(c['type'])}")
+                label = f"hard negative: {what}"
+            ax.set_title(label, fontsize=7, color={"positive": "green", "hard": "red"}.get(kind, "black"))
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    return fig

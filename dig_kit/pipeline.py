@@ -31,6 +31,24 @@ def steps(profile: str, runs: Path, figures: Path) -> list[tuple[str, str, str, 
         plan.append((f"train{stage}", "03_train_stage.ipynb", f"03_train_stage{stage}.ipynb",
                      {"stage": stage, "preset": profile, "data_dir": data, "run_dir": train, "out_dir": str(figures),
                       "tiny_model": smoke, "overrides": [f"train.model={runs / 'tiny-model'}"] if smoke else []}))
+    if smoke:  # the tiny model before and after the smoke curriculum, on tiny files in each real format
+        evaluation = {"models": {"tiny random Qwen3-VL": str(runs / "tiny-model"),
+                                 "tiny + DiG smoke curriculum": str(runs / "train" / "stage3" / "final")},
+                      "benchmarks": ["pope", "mmstar", "mme", "refcoco_val", "dig_eval"],
+                      "data_root": str(runs / "eval_data"), "write_smoke_data": True, "backend": "transformers",
+                      "max_new_tokens": 16, "limit": 4}
+    else:
+        evaluation = {"models": {"Qwen3-VL-4B-Thinking": "Qwen/Qwen3-VL-4B-Thinking",
+                                 "Qwen3-VL-4B + DiG (this kit)": str(runs / "train" / "stage3" / "final")},
+                      "benchmarks": "paper", "data_root": "data/benchmarks", "backend": "auto"}
+    plan.append(("evaluate", "04_evaluate.ipynb", "04_evaluate.ipynb",
+                 {**evaluation, "data_paths": {"dig_eval": data}, "eval_dir": str(runs / "eval"),
+                  "out_dir": str(figures)}))
+    plan.append(("twin", "05_twin.ipynb", "05_twin.ipynb",
+                 {"preset": profile if smoke else "twin", "twin_dir": str(runs / "twin"),
+                  "nohard_dir": str(runs / "twin-nohard"), "run_dir": str(runs / "twin-train"),
+                  "out_dir": str(figures), "tiny_model": smoke, "max_new_tokens": 32 if smoke else 4096,
+                  "overrides": [f"train.model={runs / 'tiny-model'}"] if smoke else []}))
     return plan
 
 

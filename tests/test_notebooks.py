@@ -28,10 +28,12 @@ def test_reproduce_runs_every_step_then_skips_them(tmp_path):
            "--runs-dir", str(tmp_path / "runs"), "--figures", str(tmp_path / "figures")]
     first = subprocess.run(cmd, capture_output=True, text=True)
     assert first.returncode == 0, first.stderr[-2000:]
-    for name in ("fig7_pairs", "fig8_dynamics_stage1", "fig9_dynamics_stage2", "fig10_dynamics_stage3"):
+    for name in ("fig7_pairs", "fig8_dynamics_stage1", "fig9_dynamics_stage2", "fig10_dynamics_stage3", "fig_twin_pairs"):
         assert (tmp_path / "figures" / f"{name}.png").stat().st_size > 1000, name
     assert (tmp_path / "runs" / "smoke" / "train" / "stage3" / "final" / "model.safetensors").exists()
     assert (tmp_path / "runs" / "smoke" / "01_render_dataset.ipynb").exists()
     second = subprocess.run(cmd, capture_output=True, text=True)
     assert second.returncode == 0
-    assert "running" not in second.stdout and second.stdout.count("skipped") == 5
+    table = (tmp_path / "figures" / "tab_twin_ablation.md").read_text()
+    assert "published (TWIN summary" in table and "measured: profile 'smoke'" in table
+    assert "running" not in second.stdout and second.stdout.count("skipped") == 6

@@ -23,9 +23,10 @@ Step 2, the kind of answer
   (b) ``can_infer_text``: otherwise, if exactly one option's text occurs in the answer
   (case-insensitive substring), that option.
   Where VLMEvalKit then asks an LLM judge (GPT) to map a free-form answer to an option, ours
-  applies three deterministic rules instead, in order, and otherwise scores the item wrong
+  applies four deterministic rules instead, in order, and otherwise scores the item wrong
   (``unparsed``): the last ``answer is X`` / ``answer: X`` / ``option X`` statement; a letter
-  that opens the answer (``"A. red, because ..."``, ``"(C) ..."``); a bold ``**X**``. Each
+  that opens the answer (``"A. red, because ..."``, ``"(C) ..."``); an answer that is a lone
+  letter in either case (``"(a)"``, as MMVP writes its options); a bold ``**X**``. Each
   letter must be one of the item's options.
 - **Yes/no** (:func:`extract_yes_no`; POPE, MME, HallusionBench, VSR): VLMEvalKit's
   ``YOrN_Extraction``: lower-case, VQA punctuation processing, split into words; "yes" if
@@ -59,9 +60,8 @@ def final_answer(text, thinking: bool = False) -> tuple[str, bool]:
     that opened ``<think>``) never closed its reasoning; the answer is then ``""``."""
     if not isinstance(text, str):
         return "", bool(thinking)
-    last = None
-    for last in _THINK_END_RE.finditer(text):
-        pass
+    ends = list(_THINK_END_RE.finditer(text))
+    last = ends[-1] if ends else None
     if last is not None:
         rest = text[last.end():]
     elif thinking or _THINK_OPEN_RE.search(text):
@@ -128,6 +128,7 @@ def can_infer(answer: str, choices: Mapping[str, str]) -> str | bool:
 
 _STATED_RE = re.compile(r"(?:answer\s*(?:is|:)|option)\s*:?\s*\(?\*{0,2}([A-Z])\b", re.IGNORECASE)
 _LEADING_RE = re.compile(r"^\s*\**\s*\(?([A-Z])(?:[.:)\]]|\s*$)")
+_LONE_LETTER_RE = re.compile(r"^\(?([a-zA-Z])\)?\.?$")
 _BOLD_RE = re.compile(r"\*\*\(?([A-Z])\)?[.:]?\*\*")
 
 
@@ -147,6 +148,9 @@ def extract_option(answer: str, options: Mapping[str, str]) -> str | None:
     m = _LEADING_RE.match(s)
     if m and m.group(1) in options:
         return m.group(1)
+    m = _LONE_LETTER_RE.match(s)
+    if m and m.group(1).upper() in options:
+        return m.group(1).upper()
     bold = [b for b in _BOLD_RE.findall(s) if b in options]
     if bold:
         return bold[-1]

@@ -255,9 +255,11 @@ def read_table(path: str | Path, split: str | None = None, expected: str = "") -
     raise BenchmarkDataError(f"{path}: no parquet, JSONL or saved dataset found{hint}")
 
 
-def locate(data: str | Path, names: Iterable[str], expected: str) -> Path:
-    """``data`` itself when it is one of the accepted files/folders, else the first of
-    ``names`` under it; a :class:`BenchmarkDataError` naming what was expected otherwise."""
+def locate(data: str | Path, names: Iterable[str], expected: str, root: bool = False) -> Path:
+    """Where a benchmark's data is: ``data`` itself when it is a file, or a folder holding one
+    of ``names`` (then that entry); a folder without them is taken as the benchmark's own
+    folder, unless ``root`` says it is a data root holding many benchmarks. A
+    :class:`BenchmarkDataError` naming what was expected otherwise."""
     data = Path(data)
     names = list(names)
     if data.is_file():
@@ -266,7 +268,8 @@ def locate(data: str | Path, names: Iterable[str], expected: str) -> Path:
         for n in names:
             if (data / n).exists():
                 return data / n
-        return data
+        if not root:
+            return data
     raise BenchmarkDataError(
         f"benchmark data not found at {data}: expected {' or '.join(names)} ({expected})"
     )

@@ -86,9 +86,16 @@ def sample_scene(cfg: SceneConfig, rng: np.random.Generator, num_objects: int | 
     return scene.with_objects(objects).validate(cfg.max_objects)
 
 
-def jitter_view(scene: SceneSpec, cfg: SceneConfig, rng: np.random.Generator) -> SceneSpec:
+def jitter_view(scene: SceneSpec, cfg: SceneConfig, rng: np.random.Generator, azimuth_range: float = 0.0) -> SceneSpec:
     """The same scene (identical objects) under a freshly jittered camera and lights.
 
-    Used to re-render one instance from another viewpoint (TWIN-style positives).
+    Used to re-render one instance from another viewpoint (TWIN-style positives);
+    ``azimuth_range`` (degrees) also turns the camera around the scene by up to that much.
     """
-    return SceneSpec(objects=scene.objects, camera=sample_camera(cfg, rng), light=sample_light(cfg, rng), margin=scene.margin)
+    camera = sample_camera(cfg, rng)
+    if azimuth_range:
+        a = math.radians(float(rng.uniform(-azimuth_range, azimuth_range)))
+        x, y, z = camera.location
+        loc = (round(x * math.cos(a) - y * math.sin(a), 4), round(x * math.sin(a) + y * math.cos(a), 4), z)
+        camera = CameraSpec(location=loc, look_at=camera.look_at, focal_length=camera.focal_length)
+    return SceneSpec(objects=scene.objects, camera=camera, light=sample_light(cfg, rng), margin=scene.margin)

@@ -58,12 +58,14 @@ def is_positive(index: int, fraction: float) -> bool:
     return int((index + 1) * fraction) > int(index * fraction)
 
 
-def make_candidate(reference: SceneSpec, kind: str, cfg: DataConfig, rng: np.random.Generator) -> Candidate:
+def make_candidate(reference: SceneSpec, kind: str, cfg: DataConfig, rng: np.random.Generator,
+                   twin: TwinConfig | None = None) -> Candidate:
+    twin = twin or TwinConfig()
     if kind == "positive":
-        return Candidate(jitter_view(reference, cfg.scene, rng), kind)
+        return Candidate(jitter_view(reference, cfg.scene, rng, twin.view_azimuth), kind)
     if kind == "hard":
         changed, diffs = apply_changes(reference, 1, cfg.scene, rng, tuple(cfg.change_types))
-        return Candidate(jitter_view(changed, cfg.scene, rng), kind, diffs[0])
+        return Candidate(jitter_view(changed, cfg.scene, rng, twin.view_azimuth), kind, diffs[0])
     if kind == "easy":
         return Candidate(sample_scene(cfg.scene, rng), kind)
     raise ValueError(f"unknown candidate kind {kind!r}; choose from {KINDS}")
@@ -90,7 +92,7 @@ def sample_twin_item(cfg: DataConfig, twin: TwinConfig, seed: int, index: int, q
                 rng.shuffle(kinds)
             else:
                 raise ValueError(f"question must be 'pair' or 'multi', got {question!r}")
-            return TwinItem(seed, question, reference, [make_candidate(reference, k, cfg, rng) for k in kinds])
+            return TwinItem(seed, question, reference, [make_candidate(reference, k, cfg, rng, twin) for k in kinds])
         except (SceneError, ChangeError) as e:
             last = e
     raise ChangeError(f"TWIN item seed {seed}: no valid item in 20 sub-attempts ({last})")

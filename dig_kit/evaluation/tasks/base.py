@@ -46,11 +46,11 @@ class Task:
     max_images: int = 1
 
     # -- data -----------------------------------------------------------------------------
-    def load(self, data: str | Path, limit: int | None = None) -> list[dict]:
-        """The docs of this benchmark from ``data`` (a file or a folder holding one of
-        :attr:`data_names`); ``limit`` keeps the first docs (whole groups where the metric
-        needs groups)."""
-        path = locate(data, self.data_names, self.expected)
+    def load(self, data: str | Path, limit: int | None = None, root: bool = False) -> list[dict]:
+        """The docs of this benchmark from ``data`` (its file or folder, or a folder holding one
+        of :attr:`data_names`; with ``root``, it must hold one); ``limit`` keeps the first docs
+        (whole groups where the metric needs groups)."""
+        path = locate(data, self.data_names, self.expected, root=root)
         try:
             docs = self.read(path)
         except BenchmarkDataError:
@@ -112,7 +112,7 @@ class Task:
                 pred = self.extract(answer, raw if isinstance(raw, str) else "", doc)
                 row["pred"] = pred
                 row["parsed"] = pred is not None and pred != []
-        judged = self.judge(row["pred"], doc) if not (row["missing"] or row["truncated"]) else self.judge(None, doc)
+        judged = self.judge(row["pred"], doc)  # None when missing, truncated or unparsed
         if isinstance(judged, dict):
             row.update(judged)
         else:
@@ -135,6 +135,8 @@ class Task:
 
 
 def _lookup(d: dict, dotted: str):
+    if dotted in d:
+        return d[dotted]
     cur: Any = d
     for part in dotted.split("."):
         if not isinstance(cur, dict) or part not in cur:

@@ -7,7 +7,7 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-from ..formats import BenchmarkDataError, image_refs, read_table, read_vlmeval_tsv
+from ..formats import BenchmarkDataError, image_refs, read_table, read_vlmeval_tsv, split_of
 from .base import MultipleChoiceTask, YesNoTask, grouped_accuracy, mcq_docs, mean, pct, yes_no_label
 
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -291,14 +291,12 @@ class CVBench(MultipleChoiceTask):
     headline = "overall"
 
     def read(self, path: Path) -> list[dict]:
-        if path.is_dir():
-            files = sorted(path.rglob("*.parquet"))
-            stems = {f.stem.split("-")[0] for f in files}
-            split = None if {"test_2d", "test_3d"} <= stems and "test" not in stems else ("test" if "test" in stems else None)
-            if {"test_2d", "test_3d"} <= stems:
+        if path.is_dir():  # the hub repo has test_2d/test_3d shards (and may also hold a combined test)
+            splits = {split_of(f, path) for f in path.rglob("*.parquet")}
+            if {"test_2d", "test_3d"} <= splits:
                 rows = read_table(path, "test_2d", self.expected) + read_table(path, "test_3d", self.expected)
             else:
-                rows = read_table(path, split, self.expected)
+                rows = read_table(path, "test" if "test" in splits else None, self.expected)
         else:
             rows = read_table(path, None, self.expected)
         docs = []

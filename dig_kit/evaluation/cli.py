@@ -1,0 +1,115 @@
+"""``dig-kit evaluate`` and ``dig-kit score``: wire them into the main parser with
+:func:`add_evaluate_commands`.
+
+- ``dig-kit evaluate --model PATH --benchmark NAME --data PATH --out DIR [--backend vllm|transformers]``
+  generates what ``DIR`` lacks (resumable), scores, prints and writes the metrics JSON.
+- ``dig-kit score --benchmark NAME --data PATH --predictions FILE`` scores predictions made
+  anywhere (JSONL: the item id and the raw model output per line), prints and writes the
+  metrics JSON.
+
+Errors in the input (unknown benchmark, missing data, missing backend library) exit with
+status 2 and one line naming the problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+_THINKING = ("auto", "yes", "no")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True,
+                   help="the benchmark's file or folder, or a data root holding it under its usual name")
+    p.add_argument("--limit", type=int, default=None, help="only the first N items (whole groups where scored in groups)")
+    p.add_argument("--thinking", choices=_THINKING, default="auto",
+                   help="is the answer after </think>? auto: from the model's chat template, or for predictions "
+                        "made elsewhere, whether any output has </think> (default auto)")
+    p.add_argument("--coord-format", choices=("abs", "rel1000", "rel1"), default=None,
+                   help="box coordinates the model writes (grounding; default: rel1000 for RefCOCO, as Qwen3-VL; "
+                        "abs for DiG, as its prompt asks)")
+
+
+def cmd_evaluate(args) -> int:
+    from .backends import BackendUnavailable
+    from .formats import BenchmarkDataError
+    from .runner import evaluate
+
+    backend_options = {k: v for k, v in (("tensor_parallel_size", args.tensor_parallel_size),
+                                         ("max_pixels", args.max_pixels),
+                                         ("gpu_memory_utilization", args.gpu_memory_utilization)) if v is not None}
+    results = {}
+    try:
+        for bench in args.benchmark:
+            results[bench] = evaluate(
+                args.model, bench, args.data, args.out, backend=args.backend, max_new_tokens=args.max_new_tokens,
+                temperature=args.temperature, batch_size=args.batch_size, limit=args.limit, thinking=args.thinking,
+                coord_format=args.coord_format, backend_options=backend_options, progress=not args.quiet)
+    except (BenchmarkDataError, BackendUnavailable, KeyError, FileNotFoundError, ValueError) as e:
+        print(f"dig-kit evaluate: error: {e.args[0] if isinstance(e, KeyError) and e.args else e}", file=sys.stderr)
+        return 2
+    out = results[args.benchmark[0]] if len(results) == 1 else results
+    print(json.dumps(out, indent=2, default=str))
+    return 0
+
+
+def cmd_score(args) -> int:
+    from .formats import BenchmarkDataError
+    from .runner import score_file
+
+    try:
+        metrics = score_file(args.benchmark, args.data, args.predictions, out=args.out, thinking=args.thinking,
+                             coord_format=args.coord_format, limit=args.limit)
+    except (BenchmarkDataError, KeyError, FileNotFoundError, ValueError) as e:
+        print(f"dig-kit score: error: {e.args[0] if isinstance(e, KeyError) and e.args else e}", file=sys.stderr)
+        return 2
+    print(json.dumps(metrics, indent=2, default=str))
+    return 0
+
+
+def add_evaluate_commands(subparsers) -> None:
+    """Add ``evaluate`` and ``score`` to ``dig-kit``'s sub-command parsers."""
+    from .tasks import task_names
+
+    names = ", ".join(task_names())
+    p = subparsers.add_parser("evaluate", help="generate (resumably) and score a model on the paper's benchmarks",
+                              description=f"Benchmarks: {names}.")
+    p.add_argument("--model", required=True, help="checkpoint directory or hub id")
+    p.add_argument("--benchmark", required=True, action="append", help="benchmark name (repeatable)")
+    p.add_argument("--out", required=True, help="output directory: predictions, scores and metrics JSON (reused to resume)")
+    p.add_argument("--backend", choices=("auto", "vllm", "transformers", "dummy"), default="auto",
+                   help="vllm (GPU, the paper's), transformers (CPU or no vLLM), dummy (no model: smoke runs); "
+                        "auto: vllm where installed, else transformers (default)")
+    p.add_argument("--max-new-tokens", type=int, default=4096, help="generation limit (paper: 4096)")
+    p.add_argument("--temperature", type=float, default=0.0, help="sampling temperature (paper: 0, greedy)")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="items per generate call and per checkpoint of the predictions file "
+                        "(default 256 for vllm, 8 for transformers)")
+    p.add_argument("--tensor-parallel-size", type=int, default=None, help="vllm: GPUs per model")
+    p.add_argument("--gpu-memory-utilization", type=float, default=None, help="vllm: fraction of GPU memory")
+    p.add_argument("--max-pixels", type=int, default=None, help="cap on image pixels given to the processor")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    _common(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = subparsers.add_parser("score", help="score a predictions JSONL (id + raw output per line) on a benchmark",
+                              description=f"Benchmarks: {names}.")
+    p.add_argument("--benchmark", required=True, help="benchmark name")
+    p.add_argument("--predictions", required=True, help="JSONL with the item id and the raw model output per line")
+    p.add_argument("--out", default=None, help="metrics JSON to write (default: <predictions>.metrics.json)")
+    _common(p)
+    p.set_defaults(func=cmd_score)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry (``python -m dig_kit.evaluation.cli``) until ``dig-kit`` wires it in."""
+    parser = argparse.ArgumentParser(prog="dig-kit")
+    add_evaluate_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
