@@ -49,6 +49,8 @@ def steps(profile: str, runs: Path, figures: Path) -> list[tuple[str, str, str, 
                   "nohard_dir": str(runs / "twin-nohard"), "run_dir": str(runs / "twin-train"),
                   "out_dir": str(figures), "tiny_model": smoke, "max_new_tokens": 32 if smoke else 4096,
                   "overrides": [f"train.model={runs / 'tiny-model'}"] if smoke else []}))
+    plan.append(("artifacts", "07_paper_artifacts.ipynb", "07_paper_artifacts.ipynb",
+                 {"run_dir": train, "out_dir": str(figures)}))
     return plan
 
 
@@ -64,6 +66,8 @@ def run_pipeline(profile: str = "smoke", runs_dir: str = "runs", figures_dir: st
                  only: list[str] | None = None, start: str | None = None) -> int:
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
+
+    from dig_kit.artifacts import record_artifacts, snapshot, write_index
 
     runs = Path(runs_dir) / profile
     figures = Path(figures_dir)
@@ -91,6 +95,7 @@ def run_pipeline(profile: str = "smoke", runs_dir: str = "runs", figures_dir: st
         print(f"[{i}/{len(plan)}] {name}: running {nb} -> {dst}", flush=True)
         stamp.unlink(missing_ok=True)
         t0 = time.perf_counter()
+        before = snapshot(figures)
         try:
             pm.execute_notebook(str(src), str(dst), parameters=params, kernel_name="python3",
                                 progress_bar=False, cwd=str(Path.cwd()))
@@ -98,7 +103,11 @@ def run_pipeline(profile: str = "smoke", runs_dir: str = "runs", figures_dir: st
             print(f"dig-kit reproduce: step {name!r} failed in {nb}, cell {e.exec_count}: {e.ename}: {e.evalue}\n"
                   f"  executed notebook with the traceback: {dst}", file=sys.stderr)
             return 1
+        figures.mkdir(parents=True, exist_ok=True)
+        record_artifacts(figures, before, name, nb, dst, runs / "artifacts.json")
         stamp.write_text(digest)
         print(f"[{i}/{len(plan)}] {name}: done in {time.perf_counter() - t0:.1f}s", flush=True)
-    print(f"figures in {figures}/, executed notebooks in {runs}/")
+    if figures.exists():
+        write_index(figures, runs / "artifacts.json", profile)
+    print(f"figures in {figures}/ (index: {figures / 'index.md'}), executed notebooks in {runs}/")
     return 0

@@ -36,4 +36,11 @@ def test_reproduce_runs_every_step_then_skips_them(tmp_path):
     assert second.returncode == 0
     table = (tmp_path / "figures" / "tab_twin_ablation.md").read_text()
     assert "published (TWIN summary" in table and "measured: profile 'smoke'" in table
-    assert "running" not in second.stdout and second.stdout.count("skipped") == 6
+    from dig_kit import pipeline
+
+    n_steps = sum((pipeline.NOTEBOOKS / s[1]).exists() for s in pipeline.steps("smoke", tmp_path, tmp_path))
+    assert "running" not in second.stdout and second.stdout.count("skipped") == n_steps
+    for name in ("tab1_perception", "tab3_grounding", "tab5_config"):
+        assert (tmp_path / "figures" / f"{name}.md").stat().st_size > 100, name
+    index = (tmp_path / "figures" / "index.md").read_text()
+    assert "`fig7_pairs`" in index and "01_render_dataset.ipynb (render)" in index
