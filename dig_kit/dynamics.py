@@ -59,3 +59,36 @@ def plot_dynamics(rows: list[dict], title: str = ""):
 def figure_name(stage: int) -> str:
     """fig8_dynamics_stage1, fig9_dynamics_stage2, fig10_dynamics_stage3 (supplement numbering)."""
     return f"fig{7 + stage}_dynamics_stage{stage}"
+
+
+def curve_viewer(run_dir: str | Path):
+    """An ipywidgets viewer of a run's training curves (JupyterLab): pick stage and metrics."""
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    stages = sorted(p.parent.name for p in Path(run_dir).glob("stage*/metrics.jsonl"))
+    if not stages:
+        raise ValueError(f"{run_dir}: no stage*/metrics.jsonl yet")
+    metrics = ["overall", "format", "accuracy", "f1", "miou", "kl", "entropy", "grad_norm", "response_length",
+               "cpu_memory_gb", "kept_fraction", "step_time_s"]
+    stage = widgets.Dropdown(options=stages, description="stage")
+    chosen = widgets.SelectMultiple(options=metrics, value=("overall", "format"), description="metrics", rows=6)
+    out = widgets.Output()
+
+    def show(change=None):
+        with out:
+            out.clear_output(wait=True)
+            rows = read_metrics(Path(run_dir) / stage.value / "metrics.jsonl")
+            fig, ax = plt.subplots(figsize=(6, 3))
+            for key in chosen.value:
+                ax.plot([r["step"] for r in rows], [r.get(key, float("nan")) for r in rows], marker="o", ms=3, label=key)
+            ax.set_xlabel("step")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.legend(fontsize=7, frameon=False)
+            display(fig)
+            plt.close(fig)
+
+    stage.observe(show, names="value")
+    chosen.observe(show, names="value")
+    show()
+    return widgets.VBox([widgets.HBox([stage, chosen]), out])

@@ -30,7 +30,8 @@ def steps(profile: str, runs: Path, figures: Path) -> list[tuple[str, str, str, 
     for stage in (1, 2, 3):
         plan.append((f"train{stage}", "03_train_stage.ipynb", f"03_train_stage{stage}.ipynb",
                      {"stage": stage, "preset": profile, "data_dir": data, "run_dir": train, "out_dir": str(figures),
-                      "tiny_model": smoke, "overrides": [f"train.model={runs / 'tiny-model'}"] if smoke else []}))
+                      "tiny_model": smoke, "interactive": False,
+                      "overrides": [f"train.model={runs / 'tiny-model'}"] if smoke else []}))
     if smoke:  # the tiny model before and after the smoke curriculum, on tiny files in each real format
         evaluation = {"models": {"tiny random Qwen3-VL": str(runs / "tiny-model"),
                                  "tiny + DiG smoke curriculum": str(runs / "train" / "stage3" / "final")},
