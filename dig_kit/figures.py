@@ -73,7 +73,8 @@ def save_table(
     (out / f"{name}.md").write_text("\n".join(md))
 
     def tex(s: str) -> str:
-        for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#")):
+        for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"),
+                     ("✓", r"\checkmark{}")):  # \checkmark needs amssymb
             s = s.replace(a, b)
         return s
 

@@ -20,6 +20,8 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 def steps(profile: str, runs: Path, figures: Path) -> list[tuple[str, str, str, dict]]:
     """(step name, notebook file, executed copy's name, papermill parameters) in dependency order."""
+    from dig_kit.evaluation.paper_numbers import benchmarks_of
+
     data, train = str(runs / "data"), str(runs / "train")
     plan = [
         ("render", "01_render_dataset.ipynb", "01_render_dataset.ipynb",
@@ -50,6 +52,17 @@ def steps(profile: str, runs: Path, figures: Path) -> list[tuple[str, str, str, 
                   "nohard_dir": str(runs / "twin-nohard"), "run_dir": str(runs / "twin-train"),
                   "out_dir": str(figures), "tiny_model": smoke, "max_new_tokens": 32 if smoke else 4096,
                   "overrides": [f"train.model={runs / 'tiny-model'}"] if smoke else []}))
+    plan.append(("ablations", "06_ablations.ipynb", "06_ablations.ipynb",
+                 {"preset": profile, "overrides": [f"train.model={runs / 'tiny-model'}"] if smoke else [],
+                  "data_dir": data, "run_dir": str(runs / "ablations"), "main_run_dir": train,
+                  "eval_data_root": str(runs / "eval_data") if smoke else "data/benchmarks",
+                  "write_smoke_data": smoke,
+                  "benchmarks": ["pope", "refcoco_val", "dig_eval"] if smoke
+                  else benchmarks_of("tab1_perception") + ["refcoco_val", "dig_eval"],
+                  "reward_stages": [1, 2, 3], "curriculum_budget": "total",
+                  "backend": "transformers" if smoke else "auto",
+                  "max_new_tokens": 16 if smoke else 4096, "limit": 4 if smoke else None,
+                  "out_dir": str(figures), "tiny_model": smoke}))
     plan.append(("artifacts", "07_paper_artifacts.ipynb", "07_paper_artifacts.ipynb",
                  {"run_dir": train, "out_dir": str(figures)}))
     return plan

@@ -9,6 +9,7 @@ LIGHT = [
     "dig_kit.render", "dig_kit.render.pairs", "dig_kit.render.dataset", "dig_kit.pipeline",
     "dig_kit.cli", "dig_kit.rewards", "dig_kit.prompts", "dig_kit.dynamics", "dig_kit.train",
     "dig_kit.evaluation", "dig_kit.evaluation.cli", "dig_kit.evaluation.tables", "dig_kit.twin",
+    "dig_kit.ablations", "dig_kit.artifacts",
 ]
 
 

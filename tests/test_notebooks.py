@@ -40,7 +40,19 @@ def test_reproduce_runs_every_step_then_skips_them(tmp_path):
 
     n_steps = sum((pipeline.NOTEBOOKS / s[1]).exists() for s in pipeline.steps("smoke", tmp_path, tmp_path))
     assert "running" not in second.stdout and second.stdout.count("skipped") == n_steps
-    for name in ("tab1_perception", "tab3_grounding", "tab5_config"):
-        assert (tmp_path / "figures" / f"{name}.md").stat().st_size > 100, name
-    index = (tmp_path / "figures" / "index.md").read_text()
+    from dig_kit.artifacts import _source_of
+
+    figures = tmp_path / "figures"
+    for name in ("fig7_pairs", "fig8_dynamics_stage1", "fig9_dynamics_stage2", "fig10_dynamics_stage3",
+                 "fig_curriculum_ablation", "fig_twin_pairs"):
+        for ext in ("pdf", "png"):
+            assert (figures / f"{name}.{ext}").stat().st_size > 1000, name
+        assert _source_of(figures / f"{name}.png"), f"{name} names no source"
+    for name in ("tab1_perception", "tab2_general", "tab3_grounding", "tab4_reward_ablation", "tab5_config",
+                 "tab_twin_ablation"):
+        for ext in ("csv", "md", "tex"):
+            assert (figures / f"{name}.{ext}").stat().st_size > 100, name
+        assert _source_of(figures / f"{name}.md"), f"{name} names no source"
+    index = (figures / "index.md").read_text()
     assert "`fig7_pairs`" in index and "01_render_dataset.ipynb (render)" in index
+    assert "06_ablations.ipynb (ablations)" in index and "07_paper_artifacts.ipynb (artifacts)" in index
