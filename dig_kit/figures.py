@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import textwrap
 from pathlib import Path
 from typing import Sequence
 
@@ -34,7 +35,8 @@ def save_figure(fig, name: str, out_dir: str | Path = "figures", source: str = "
         raise ValueError(f"save_figure({name!r}): say where the numbers come from (source=...)")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    fig.text(0.01, 0.005, f"Source: {source}", fontsize=6, color="0.35", ha="left", va="bottom")
+    note = textwrap.fill(f"Source: {source}", width=max(40, int(fig.get_figwidth() * 17)))
+    fig.text(0.01, 0.0, note, fontsize=6, color="0.35", ha="left", va="top")  # below the axes, wrapped
     paths = []
     for ext in ("pdf", "png"):
         p = out / f"{name}.{ext}"

@@ -2,8 +2,8 @@
 
 Each step is a notebook plus the parameters a profile gives it. Executed notebooks are kept
 under ``runs/<profile>/`` with their parameters, so every figure traces to the notebook run
-that made it. A step whose notebook source and parameters are unchanged since its last
-successful run is skipped (a ``.stamp`` file beside the executed notebook records them); a
+that made it. A step whose notebook source, parameters, upstream steps and the dig_kit
+source itself are unchanged since its last successful run is skipped (a ``.stamp`` file beside the executed notebook records them); a
 failing step stops the pipeline and names the notebook and the cell that failed.
 """
 
@@ -68,6 +68,17 @@ def steps(profile: str, runs: Path, figures: Path) -> list[tuple[str, str, str, 
     return plan
 
 
+def _code_digest() -> str:
+    """The package's own source: a changed dig_kit reruns the pipeline (results depend on it)."""
+    h = hashlib.sha256()
+    root = Path(__file__).resolve().parent
+    for p in sorted(root.rglob("*")):
+        if p.suffix in (".py", ".yaml") and "__pycache__" not in p.parts:
+            h.update(str(p.relative_to(root)).encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
 def _digest(nb_path: Path, params: dict, upstream: str) -> str:
     """Notebook source + parameters + the previous step's digest: a changed step reruns all after it."""
     h = hashlib.sha256(upstream.encode())
@@ -85,7 +96,7 @@ def run_pipeline(profile: str = "smoke", runs_dir: str = "runs", figures_dir: st
 
     runs = Path(runs_dir) / profile
     figures = Path(figures_dir)
-    plan, upstream = [], ""
+    plan, upstream = [], _code_digest()
     for step in steps(profile, runs, figures):
         if (NOTEBOOKS / step[1]).exists():
             upstream = _digest(NOTEBOOKS / step[1], step[3], upstream)
