@@ -21,6 +21,8 @@ from typing import Any
 
 import yaml
 
+from dig_kit.rewards.dig import DigRewardOptions
+
 PRESET_DIR = Path(__file__).parent / "presets"
 
 
@@ -159,17 +161,21 @@ class TwinConfig:
     subsets: dict[str, TwinSubsetConfig] = field(default_factory=_default_twin_subsets)
 
 
+_REWARD_DEFAULTS = DigRewardOptions()
+
+
 @dataclass
 class RewardConfig:
-    """DiG reward options (slides "Reward design"; Table 5); maps onto DigRewardOptions."""
+    """DiG reward options (slides "Reward design"; Table 5): the fields, defaults and checks of
+    :class:`dig_kit.rewards.DigRewardOptions`, as a config section."""
 
-    alpha: float = 0.1
-    lambda_f1: float = 0.5
-    lambda_iou: float = 0.5
-    iou_threshold: float = 0.5
-    coord_format: str = "abs"
-    iou_normalization: str = "matched"
-    variant: str = "format_iou_f1"
+    alpha: float = _REWARD_DEFAULTS.alpha
+    lambda_f1: float = _REWARD_DEFAULTS.lambda_f1
+    lambda_iou: float = _REWARD_DEFAULTS.lambda_iou
+    iou_threshold: float = _REWARD_DEFAULTS.iou_threshold
+    coord_format: str = _REWARD_DEFAULTS.coord_format
+    iou_normalization: str = _REWARD_DEFAULTS.iou_normalization
+    variant: str = _REWARD_DEFAULTS.variant
 
 
 @dataclass
@@ -297,10 +303,6 @@ def _check(cfg: KitConfig) -> None:
         ("train.filter_low", 0 <= t.filter_low < t.filter_high <= 1, "need 0 <= filter_low < filter_high <= 1"),
         ("train.vllm_mode", t.vllm_mode in ("colocate", "server"), "must be colocate or server"),
         ("train.lora_rank", t.lora_rank >= 0, "must be >= 0"),
-        ("train.reward.variant", t.reward.variant in ("format", "format_iou", "format_f1", "format_iou_f1"),
-         "must be format, format_iou, format_f1 or format_iou_f1"),
-        ("train.reward.coord_format", t.reward.coord_format in ("abs", "rel1000", "rel1"), "must be abs, rel1000 or rel1"),
-        ("train.reward.iou_normalization", t.reward.iou_normalization in ("matched", "max_count"), "must be matched or max_count"),
     ]
     w = cfg.twin
     rules += [
@@ -317,6 +319,10 @@ def _check(cfg: KitConfig) -> None:
     ]
     for stage, sub in enumerate(t.stage_subsets, 1):
         rules.append(("train.stage_subsets", sub in d.subsets, f"stage {stage} subset {sub!r} is not a data subset"))
+    try:
+        DigRewardOptions(**dataclasses.asdict(t.reward))
+    except ValueError as e:
+        raise ConfigError(f"train.reward: {e}") from None
     for path, ok, msg in rules:
         if not ok:
             raise ConfigError(f"{path}: {msg}")

@@ -42,6 +42,8 @@ def test_round_trip_through_yaml(tmp_path):
         ("data.subsets.stage3.max_differences=5", "data.subsets.stage3.max_differences"),
         ("data.subsets.eval.seed_offset=0", "seeds overlap"),  # eval must not reuse training seeds
         ("data.render.device=tpu", "data.render.device"),
+        ("train.reward.variant=iou_only", "train.reward: variant must be one of"),
+        ("train.reward.alpha=1.5", "train.reward: alpha must be a number in [0, 1]"),
     ],
 )
 def test_bad_values_name_the_field(override, field):

@@ -16,6 +16,7 @@ no advantage) instead of killing the run.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -48,9 +49,7 @@ def reward_functions(cfg: KitConfig) -> tuple[list, list[float]]:
     r = cfg.train.reward
     funcs, weights = [], []
     if cfg.train.task in ("dig", "mix"):
-        funcs, weights = make_trl_rewards(alpha=r.alpha, lambda_f1=r.lambda_f1, lambda_iou=r.lambda_iou,
-                                          iou_threshold=r.iou_threshold, coord_format=r.coord_format,
-                                          iou_normalization=r.iou_normalization, variant=r.variant)
+        funcs, weights = make_trl_rewards(**dataclasses.asdict(r))
         funcs, weights = list(funcs), list(weights)
     if cfg.train.task in ("twin", "mix"):
         funcs.append(make_twin_trl_reward())
