@@ -20,54 +20,19 @@ that merge by copying. Pairs already present in any shard directory are never re
 
 from __future__ import annotations
 
+import contextlib
 import json
-import multiprocessing as mp
 import os
-import sys
 import time
 from pathlib import Path
 
 import yaml
 
 from dig_kit.config import ConfigError, KitConfig, from_dict, save_config, to_dict
-from dig_kit.render.pairs import pair_id, render_pair
+from dig_kit.render.pairs import pair_id
+from dig_kit.render.pool import RenderPool
 
 METADATA = "metadata.jsonl"
-
-_WORKER: dict = {}
-
-
-# -- worker side ---------------------------------------------------------------------------
-def _init_worker(cfg_dict: dict, threads: int) -> None:
-    # Blender prints a line per saved file on stdout; keep the parent's progress bar readable.
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    # A parent that imported bpy passes Blender's scripts/modules dir on sys.path, where a
-    # pure-Python 'bpy' package would shadow the real module: drop it before importing.
-    sys.path[:] = [p for p in sys.path if not (f"{os.sep}bpy{os.sep}" in p and "scripts" in p)]
-    try:
-        from dig_kit.render.blender import BlenderRenderer  # bpy is imported once per worker
-
-        cfg = from_dict(cfg_dict)
-        if threads and cfg.data.render.threads == 0:
-            cfg.data.render.threads = threads
-        _WORKER["cfg"] = cfg
-        _WORKER["renderer"] = BlenderRenderer(cfg.data.render)
-    except Exception as e:  # a failing initializer makes Pool respawn forever: report it per task
-        _WORKER["error"] = e
-
-
-def _work(task: tuple[str, str, int, int, str]) -> dict:
-    if "error" in _WORKER:
-        raise RuntimeError(f"Blender worker failed to start: {_WORKER['error']!r}")
-    kind, subset, seed, index, shard_dir = task
-    cfg: KitConfig = _WORKER["cfg"]
-    if kind == "twin":
-        from dig_kit.render.twin import render_twin_item
-
-        return render_twin_item(_WORKER["renderer"], cfg, subset, cfg.twin.subsets[subset], seed, index, Path(shard_dir))
-    return render_pair(_WORKER["renderer"], cfg.data, subset, cfg.data.subsets[subset], seed, Path(shard_dir))
-
 
 def _subsets(cfg: KitConfig, kind: str) -> dict[str, tuple[int, int]]:
     """{subset: (size, seed_offset)} of the DiG or the TWIN data."""
@@ -231,22 +196,22 @@ def render_dataset(
                 mine += 1
                 if pair_id(s, seed) not in have:
                     tasks.append((kind, s, seed, k, str(shard_dir)))
-    out.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, out / "config.yaml")
-    for s in names:
-        read_rows(out / s / shard_name(index, count) / METADATA, repair=True)
-
     summary = {"rendered": 0, "skipped": mine - len(tasks),
                "wall_s": 0.0, "render_s": 0.0, "renders": 0, "pair_wall_s": 0.0}
     t0 = time.perf_counter()
-    if tasks:
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        ctx = mp.get_context("spawn")
-        from tqdm.auto import tqdm
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    # The workers start (bpy loaded) before anything is written: a missing render environment
+    # leaves no half-made dataset directory behind.
+    with RenderPool(to_dict(cfg), workers, threads) if tasks else contextlib.nullcontext() as pool:
+        out.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, out / "config.yaml")
+        for s in names:
+            read_rows(out / s / shard_name(index, count) / METADATA, repair=True)
+        if tasks:
+            from tqdm.auto import tqdm
 
-        with ctx.Pool(workers, initializer=_init_worker, initargs=(to_dict(cfg), threads)) as pool:
             bar = tqdm(total=len(tasks), desc=f"render {','.join(names)}", unit="pair", disable=not progress)
-            for row in pool.imap_unordered(_work, tasks):
+            for row in pool.imap_unordered(tasks):
                 timing = row.pop("_timing")
                 _append_row(out / row["subset"] / shard_name(index, count) / METADATA, row)
                 summary["rendered"] += 1
