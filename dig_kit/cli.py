@@ -13,6 +13,7 @@ import json
 import sys
 
 from dig_kit.config import ConfigError, load_config, preset_names, to_dict
+from dig_kit.render.pool import RenderEnvError
 from dig_kit.scenes import ChangeError, SceneError
 
 
@@ -66,6 +67,42 @@ def cmd_reproduce(args) -> int:
                         only=args.only, start=args.start)
 
 
+def cmd_doctor(args) -> int:
+    """What this environment and the render environment hold (versions, CUDA, Blender)."""
+    import importlib.metadata as md
+    import platform
+    import subprocess
+
+    from dig_kit.render.pool import render_python
+
+    print(f"python        {platform.python_version()}  {sys.executable}")
+    for pkg in ("dig-kit", "numpy", "torch", "torchvision", "transformers", "trl", "accelerate", "peft", "vllm",
+                "datasets", "bpy", "papermill", "jupyterlab"):
+        try:
+            version = md.version(pkg)
+        except md.PackageNotFoundError:
+            version = "-"
+        print(f"{pkg:13s} {version}")
+    try:
+        import torch
+
+        cuda = (f"CUDA {torch.version.cuda}, {torch.cuda.device_count()} GPU(s) visible"
+                if torch.cuda.is_available() else f"no GPU visible (build: {torch.version.cuda or 'CPU'})")
+        print(f"{'torch device':13s} {cuda}")
+    except ImportError:
+        pass
+    try:
+        py = render_python()
+        r = subprocess.run([py, "-c", "import bpy, numpy; print(bpy.app.version_string, 'numpy', numpy.__version__)"],
+                           capture_output=True, text=True, timeout=120)
+        found = r.stdout.strip() if r.returncode == 0 else f"bpy does not import: {r.stderr.strip().splitlines()[-1:]}"
+        print(f"{'render env':13s} {py}: Blender {found}")
+        return 0 if r.returncode == 0 else 1
+    except RenderEnvError as e:
+        print(f"{'render env':13s} none: {e}")
+        return 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dig-kit", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -109,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="start", default=None, help="start at this step")
     p.set_defaults(func=cmd_reproduce)
 
+    p = sub.add_parser("doctor", help="show what the environments hold: versions, CUDA, the Blender render env")
+    p.set_defaults(func=cmd_doctor)
+
     from dig_kit.evaluation.cli import add_evaluate_commands
 
     add_evaluate_commands(sub)
@@ -119,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, SceneError, ChangeError) as e:
+    except (ConfigError, SceneError, ChangeError, RenderEnvError) as e:
         print(f"dig-kit {args.command}: error: {e}", file=sys.stderr)
         return 2
 

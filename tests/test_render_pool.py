@@ -41,3 +41,11 @@ def test_worker_without_bpy_fails_before_anything_is_written(monkeypatch, tmp_pa
         render_dataset(load_config("smoke"), out, subsets=["stage1"], num_pairs=1, progress=False)
     assert "bpy" in str(e.value) and str(fake) in str(e.value)
     assert not out.exists()
+
+
+def test_doctor_reports_the_render_environment():
+    import subprocess
+
+    r = subprocess.run([sys.executable, "-m", "dig_kit.cli", "doctor"], capture_output=True, text=True, timeout=300)
+    assert r.stdout.startswith("python") and "render env" in r.stdout
+    assert (r.returncode == 0) == ("Blender 5.0.1" in r.stdout), r.stdout
