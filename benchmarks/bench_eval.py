@@ -45,7 +45,7 @@ PRESET_4B = {
 def build_model(preset: str, work: Path) -> Path:
     """A random Qwen3-VL checkpoint: the kit's tiny one, or the tiny one's tokenizer/processor
     with the 4B architecture (bf16 weights)."""
-    from dig_kit.train.tiny_model import build_tiny_model
+    from dig_kit.models.tiny import build_tiny_model
 
     out = build_tiny_model(work / f"model-{preset}", max_pixels=448 * 448 if preset == "4b" else 128 * 128)
     if preset == "tiny":

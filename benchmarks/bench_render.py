@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 from dig_kit.config import from_dict, load_config, to_dict
-from dig_kit.render.dataset import render_dataset
+from dig_kit.data.writer import render_dataset
 from dig_kit.scenes import sample_pair
 
 

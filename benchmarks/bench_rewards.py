@@ -33,7 +33,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from dig_kit.rewards import dig_reward, dig_reward_batch, dig_reward_group, dig_reward_reference  # noqa: E402
-from dig_kit.rewards.synthetic import random_completions, random_gt_boxes  # noqa: E402
+from dig_kit.paper.synthetic_outputs import random_completions, random_gt_boxes  # noqa: E402
 
 IMAGE_SIZE = (480, 320)
 

@@ -39,8 +39,8 @@ def build_random_4b(out: Path) -> Path:
     import torch
     from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
 
-    from dig_kit.train.models import image_only_processor
-    from dig_kit.train.tiny_model import SPECIAL_TOKENS, build_image_processor, build_tokenizer
+    from dig_kit.models.loading import image_only_processor
+    from dig_kit.models.tiny import SPECIAL_TOKENS, build_image_processor, build_tokenizer
 
     tok = build_tokenizer()
     ids = {t: tok.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
@@ -71,7 +71,7 @@ def main() -> None:
 
     from dig_kit.config import load_config
     from dig_kit.train.grpo import run_stage
-    from dig_kit.train.tiny_model import build_tiny_model
+    from dig_kit.models.tiny import build_tiny_model
 
     if not args.tiny and not torch.cuda.is_available():
         raise SystemExit("bench_train: no CUDA GPU here; run on a GPU machine, or --tiny for a CPU check of the script")
@@ -79,7 +79,7 @@ def main() -> None:
     model = build_tiny_model(tmp / "model") if args.tiny else build_random_4b(tmp / "model")
     data = args.data
     if data is None:
-        from dig_kit.render.dataset import render_dataset
+        from dig_kit.data.writer import render_dataset
 
         data = tmp / "data"
         render_dataset(load_config("smoke" if args.tiny else "paper", ["data.render.device=auto"]), data,

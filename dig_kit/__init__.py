@@ -1,12 +1,22 @@
 """dig_kit: a reproducibility kit for DiG (Differential Grounding) and TWIN (Same or Not?).
 
-The package root and its pure modules (config, scenes, prompts, rewards, figures) import
-only the standard library, numpy, scipy, yaml and matplotlib. Heavy dependencies live
-behind one module each and are imported only when that feature is used:
+The map, one room per line (data flows down; ``tests/test_architecture.py`` enforces it):
 
-- ``bpy`` (Blender): ``dig_kit.render.blender``
-- ``torch`` / ``transformers`` / ``trl``: ``dig_kit.train``
-- ``vllm``: ``dig_kit.evaluation`` backends
+- ``config``, ``prompts``, ``cli``: one typed config per run; the DiG/TWIN prompts; ``dig-kit``
+- ``scenes/``: pure scene logic (numpy only): attributes, sampling, changes, TWIN items
+- ``render/``: the Blender renderer and its worker pool, the only bpy importer
+- ``data/``: the dataset on disk: layout and reader, the writer (renders via ``render``), exports
+- ``rewards/``: plain reward functions and their trl / EasyR1 adapters, nothing else
+- ``models/``: loading checkpoints and processors; the tiny-model builder (train + evaluation)
+- ``train/``: the GRPO stage runner and online filtering (torch/trl imported here only)
+- ``evaluation/``: backends (vLLM, transformers), file formats, answer extraction, benchmark tasks
+- ``paper/``: the reproduction layer (reproduce pipeline, ablations, figures, tables, widgets)
+
+The core never imports ``paper/`` (``cli`` does, for ``reproduce``); ``rewards`` imports nothing
+else of the kit; ``scenes`` only ``config``; ``train`` and ``evaluation`` meet in ``models``
+and ``data`` and never import each other or ``render``. ``import dig_kit`` and the pure
+modules import only the standard library, numpy, scipy, yaml and matplotlib: ``bpy`` lives in
+``render.blender``, torch/transformers/trl in ``models``/``train``, vLLM in an evaluation backend.
 """
 
 __version__ = "0.1.0"

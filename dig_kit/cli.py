@@ -32,7 +32,7 @@ def cmd_config(args) -> int:
 
 
 def cmd_render(args) -> int:
-    from dig_kit.render.dataset import parse_shard, render_dataset
+    from dig_kit.data.writer import parse_shard, render_dataset
 
     cfg = load_config(args.preset, args.overrides)
     shard = parse_shard(args.shard)
@@ -43,7 +43,7 @@ def cmd_render(args) -> int:
 
 
 def cmd_tiny_model(args) -> int:
-    from dig_kit.train.tiny_model import build_tiny_model
+    from dig_kit.models.tiny import build_tiny_model
 
     print(build_tiny_model(args.out, seed=args.seed))
     return 0
@@ -61,7 +61,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_reproduce(args) -> int:
-    from dig_kit.pipeline import run_pipeline
+    from dig_kit.paper.pipeline import run_pipeline
 
     return run_pipeline(profile=args.profile, runs_dir=args.runs_dir, figures_dir=args.figures,
                         only=args.only, start=args.start)

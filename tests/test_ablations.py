@@ -1,4 +1,4 @@
-"""Ablations (dig_kit.ablations): configs of the curriculum variants, the reward table and the
+"""Ablations (dig_kit.paper.ablations): configs of the curriculum variants, the reward table and the
 curriculum figure on hand-made metrics (pure), and notebook 06 end to end on tiny data (slow)."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from dig_kit.ablations import (CHECK, CURRICULA, PUBLISHED_SOURCE, REWARD_VARIANTS, curriculum_bars,
+from dig_kit.paper.ablations import (CHECK, CURRICULA, PUBLISHED_SOURCE, REWARD_VARIANTS, curriculum_bars,
                                curriculum_config, measured_label, plot_curriculum_ablation, reward_ablation_rows,
                                reward_config, reward_run_dir, run_description, saved_config_differences, stages_note)
 from dig_kit.config import ConfigError, load_config, save_config
-from dig_kit.evaluation.paper_numbers import TAB4_REWARD_ABLATION
+from dig_kit.paper.published import TAB4_REWARD_ABLATION
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "06_ablations.ipynb"
@@ -108,7 +108,7 @@ def test_reward_rows_mark_components_place_values_and_label_published_rows():
 
 
 def test_table_files_name_their_source(tmp_path):
-    from dig_kit.figures import save_table
+    from dig_kit.paper.figures import save_table
 
     cfg = load_config("smoke")
     src = run_description(cfg, "runs/smoke/data", "runs/smoke/eval_data", limit=4, max_new_tokens=16, tiny_model=True)
@@ -126,7 +126,7 @@ def test_table_files_name_their_source(tmp_path):
 
 def test_curriculum_figure_groups_bars_per_benchmark(tmp_path):
     pytest.importorskip("matplotlib")
-    from dig_kit.figures import save_figure
+    from dig_kit.paper.figures import save_figure
 
     results = {
         "DiG-1": {"pope": _metrics("pope", 80.0, headline="f1"), "dig_eval": _metrics("dig_eval", 20.0, headline="f1")},
@@ -156,7 +156,7 @@ def test_notebook_is_committed_thin_and_without_outputs():
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert "parameters" in code[0]["metadata"].get("tags", [])
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in code)
-    assert not any("def " in "".join(c["source"]) for c in code)  # thin: logic lives in dig_kit.ablations
+    assert not any("def " in "".join(c["source"]) for c in code)  # thin: logic lives in dig_kit.paper.ablations
 
 
 # -- notebook 06 end to end (slow) --------------------------------------------------------
@@ -171,8 +171,8 @@ def test_ablation_notebook_smoke(tmp_path):
     pm = pytest.importorskip("papermill")
     pytest.importorskip("bpy")
     pytest.importorskip("trl")
-    from dig_kit.render.dataset import render_dataset
-    from dig_kit.train.tiny_model import build_tiny_model
+    from dig_kit.data.writer import render_dataset
+    from dig_kit.models.tiny import build_tiny_model
 
     t0 = time.perf_counter()
     model = build_tiny_model(tmp_path / "tiny-model")
@@ -217,7 +217,7 @@ def test_ablation_notebook_smoke(tmp_path):
 
 
 def test_a_run_is_reused_only_when_its_saved_config_matches(tmp_path, capsys):
-    from dig_kit.ablations import run_curriculum_ablation, run_reward_ablation
+    from dig_kit.paper.ablations import run_curriculum_ablation, run_reward_ablation
 
     cfg = load_config("smoke")
     main = tmp_path / "train" / "stage3" / "final"

@@ -13,12 +13,12 @@ import pytest
 pytest.importorskip("transformers")
 
 from dig_kit.evaluation import evaluate  # noqa: E402
-from dig_kit.evaluation.synthetic import write_smoke_suite  # noqa: E402
+from dig_kit.paper.benchmark_fixtures import write_smoke_suite  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    from dig_kit.train.tiny_model import build_tiny_model
+    from dig_kit.models.tiny import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
 

@@ -8,7 +8,7 @@ import pytest
 
 from dig_kit.evaluation import get_task
 from dig_kit.evaluation.formats import BenchmarkDataError, image_ref, read_table, read_vlmeval_tsv
-from dig_kit.evaluation.synthetic import b64_image, png_bytes, write_parquet, write_smoke_suite, write_vlmeval_tsv
+from dig_kit.paper.benchmark_fixtures import b64_image, png_bytes, write_parquet, write_smoke_suite, write_vlmeval_tsv
 
 
 def test_vlmeval_tsv_images_shared_multi_and_by_path(tmp_path):

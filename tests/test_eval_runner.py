@@ -12,8 +12,8 @@ import pytest
 from dig_kit.evaluation import PredictionCache, evaluate, evaluate_suite, read_predictions, score_file
 from dig_kit.evaluation.cli import main as cli_main
 from dig_kit.evaluation.formats import BenchmarkDataError
-from dig_kit.evaluation.synthetic import b64_image, png_bytes, write_parquet, write_vlmeval_tsv
-from dig_kit.evaluation.tables import PAPER_LABEL, table_rows
+from dig_kit.paper.benchmark_fixtures import b64_image, png_bytes, write_parquet, write_vlmeval_tsv
+from dig_kit.paper.tables import PAPER_LABEL, table_rows
 
 
 class CountingBackend:
@@ -158,8 +158,8 @@ def test_suite_and_tables(tmp_path, mmstar):
     assert table_rows("tab1_perception", {"y": {"pope": {"f1": 80.0}}})[-1]["AVG"] is None  # incomplete: no AVG
 
 
-LIGHT = ["dig_kit.evaluation", "dig_kit.evaluation.cli", "dig_kit.evaluation.tables", "dig_kit.evaluation.synthetic",
-         "dig_kit.evaluation.paper_numbers", "dig_kit.evaluation.backends", "dig_kit.evaluation.tasks"]
+LIGHT = ["dig_kit.evaluation", "dig_kit.evaluation.cli", "dig_kit.paper.tables", "dig_kit.paper.benchmark_fixtures",
+         "dig_kit.paper.published", "dig_kit.evaluation.backends", "dig_kit.evaluation.tasks"]
 
 
 def test_evaluation_imports_stay_light():

@@ -9,7 +9,7 @@ import pytest
 
 from dig_kit.evaluation import get_task
 from dig_kit.evaluation.judge import MMVET_PROMPT
-from dig_kit.evaluation.synthetic import (
+from dig_kit.paper.benchmark_fixtures import (
     b64_image,
     png_bytes,
     write_dig_eval,

@@ -39,4 +39,4 @@ def test_notebook_is_committed_without_outputs():
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert "parameters" in code[0]["metadata"].get("tags", [])
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in code)
-    assert not any("def " in "".join(c["source"]) for c in code)  # thin: logic lives in dig_kit.rewards.sanity
+    assert not any("def " in "".join(c["source"]) for c in code)  # thin: logic lives in dig_kit.paper.reward_sanity

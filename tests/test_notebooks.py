@@ -36,11 +36,11 @@ def test_reproduce_runs_every_step_then_skips_them(tmp_path):
     assert second.returncode == 0
     table = (tmp_path / "figures" / "tab_twin_ablation.md").read_text()
     assert "published (TWIN summary" in table and "measured: profile 'smoke'" in table
-    from dig_kit import pipeline
+    from dig_kit.paper import pipeline
 
     n_steps = sum((pipeline.NOTEBOOKS / s[1]).exists() for s in pipeline.steps("smoke", tmp_path, tmp_path))
     assert "running" not in second.stdout and second.stdout.count("skipped") == n_steps
-    from dig_kit.artifacts import _source_of
+    from dig_kit.paper.artifacts import _source_of
 
     figures = tmp_path / "figures"
     for name in ("fig7_pairs", "fig8_dynamics_stage1", "fig9_dynamics_stage2", "fig10_dynamics_stage3",

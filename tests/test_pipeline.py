@@ -4,8 +4,8 @@
 import nbformat as nbf
 import pytest
 
-from dig_kit import pipeline
-from dig_kit.artifacts import tab5_rows, write_index
+from dig_kit.paper import pipeline
+from dig_kit.paper.artifacts import tab5_rows, write_index
 from dig_kit.config import load_config, save_config
 
 pytestmark = pytest.mark.notebooks
@@ -25,7 +25,7 @@ def _notebook(path, body):
 def fake_plan(tmp_path, monkeypatch):
     nbs = tmp_path / "notebooks"
     nbs.mkdir()
-    _notebook(nbs / "a.ipynb", "from dig_kit.figures import save_table\n"
+    _notebook(nbs / "a.ipynb", "from dig_kit.paper.figures import save_table\n"
                                "save_table([{'x': value}], 'tab_a', out_dir, source='test notebook a')")
     _notebook(nbs / "b.ipynb", "open(f'{out_dir}/b.txt', 'w').write(str(value))")
     monkeypatch.setattr(pipeline, "NOTEBOOKS", nbs)
@@ -53,7 +53,7 @@ def test_runs_then_skips_then_reruns_what_changed(tmp_path, capsys, fake_plan):
     assert "`tab_a`" in index and "a.ipynb (a)" in index and "test notebook a" in index
     rc, out, _ = _run(tmp_path, capsys)
     assert rc == 0 and out.count("skipped") == 2 and "running" not in out
-    _notebook(nbs / "a.ipynb", "from dig_kit.figures import save_table\n"
+    _notebook(nbs / "a.ipynb", "from dig_kit.paper.figures import save_table\n"
                                "save_table([{'x': value + 1}], 'tab_a', out_dir, source='test notebook a v2')")
     rc, out, _ = _run(tmp_path, capsys)
     assert out.count("running") == 2  # a changed, so b (downstream) reruns too

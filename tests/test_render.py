@@ -13,7 +13,8 @@ import pytest
 from PIL import Image
 
 from dig_kit.config import load_config
-from dig_kit.render.dataset import METADATA, read_rows, render_dataset
+from dig_kit.data.reader import METADATA, read_rows
+from dig_kit.data.writer import render_dataset
 from dig_kit.scenes import SceneSpec
 
 pytestmark = pytest.mark.blender

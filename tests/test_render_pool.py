@@ -6,7 +6,7 @@ import pytest
 
 from dig_kit.config import load_config
 from dig_kit.render import pool
-from dig_kit.render.dataset import render_dataset
+from dig_kit.data.writer import render_dataset
 
 
 def test_env_var_wins_and_must_be_an_interpreter(monkeypatch, tmp_path):

@@ -17,7 +17,7 @@ from dig_kit.rewards import (
     parse_twin_answer,
     twin_reward,
 )
-from dig_kit.rewards.case_study import CASE_STUDY_BOXES, CASE_STUDY_IMAGE_SIZE, CASE_STUDY_OUTPUT
+from dig_kit.paper.case_study import CASE_STUDY_BOXES, CASE_STUDY_IMAGE_SIZE, CASE_STUDY_OUTPUT
 
 GT = [[10, 10, 50, 50], [100, 100, 160, 140]]
 SIZE = (200, 200)

@@ -13,7 +13,7 @@ import pytest
 
 import dig_kit.rewards.easyr1 as easyr1_module
 from dig_kit.rewards import dig_reward, make_ground_truth, make_trl_rewards, make_twin_trl_reward
-from dig_kit.rewards.case_study import CASE_STUDY_BOXES, CASE_STUDY_OUTPUT
+from dig_kit.paper.case_study import CASE_STUDY_BOXES, CASE_STUDY_OUTPUT
 
 GT = [[10, 10, 50, 50], [100, 100, 160, 140]]
 COMPLETIONS = [

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from dig_kit.rewards import dig_reward, dig_reward_batch, dig_reward_reference, parse_boxes, twin_reward
 from dig_kit.rewards.matching import iou_matrix, match_stats, match_stats_batch
 from dig_kit.rewards.parsing import raw_numbers
-from dig_kit.rewards.synthetic import STYLES, random_completions, random_gt_boxes, render_completion
+from dig_kit.paper.synthetic_outputs import STYLES, random_completions, random_gt_boxes, render_completion
 
 SIZE = (200, 160)
 FLOAT_KEYS = ("overall", "format", "accuracy", "f1", "miou", "precision", "recall")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dig_kit.rewards import sanity
+from dig_kit.paper import reward_sanity as sanity
 
 
 def test_jitter_curve_decreases_from_one():

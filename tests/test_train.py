@@ -26,8 +26,8 @@ DIG_KIT = [sys.executable, "-m", "dig_kit.cli"]
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    from dig_kit.render.dataset import render_dataset
-    from dig_kit.train.tiny_model import build_tiny_model
+    from dig_kit.data.writer import render_dataset
+    from dig_kit.models.tiny import build_tiny_model
 
     root = tmp_path_factory.mktemp("train")
     model = build_tiny_model(root / "tiny-model")
@@ -44,7 +44,7 @@ def _rows(path):
 
 
 def test_tiny_model_loads_through_from_pretrained(tiny):
-    from dig_kit.train.models import load_model_and_processor
+    from dig_kit.models.loading import load_model_and_processor
 
     model, processor = load_model_and_processor(tiny["model"])
     n = sum(p.numel() for p in model.parameters())
@@ -98,7 +98,7 @@ def test_stage_trains_logs_checkpoints_and_stage2_starts_from_stage1(tiny, tmp_p
 
 def test_lora_stage_saves_merged_weights_the_next_stage_can_load(tiny, tmp_path):
     from dig_kit.train.grpo import run_stage
-    from dig_kit.train.models import load_model_and_processor
+    from dig_kit.models.loading import load_model_and_processor
 
     cfg = load_config("smoke", tiny["overrides"] + ["train.lora_rank=4", "train.stage_steps=[1, 1, 1]"])
     final = run_stage(cfg, 1, tiny["data"], tmp_path)
@@ -143,7 +143,7 @@ def _filter_trainer(tiny, tmp_path, dead, retries=3, logs=None):
     from dig_kit.train.data import stage_dataset
     from dig_kit.train.filtering import FilteringGRPOTrainer
     from dig_kit.train.grpo import grpo_args
-    from dig_kit.train.models import load_model_and_processor
+    from dig_kit.models.loading import load_model_and_processor
 
     cfg = tiny["cfg"]
     ds = stage_dataset(cfg, tiny["data"], 1)

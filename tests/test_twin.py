@@ -66,7 +66,8 @@ def _hf_twin_folder(path, columns=("images", "question", "answer", "question_typ
 
 
 def test_loader_reads_the_published_format_and_names_what_is_missing(tmp_path):
-    from dig_kit.train.data import load_twin_split, to_twin_rows
+    from dig_kit.data.reader import load_twin_split
+    from dig_kit.train.data import to_twin_rows
 
     rows = to_twin_rows(load_twin_split(_hf_twin_folder(tmp_path / "twin"), "train"))
     assert rows[0]["answer"] == "yes" and len(rows[1]["images"]) == 4
@@ -88,7 +89,7 @@ TINY = ["data.render.width=96", "data.render.height=64", "data.render.samples=2"
 @pytest.fixture(scope="module")
 def twin_dir(tmp_path_factory):
     pytest.importorskip("bpy")
-    from dig_kit.render.dataset import render_dataset
+    from dig_kit.data.writer import render_dataset
 
     out = tmp_path_factory.mktemp("twin")
     render_dataset(load_config("smoke", TINY), out, num_pairs=4, kind="twin", progress=False)
@@ -122,9 +123,9 @@ def test_rendered_items_hold_their_promises(twin_dir):
 @pytest.mark.slow
 def test_twin_and_mixed_training_runs(twin_dir, tmp_path):
     pytest.importorskip("trl")
-    from dig_kit.render.dataset import render_dataset
+    from dig_kit.data.writer import render_dataset
     from dig_kit.train.grpo import run_stage
-    from dig_kit.train.tiny_model import build_tiny_model
+    from dig_kit.models.tiny import build_tiny_model
 
     model = build_tiny_model(tmp_path / "tiny")
     common = TINY + [f"train.model={model}", "train.max_completion_length=8", "train.prompts_per_step=2",

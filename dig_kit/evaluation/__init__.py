@@ -12,7 +12,7 @@ chosen). The pieces, lm-evaluation-harness style:
 - :mod:`.backends`: ``vllm`` / ``transformers`` / ``dummy``, imported lazily;
 - :mod:`.runner`: :func:`evaluate`, :func:`score_file`, :func:`evaluate_suite`;
 - :mod:`.judge`: the LLM judge MM-Vet needs (from the environment, never faked);
-- :mod:`.paper_numbers` and :mod:`.tables`: the paper's published numbers and Tables 1-3.
+- the paper's published numbers and Tables 1-3 live in :mod:`dig_kit.paper`.
 """
 
 from .cache import PredictionCache, read_predictions

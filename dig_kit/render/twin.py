@@ -68,26 +68,3 @@ def render_twin_item(renderer, cfg: KitConfig, subset: str, sub: TwinSubsetConfi
             "_timing": {"wall_s": time.perf_counter() - t0, "render_s": render_s, "renders": renders},
         }
     raise RenderError(f"{iid}: no TWIN item with a visible hard-negative change in {r.max_attempts} attempts")
-
-
-def export_fgvqa(twin_dir: str | Path, splits: tuple[str, ...] = ("eval", "eval_multi"), source: str = "dig_kit-synthetic") -> Path:
-    """Write ``fgvqa.jsonl`` in ``twin_dir``: its held-out splits in the FGVQA format the
-    evaluation reads (id, images, answer, type pair/multi, source), so synthetic TWIN items are
-    scored exactly like the published benchmark."""
-    import json
-
-    from dig_kit.render.dataset import METADATA, read_rows
-
-    root = Path(twin_dir)
-    lines = []
-    for split in splits:
-        for meta in sorted((root / split).glob(f"*/{METADATA}")):
-            for row in read_rows(meta):
-                lines.append({"id": row["id"], "images": [str(meta.parent.relative_to(root) / f) for f in row["file_names"]],
-                              "answer": row["answer"], "type": row["question_type"], "source": source,
-                              "question": row["question"]})
-    if not lines:
-        raise RenderError(f"{root}: no rendered {list(splits)} items to export (run `dig-kit render-twin` first)")
-    path = root / "fgvqa.jsonl"
-    path.write_text("".join(json.dumps(x) + "\n" for x in lines))
-    return path

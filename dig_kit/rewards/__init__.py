@@ -9,7 +9,7 @@ the rewards can be tested, benchmarked and plugged into any trainer.
 - :func:`twin_reward`: TWIN's binary same-or-not and multi (count 0-3) reward; see :mod:`.twin`.
 - :func:`make_trl_rewards` / :func:`make_twin_trl_reward`: trl ``GRPOTrainer`` reward functions.
 - ``dig_kit/rewards/easyr1.py:compute_score``: the EasyR1 reward function (see :mod:`.easyr1`).
-- :mod:`.sanity` (matplotlib) draws the reward sanity figures; imported on demand only.
+- the reward sanity studies and their figures live in :mod:`dig_kit.paper.reward_sanity`.
 """
 
 from .dig import COMPONENTS, VARIANTS, DigRewardOptions, dig_reward, dig_reward_batch, dig_reward_group

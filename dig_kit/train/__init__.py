@@ -1,5 +1,5 @@
-"""Training: tiny-model builder, model loading, trl GRPO wiring, curriculum, online filtering.
+"""Training: trl GRPO wiring, the curriculum stages, online filtering (models: :mod:`dig_kit.models`).
 
-The only place (with the evaluation backends) that imports torch, transformers and trl;
+With :mod:`dig_kit.models` and the evaluation backends, the only place that imports torch, transformers and trl;
 ``import dig_kit`` never imports this package.
 """

@@ -10,28 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dig_kit.config import ConfigError, KitConfig
+from dig_kit.config import KitConfig
+from dig_kit.data.reader import load_split, load_twin_split
 from dig_kit.prompts import chat_messages, dig_prompt
-
-TWIN_COLUMNS = ("images", "question", "answer")
-
-
-def check_dataset_dir(data_dir: str | Path, subset: str) -> Path:
-    """Fail early, before any model is loaded, when the rendered data is missing or wrong."""
-    root = Path(data_dir)
-    if not (root / "README.md").exists() or not (root / "config.yaml").exists():
-        raise ConfigError(f"{root}: not a dig_kit dataset directory (render one with `dig-kit render --out {root}`)")
-    if not list((root / subset).glob("*/metadata.jsonl")):
-        raise ConfigError(f"{root}: has no rendered {subset!r} subset (run `dig-kit render --subset {subset} --out {root}`)")
-    return root
-
-
-def load_split(data_dir: str | Path, subset: str):
-    import datasets
-
-    root = check_dataset_dir(data_dir, subset)
-    return datasets.load_dataset(str(root), split=subset, cache_dir=str(root / ".hf_cache"))
-
 
 def to_grpo_rows(split, count_hint: bool):
     """Map a rendered split to trl rows (lazy ``datasets.map``; images stay PIL images)."""
@@ -42,34 +23,6 @@ def to_grpo_rows(split, count_hint: bool):
 
     keep = {"boxes", "width", "height", "id", "num_differences"}
     return split.map(convert, remove_columns=[c for c in split.column_names if c not in keep])
-
-
-def load_twin_split(path: str | Path, split: str = "train"):
-    """TWIN rows from a `dig-kit render-twin` directory or a local copy of the published TWIN
-    pairs / FGVQA files as a Hugging Face dataset folder (columns: images list, question,
-    answer, question type, source); a missing path or column is a clear error."""
-    import datasets
-
-    root = Path(path)
-    if not root.exists():
-        raise ConfigError(f"TWIN data not found at {root}: render it with `dig-kit render-twin --out {root}` or point "
-                          "to a local copy of the TWIN pairs (a Hugging Face dataset folder)")
-    try:
-        if (root / "dataset_dict.json").exists() or (root / "dataset_info.json").exists():
-            ds = datasets.load_from_disk(str(root))
-        else:
-            ds = datasets.load_dataset(str(root), cache_dir=str(root / ".hf_cache"))
-    except Exception as e:  # noqa: BLE001 - name the path and the format we expected
-        raise ConfigError(f"{root}: not a readable Hugging Face dataset folder ({e})") from None
-    if isinstance(ds, datasets.DatasetDict):
-        if split not in ds:
-            raise ConfigError(f"{root}: has no {split!r} split (splits: {list(ds)})")
-        ds = ds[split]
-    missing = [c for c in TWIN_COLUMNS if c not in ds.column_names]
-    if missing:
-        raise ConfigError(f"{root}: TWIN rows need columns {list(TWIN_COLUMNS)} (plus question_type, source); "
-                          f"missing {missing}")
-    return ds
 
 
 def to_twin_rows(split):

@@ -63,7 +63,7 @@ def stage_dir(out_dir: str | Path, stage: int) -> Path:
 
 def check_stage(cfg: KitConfig, stage: int, data_dir: str | Path, out_dir: str | Path, model: str | None) -> str:
     """Validate a stage run before anything heavy is imported; return the initial weights."""
-    from dig_kit.train.data import check_dataset_dir
+    from dig_kit.data.reader import check_dataset_dir
 
     if stage not in (1, 2, 3):
         raise ConfigError(f"stage {stage}: the curriculum has stages 1, 2 and 3")
@@ -223,15 +223,16 @@ def run_stage(cfg: KitConfig, stage: int, data_dir: str | Path, out_dir: str | P
 
     from dig_kit.train.data import stage_dataset
     from dig_kit.train.filtering import FilteringGRPOTrainer
-    from dig_kit.train.models import load_model_and_processor
-    from dig_kit.train.tiny_model import VISION_TOKENS
+    from dig_kit.models.loading import load_model_and_processor
+    from dig_kit.models.tiny import VISION_TOKENS
 
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "config.yaml")
     dataset = stage_dataset(cfg, data_dir, stage)
     eval_dataset = None
     if cfg.train.val_every > 0:
-        from dig_kit.train.data import load_split, to_grpo_rows
+        from dig_kit.data.reader import load_split
+        from dig_kit.train.data import to_grpo_rows
 
         split = load_split(data_dir, "eval")
         split = split.select(range(min(cfg.train.val_prompts, len(split))))

@@ -1,6 +1,6 @@
 """The transformers backend: ``model.generate`` on padded batches (CPU, or GPUs without vLLM).
 
-Loading goes through :func:`dig_kit.train.models.load_model_and_processor`
+Loading goes through :func:`dig_kit.models.loading.load_model_and_processor`
 (``AutoModelForImageTextToText`` + ``AutoProcessor``, with the image-only processor fallback
 where torchvision is missing). Each batch: one chat per item (the item's images as image
 parts, then the prompt text) rendered by the processor's chat template with the generation
@@ -25,7 +25,7 @@ class TransformersBackend:
                  max_pixels: int | None = None, ignore_eos: bool = False, **_):
         import torch
 
-        from dig_kit.train.models import load_model_and_processor
+        from dig_kit.models.loading import load_model_and_processor
 
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         dtype = dtype or ("bf16" if self.device.startswith("cuda") else "fp32")

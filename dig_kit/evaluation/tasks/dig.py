@@ -54,7 +54,7 @@ class DigHeldOut(Task):
         metas = sorted((path / self.split).glob("*/metadata.jsonl")) if path.is_dir() else []
         rows = []
         if metas:
-            from dig_kit.render.dataset import read_rows
+            from dig_kit.data.reader import read_rows
 
             for m in metas:
                 for r in read_rows(m):

@@ -1,14 +1,5 @@
-"""Render DiG datasets: persistent worker processes, deterministic shards, crash-safe resume.
-
-Layout of a dataset directory (``datasets.load_dataset(DIR)`` loads it on its own, one split
-per subset, via the ``configs`` section of the generated README.md dataset card)::
-
-    DIR/
-      README.md                       dataset card (splits, provenance)
-      config.yaml                     the resolved KitConfig that made it
-      stage1/shard-00000-of-00001/
-        metadata.jsonl                one row per finished pair (appended, fsync'ed)
-        images/stage1-00000000_before.png, ..._after.png
+"""Write rendered datasets (layout: :mod:`dig_kit.data.reader`) with the Blender worker pool
+(:mod:`dig_kit.render.pool`): deterministic shards, crash-safe resume, one writer.
 
 Resume: a row is appended only after both images are renamed into place, so a killed run
 restarted with the same command skips every pair that has a row, re-renders the rest
@@ -29,10 +20,10 @@ from pathlib import Path
 import yaml
 
 from dig_kit.config import ConfigError, KitConfig, from_dict, save_config, to_dict
+from dig_kit.data.reader import METADATA, done_ids, read_rows, shard_name
 from dig_kit.render.pairs import pair_id
 from dig_kit.render.pool import RenderPool
 
-METADATA = "metadata.jsonl"
 
 def _subsets(cfg: KitConfig, kind: str) -> dict[str, tuple[int, int]]:
     """{subset: (size, seed_offset)} of the DiG or the TWIN data."""
@@ -49,39 +40,11 @@ def _set_size(cfg: KitConfig, kind: str, subset: str, n: int) -> None:
 
 
 # -- bookkeeping ---------------------------------------------------------------------------
-def read_rows(path: Path, repair: bool = False) -> list[dict]:
-    """Rows of a metadata.jsonl; a torn last line (crash mid-write) is ignored, and cut off when ``repair``."""
-    if not path.exists():
-        return []
-    data = path.read_bytes()
-    rows, good_end = [], 0
-    for line in data.splitlines(keepends=True):
-        if not line.endswith(b"\n"):
-            break
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            break
-        good_end += len(line)
-    if repair and good_end != len(data):
-        with open(path, "r+b") as f:
-            f.truncate(good_end)
-    return rows
-
-
 def _append_row(path: Path, row: dict) -> None:
     with open(path, "a") as f:
         f.write(json.dumps(row, sort_keys=True) + "\n")
         f.flush()
         os.fsync(f.fileno())
-
-
-def done_ids(subset_dir: Path) -> set[str]:
-    return {r["id"] for m in subset_dir.glob(f"*/{METADATA}") for r in read_rows(m)}
-
-
-def shard_name(index: int, count: int) -> str:
-    return f"shard-{index:05d}-of-{count:05d}"
 
 
 def parse_shard(text: str) -> tuple[int, int]:

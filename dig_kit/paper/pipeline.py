@@ -9,18 +9,22 @@ failing step stops the pipeline and names the notebook and the cell that failed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+PACKAGE = Path(__file__).resolve().parents[1]
+NOTEBOOKS = PACKAGE.parent / "notebooks"
 
 
 def steps(profile: str, runs: Path, figures: Path) -> list[tuple[str, str, str, dict]]:
     """(step name, notebook file, executed copy's name, papermill parameters) in dependency order."""
-    from dig_kit.evaluation.paper_numbers import benchmarks_of
+    from dig_kit.paper.published import benchmarks_of
 
     data, train = str(runs / "data"), str(runs / "train")
     plan = [
@@ -71,7 +75,7 @@ def steps(profile: str, runs: Path, figures: Path) -> list[tuple[str, str, str, 
 def _code_digest() -> str:
     """The package's own source: a changed dig_kit reruns the pipeline (results depend on it)."""
     h = hashlib.sha256()
-    root = Path(__file__).resolve().parent
+    root = PACKAGE
     for p in sorted(root.rglob("*")):
         if p.suffix in (".py", ".yaml") and "__pycache__" not in p.parts:
             h.update(str(p.relative_to(root)).encode())
@@ -87,20 +91,76 @@ def _digest(nb_path: Path, params: dict, upstream: str) -> str:
     return h.hexdigest()
 
 
+@contextlib.contextmanager
+def _step_log(path: Path):
+    """Send everything printed while a step runs (this process, papermill's log of each cell's
+    output, warnings, the kernel process's own stderr) to ``path``; yield the console's stderr."""
+    import logging
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    console = os.fdopen(os.dup(saved[1]), "w", buffering=1)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    logger = logging.getLogger("papermill")
+    handler = logging.StreamHandler(os.fdopen(os.dup(2), "w", buffering=1))
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    old_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            logging.captureWarnings(True)
+            yield console
+    finally:
+        logging.captureWarnings(False)
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+        handler.stream.close()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for f in saved:
+            os.close(f)
+        console.close()
+
+
+def _written(figures: Path, before: dict) -> str:
+    from dig_kit.paper.artifacts import snapshot
+
+    stems: dict[str, list[str]] = {}
+    for name, mtime in snapshot(figures).items():
+        if name not in ("index.md", "README.md") and before.get(name) != mtime:
+            stems.setdefault(Path(name).stem, []).append(Path(name).suffix.lstrip("."))
+    return ", ".join(f"{s}.{{{','.join(sorted(e))}}}" if len(e) > 1 else f"{s}.{e[0]}"
+                     for s, e in sorted(stems.items())) or "no figures"
+
+
 def run_pipeline(profile: str = "smoke", runs_dir: str = "runs", figures_dir: str = "figures",
                  only: list[str] | None = None, start: str | None = None) -> int:
+    """Run the plan; print one line per step (name, status, time, outputs). Each step's full
+    log (cell outputs, warnings, the kernel's stderr) goes to ``runs/<profile>/logs/<step>.log``;
+    on a terminal a progress bar over the step's cells shows while it runs."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
-    from dig_kit.artifacts import record_artifacts, snapshot, write_index
+    from dig_kit.paper.artifacts import record_artifacts, snapshot, write_index
 
     runs = Path(runs_dir) / profile
     figures = Path(figures_dir)
     plan, upstream = [], _code_digest()
     for step in steps(profile, runs, figures):
-        if (NOTEBOOKS / step[1]).exists():
-            upstream = _digest(NOTEBOOKS / step[1], step[3], upstream)
-            plan.append((*step, upstream))
+        if not (NOTEBOOKS / step[1]).exists():
+            print(f"dig-kit reproduce: error: notebook {NOTEBOOKS / step[1]} not found (reproduce runs from a "
+                  "checkout of the repository, which holds notebooks/)", file=sys.stderr)
+            return 2
+        upstream = _digest(NOTEBOOKS / step[1], step[3], upstream)
+        plan.append((*step, upstream))
     names = [s[0] for s in plan]
     for n in (only or []) + ([start] if start else []):
         if n not in names:
@@ -110,28 +170,36 @@ def run_pipeline(profile: str = "smoke", runs_dir: str = "runs", figures_dir: st
         plan = plan[names.index(start):]
     if only:
         plan = [s for s in plan if s[0] in only]
-    runs.mkdir(parents=True, exist_ok=True)
+    logs = runs / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    tty = sys.stderr.isatty()
     for i, (name, nb, executed, params, digest) in enumerate(plan, 1):
-        src, dst = NOTEBOOKS / nb, runs / executed
+        src, dst, log = NOTEBOOKS / nb, runs / executed, logs / f"{name}.log"
+        tag = f"[{i}/{len(plan)}] {name}"
         stamp = dst.with_suffix(".stamp")
         if dst.exists() and stamp.exists() and stamp.read_text() == digest:
-            print(f"[{i}/{len(plan)}] {name}: unchanged, skipped ({dst})", flush=True)
+            print(f"{tag}: unchanged, skipped ({dst})", flush=True)
             continue
-        print(f"[{i}/{len(plan)}] {name}: running {nb} -> {dst}", flush=True)
+        if not tty:  # a log file or CI: say what is running (a terminal shows the bar instead)
+            print(f"{tag}: running {nb} (log: {log})", flush=True)
         stamp.unlink(missing_ok=True)
         t0 = time.perf_counter()
         before = snapshot(figures)
         try:
-            pm.execute_notebook(str(src), str(dst), parameters=params, kernel_name="python3",
-                                progress_bar=False, cwd=str(Path.cwd()))
+            with _step_log(log) as console:
+                pm.execute_notebook(str(src), str(dst), parameters=params, kernel_name="python3", log_output=True,
+                                    progress_bar={"desc": tag, "file": console, "leave": False, "disable": not tty},
+                                    cwd=str(Path.cwd()))
         except PapermillExecutionError as e:
-            print(f"dig-kit reproduce: step {name!r} failed in {nb}, cell {e.exec_count}: {e.ename}: {e.evalue}\n"
-                  f"  executed notebook with the traceback: {dst}", file=sys.stderr)
+            print(f"{tag}: FAILED after {time.perf_counter() - t0:.1f} s\n"
+                  f"dig-kit reproduce: step {name!r} failed in {nb}, cell {e.exec_count}: {e.ename}: {e.evalue}\n"
+                  f"  executed notebook with the traceback: {dst}\n  full log: {log}", file=sys.stderr)
             return 1
         figures.mkdir(parents=True, exist_ok=True)
         record_artifacts(figures, before, name, nb, dst, runs / "artifacts.json")
         stamp.write_text(digest)
-        print(f"[{i}/{len(plan)}] {name}: done in {time.perf_counter() - t0:.1f}s", flush=True)
+        print(f"{tag}: done in {time.perf_counter() - t0:.1f} s -> {dst}; wrote {_written(figures, before)} "
+              f"(log: {log})", flush=True)
     if figures.exists():
         write_index(figures, runs / "artifacts.json", profile)
     print(f"figures in {figures}/ (index: {figures / 'index.md'}), executed notebooks in {runs}/")

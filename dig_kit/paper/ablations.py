@@ -296,11 +296,11 @@ def reward_ablation_rows(results: dict[str, dict[str, dict]], measured_source: s
     """Rows of ``tab4_reward_ablation``: one measured row per variant in ``results``
     (``{variant: {benchmark: metrics}}``, :data:`REWARD_VARIANTS` order) with RefCOCO val
     Acc@0.5 and the DiG held-out F1 / mIoU, labelled ``measured_source``; then the slides'
-    published rows (:data:`dig_kit.evaluation.paper_numbers.TAB4_REWARD_ABLATION`), labelled
+    published rows (:data:`dig_kit.paper.published.TAB4_REWARD_ABLATION`), labelled
     :data:`PUBLISHED_SOURCE`, with the slides' dash for format-only (did not converge) and no
     DiG held-out numbers (the paper reports none). Components used are marked ✓, as in the
     slides."""
-    from dig_kit.evaluation.paper_numbers import TAB4_REWARD_ABLATION
+    from dig_kit.paper.published import TAB4_REWARD_ABLATION
 
     unknown = [v for v in results if v not in REWARD_COMPONENTS]
     if unknown:

@@ -3,7 +3,7 @@
 No hub access is needed (or possible here), so the CPU smoke profile and the tests use a
 model of the real architecture (``Qwen3VLForConditionalGeneration``) with a few hundred
 thousand parameters, saved to disk and loaded back through the same ``from_pretrained``
-path as a real checkpoint (:func:`dig_kit.train.models.load_model_and_processor`).
+path as a real checkpoint (:func:`dig_kit.models.loading.load_model_and_processor`).
 
 - Tokenizer: a byte-level BPE trained on a small built-in corpus (the DiG/TWIN prompts,
   digits, JSON punctuation), with Qwen's chat and vision special tokens
@@ -12,7 +12,7 @@ path as a real checkpoint (:func:`dig_kit.train.models.load_model_and_processor`
   ``<|vision_start|><|image_pad|><|vision_end|>``; the generation prompt opens ``<think>``).
 - Processor files in the standard layout (``processor_config.json`` naming
   ``Qwen3VLProcessor``, Qwen2-VL's image processor with Qwen3-VL's patch 16 / merge 2,
-  limited to small images). Loading goes through :func:`dig_kit.train.models.load_processor`,
+  limited to small images). Loading goes through :func:`dig_kit.models.loading.load_processor`,
   which handles the missing-torchvision trap on CPU.
 - Model: 2 text layers of width 64, a 1-block vision tower of width 32; vocabulary of the
   tokenizer. ``generation_config`` suppresses the vision special tokens, which a random

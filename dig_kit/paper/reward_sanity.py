@@ -20,9 +20,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from .case_study import CASE_STUDY_BOXES, CASE_STUDY_IMAGE_SIZE, CASE_STUDY_OUTPUT
-from .dig import VARIANTS, dig_reward, dig_reward_group
-from .parsing import COORD_FORMATS
-from .synthetic import jitter_boxes, random_gt_boxes, render_completion, to_coord_format
+from dig_kit.rewards.dig import VARIANTS, dig_reward, dig_reward_group
+from dig_kit.rewards.parsing import COORD_FORMATS
+from .synthetic_outputs import jitter_boxes, random_gt_boxes, render_completion, to_coord_format
 
 SOURCE = "synthetic predictions scored by dig_kit.rewards (no model)"
 IMAGE_SIZE = (480, 320)
@@ -167,7 +167,7 @@ def case_study_table(**options: Any) -> list[dict]:
 
 
 def _plt():
-    from dig_kit.figures import apply_style
+    from dig_kit.paper.figures import apply_style
 
     import matplotlib.pyplot as plt
 
@@ -290,7 +290,7 @@ def playground(
                 fontsize=8,
             )
             ax.set_aspect("equal")
-            display(fig)  # works whatever backend dig_kit.figures left selected
+            display(fig)  # works whatever backend dig_kit.paper.figures left selected
             plt.close(fig)
 
     for wdg in (*sliders.values(), others, variant, norm):

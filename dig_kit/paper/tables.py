@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .paper_numbers import CAPTIONS, COLUMNS, PAPER_TABLES, SOURCE_SLIDES
+from .published import CAPTIONS, COLUMNS, PAPER_TABLES, SOURCE_SLIDES
 
 PAPER_LABEL = "paper (published)"
 
@@ -73,8 +73,8 @@ def table_rows(table: str, measured: dict[str, dict[str, dict]] | None = None, i
 
 def save_paper_tables(measured: dict[str, dict[str, dict]], out_dir: str | Path = "figures",
                       tables: tuple[str, ...] = ("tab1_perception", "tab2_general", "tab3_grounding")) -> list[Path]:
-    """Write each table as CSV + Markdown + LaTeX (:func:`dig_kit.figures.save_table`)."""
-    from dig_kit.figures import save_table
+    """Write each table as CSV + Markdown + LaTeX (:func:`dig_kit.paper.figures.save_table`)."""
+    from dig_kit.paper.figures import save_table
 
     paths = []
     for t in tables:
