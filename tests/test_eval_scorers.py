@@ -154,9 +154,12 @@ def test_mmvp_pairs_from_the_original_folder(tmp_path):
     docs = task.load(tmp_path)
     assert docs[0]["options"] == {"A": "Open", "B": "Closed"} and docs[0]["answer"] == "A"
     # pair (1,2) both right; pair (3,4) one right; pair (5,6) both wrong
-    m, _ = score("mmvp", tmp_path, {1: "(a)", 2: "B", 3: "A", 4: "A", 5: "B", 6: "A"})
+    answers = {1: "(a)", 2: "B", 3: "A", 4: "A", 5: "B", 6: "A"}
+    m, _ = score("mmvp", tmp_path, answers, protocol="lenient")  # lenient: a lone lower-case "(a)" reads A
     assert m["pair_accuracy"] == approx(100 / 3)
     assert m["question_accuracy"] == approx(50.0)
+    m, rows = score("mmvp", tmp_path, answers)  # VLMEvalKit can_infer: "(a)" is no letter word, no option text
+    assert rows["1"]["why"] == "unparsed" and m["pair_accuracy"] == 0.0 and m["question_accuracy"] == approx(100 / 3)
     assert [d["id"] for d in task.load(tmp_path, limit=3)] == ["1", "2", "3", "4"]  # whole pairs
 
 
