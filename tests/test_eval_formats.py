@@ -72,6 +72,9 @@ def test_hf_variants_of_yes_no_benchmarks(tmp_path):
     write_parquet(tmp_path / "HallusionBench" / "image-00000-of-00001.parquet", [
         {"category": "VD", "subcategory": "illusion", "visual_input": "1", "set_id": "0", "figure_id": "0",
          "question_id": "0", "question": "Is the line longer?", "gt_answer": "1", "image": png_bytes()}])
+    write_parquet(tmp_path / "HallusionBench" / "non_image-00000-of-00001.parquet", [  # lmms-lab: not read
+        {"category": "VD", "subcategory": "illusion", "visual_input": "0", "set_id": "0", "figure_id": "0",
+         "question_id": "1", "question": "Is a circle round?", "gt_answer": "1", "image": None}])
     (doc,) = get_task("hallusionbench").load(tmp_path)
     assert doc["answer"] == "yes" and doc["l2-category"] == "illusion"
     (tmp_path / "vsr" / "images").mkdir(parents=True)

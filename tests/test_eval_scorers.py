@@ -41,7 +41,14 @@ def test_hallusionbench_aacc_facc_qacc(tmp_path):
     items = [("0", "0", "0"), ("0", "0", "1"), ("0", "1", "0"), ("0", "1", "1"), ("1", "0", "0")]
     rows = [{"index": f"VS_chart_x_{s}_{f}_{q}", "image": IMG, "question": "Is it red?", "answer": "Yes",
              "category": "VS", "l2-category": "chart"} for s, f, q in items]
-    path = write_vlmeval_tsv(tmp_path / "HallusionBench.tsv", rows)
+    no_image = [  # VLMEvalKit scores only questions with an image (951 of 1,129): these two are dropped
+        {"index": "VD_figure_0_5_0_0", "image": IMG, "question": "Is Paris in France?", "answer": "Yes",
+         "category": "VD", "l2-category": "figure"},  # visual_input 0 (index part 2), an image cell all the same
+        {"index": "VD_figure_1_6_0_0", "image": None, "question": "Is it red?", "answer": "No",
+         "category": "VD", "l2-category": "figure"},  # no image at all
+    ]
+    path = write_vlmeval_tsv(tmp_path / "HallusionBench.tsv", rows + no_image)
+    assert len(get_task("hallusionbench").load(path)) == 5
     wrong = "VS_chart_x_0_1_0"  # set 0, figure 1, question 0
     m, _ = score("hallusionbench", path, {r["index"]: ("No" if r["index"] == wrong else "Yes") for r in rows})
     assert m["aAcc"] == approx(80.0)  # 4 / 5 questions
@@ -50,6 +57,7 @@ def test_hallusionbench_aacc_facc_qacc(tmp_path):
     assert m["overall"] == approx((80 + 200 / 3 + 200 / 3) / 3)
     assert m["score"] == m["overall"]
     assert m["by_category"]["VS"]["aAcc"] == approx(80.0)
+    assert m["n"] == 5 and m["dropped_no_image"] == 2
 
 
 def test_hrbench_averages_over_cycles(tmp_path):

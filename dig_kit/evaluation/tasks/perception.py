@@ -29,6 +29,16 @@ class HallusionBench(YesNoTask):
     ``set_id``/``figure_id``/``question_id`` come from their columns when present, else from
     the VLMEvalKit index (``index.split('_')[3:6]``); all three also per ``category`` (VD/VS)
     and per ``l2-category`` (chart, table, map, ...).
+
+    Questions without an image (``visual_input == 0``, from its column or ``index.split('_')[2]``,
+    or an empty image cell) are dropped, as VLMEvalKit scores only the 951 with one of
+    VLMEvalKit's 1,129 rows; lmms-lab's parquet is read from its ``image`` split only (its
+    ``non_image`` split is those questions). ``dropped_no_image`` says how many.
+
+    Protocols elsewhere: lmms-eval's ``hallusion_bench`` computes the same three accuracies but
+    keys figures and questions by ``category, subcategory, set_id, figure_id/question_id``
+    (VLMEvalKit: ``l2-category``, i.e. the same subcategory) and reads yes/no with its own
+    parser; the official script asks GPT-4 to map each answer to yes/no/uncertain.
     """
 
     name = "hallusionbench"
@@ -38,8 +48,10 @@ class HallusionBench(YesNoTask):
                 "lmms-lab/HallusionBench parquet (category, subcategory, set_id, figure_id, question_id, gt_answer, image)")
     headline = "overall"
 
+    dropped_no_image = 0
+
     def read(self, path: Path) -> list[dict]:
-        docs = []
+        docs, dropped = [], 0
         if path.suffix == ".tsv":
             for r in read_vlmeval_tsv(path):
                 parts = str(r["index"]).split("_")
@@ -47,21 +59,34 @@ class HallusionBench(YesNoTask):
                 if any(v is None for v in ids):
                     if len(parts) < 6:
                         raise BenchmarkDataError(f"{path}: index {r['index']!r} lacks set/figure/question ids "
-                                                 "(expected VLMEvalKit's '<cat>_<sub>_..._<set>_<figure>_<question>')")
+                                                 "(expected VLMEvalKit's '<cat>_<sub>_<visual_input>_<set>_<figure>_"
+                                                 "<question>' or columns set_id, figure_id, question_id)")
                     ids = parts[3:6]
+                visual = r.get("visual_input", parts[2] if len(parts) >= 6 else None)
+                if str(visual).strip() == "0" or not r["images"]:
+                    dropped += 1
+                    continue
                 docs.append({"id": r["index"], "question": r["question"], "answer": yes_no_label(r["answer"]),
                              "category": r.get("category"), "l2-category": r.get("l2-category"),
                              "set_id": str(ids[0]), "figure_id": str(ids[1]), "question_id": str(ids[2]),
                              "images": r["images"]})
         else:
-            for r in read_table(path, None, self.expected):
+            split = None
+            if path.is_dir() and "image" in {split_of(f, path) for f in path.rglob("*.parquet")}:
+                split = "image"
+            for r in read_table(path, split, self.expected):
                 sub = r.get("subcategory") or r.get("l2-category")
+                images = image_refs(r.get("image"), path if path.is_dir() else path.parent)
+                if str(r.get("visual_input", "1")).strip() == "0" or not images:
+                    dropped += 1
+                    continue
                 vid = f"{r['category']}_{sub}_{r.get('visual_input', '')}_{r['set_id']}_{r['figure_id']}_{r['question_id']}"
                 docs.append({"id": r.get("index", vid), "question": r["question"],
                              "answer": yes_no_label(r.get("gt_answer", r.get("answer"))),
                              "category": r["category"], "l2-category": sub, "set_id": str(r["set_id"]),
                              "figure_id": str(r["figure_id"]), "question_id": str(r["question_id"]),
-                             "images": image_refs(r.get("image"), path)})
+                             "images": images})
+        self.dropped_no_image = dropped
         return docs
 
     @staticmethod
@@ -79,6 +104,7 @@ class HallusionBench(YesNoTask):
 
     def aggregate(self, docs, rows) -> dict:
         out = self._rates(docs, rows)
+        out["dropped_no_image"] = self.dropped_no_image
         for key in ("category", "l2-category"):
             vals = sorted({d[key] for d in docs if d.get(key) is not None})
             if vals:
