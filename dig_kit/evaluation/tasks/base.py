@@ -299,6 +299,6 @@ def mcq_docs(rows: list[dict], answer_key: str = "answer") -> list[dict]:
             "id": str(r["index"]), "question": r["question"], "options": opts, "answer": ans,
             "hint": r.get("hint"), "category": r.get("category"),
             "l2-category": r.get("l2-category", r.get("l2_category")), "images": r.get("images", []),
-            **{k: r[k] for k in ("split", "cycle_category", "image_key") if k in r},
+            **{k: r[k] for k in ("split", "cycle_category", "image_key", "source") if k in r},
         })
     return docs

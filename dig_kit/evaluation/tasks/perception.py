@@ -126,7 +126,7 @@ class HRBench8K(MultipleChoiceTask):
 
     name = "hrbench8k"
     group = "perception"
-    data_names = ("HRBench8K.tsv", "HRBench_8K.tsv")
+    data_names = ("HRBench8K.tsv", "HRBench_8K.tsv", "hr_bench_8k.tsv", "HR-Bench/hr_bench_8k.tsv")
     expected = "VLMEvalKit HRBench8K.tsv (index, image, question, A-D, answer, category single/cross, cycle_category)"
     headline = "overall"
 
@@ -272,7 +272,8 @@ class VSR(YesNoTask):
 
     name = "vsr"
     group = "perception"
-    data_names = ("VSR_zeroshot.tsv", "VSR.tsv", "vsr_zeroshot", "VSR")
+    data_names = ("VSR_zeroshot.tsv", "VSR.tsv", "vsr_zeroshot", "VSR", "visual-spatial-reasoning/data/splits/zeroshot",
+                  "zeroshot")
     expected = ("VLMEvalKit-style TSV (index, image, question, answer Yes/No) or cambridgeltl/vsr_zeroshot "
                 "(parquet/JSONL: image, caption, label 0/1; image files under images/ when not embedded)")
     headline = "accuracy"
@@ -307,16 +308,39 @@ class CVBench(MultipleChoiceTask):
     Metrics (the CV-Bench/Cambrian definition): accuracy per ``source``; ``2d`` = mean of
     ADE20K and COCO accuracy, ``3d`` = Omni3D accuracy, ``overall`` = (2d + 3d) / 2 (the paper's
     "CV-Bench" column); accuracy per ``task`` (Count, Relation, Depth, Distance) for reference.
+
+    VLMEvalKit's TSVs (``CV-Bench-2D.tsv`` and ``CV-Bench-3D.tsv``, MCQ rows; either one
+    finds the other beside it) report plain accuracy per file; with a ``source`` column the
+    official formula above applies, without one ``2d`` and ``3d`` are the accuracies on each
+    file and ``overall`` their mean (``formula`` in the metrics says which).
     """
 
     name = "cvbench"
     group = "perception"
-    data_names = ("CV-Bench", "CVBench", "cv_bench")
+    data_names = ("CV-Bench", "CVBench", "cv_bench", "CV-Bench-2D.tsv", "CV-Bench-3D.tsv")
     expected = ("nyu-visionx/CV-Bench parquet (idx, type, task, image, question, choices, answer '(A)', source); "
-                "test_2d + test_3d, or test")
+                "test_2d + test_3d, or test; or VLMEvalKit CV-Bench-2D.tsv / CV-Bench-3D.tsv (index, image, "
+                "question, A-F, answer, category; optional source)")
     headline = "overall"
 
+    def _read_tsvs(self, path: Path) -> list[dict]:
+        files = [path]
+        for a, b in (("2D", "3D"), ("3D", "2D")):
+            other = path.with_name(path.name.replace(f"-{a}", f"-{b}"))
+            if f"-{a}" in path.name and other.exists():
+                files.append(other)
+        docs = []
+        for f in sorted(files):
+            kind = "3D" if "3D" in f.name.upper() else "2D"
+            for d in mcq_docs(read_vlmeval_tsv(f)):
+                d["id"] = f"{kind}/{d['id']}" if len(files) > 1 else d["id"]
+                d["type"], d["task"] = kind, d.get("category")
+                docs.append(d)
+        return docs
+
     def read(self, path: Path) -> list[dict]:
+        if path.suffix == ".tsv":
+            return self._read_tsvs(path)
         if path.is_dir():  # the hub repo has test_2d/test_3d shards (and may also hold a combined test)
             splits = {split_of(f, path) for f in path.rglob("*.parquet")}
             if {"test_2d", "test_3d"} <= splits:
@@ -340,9 +364,14 @@ class CVBench(MultipleChoiceTask):
     def aggregate(self, docs, rows) -> dict:
         by_source = grouped_accuracy(docs, rows, "source")
         ade, coco, omni = by_source.get("ADE20K"), by_source.get("COCO"), by_source.get("Omni3D")
+        formula = "official: ((ADE20K + COCO) / 2 + Omni3D) / 2"
         two_d = round((ade + coco) / 2, 4) if ade is not None and coco is not None else None
+        if not by_source:  # VLMEvalKit TSVs without a source column: accuracy per file
+            by_type = grouped_accuracy(docs, rows, "type")
+            two_d, omni = by_type.get("2D"), by_type.get("3D")
+            formula = "no source column: (2D accuracy + 3D accuracy) / 2"
         overall = round((two_d + omni) / 2, 4) if two_d is not None and omni is not None else None
-        return {"overall": overall, "2d": two_d, "3d": omni, "by_source": by_source,
+        return {"overall": overall, "2d": two_d, "3d": omni, "formula": formula, "by_source": by_source,
                 "by_task": grouped_accuracy(docs, rows, "task"), "accuracy": pct(mean(r["score"] for r in rows))}
 
 
