@@ -10,8 +10,8 @@ Two **protocols** (``Task.protocol``, ``--protocol``):
   LLM judge (``<answer>``/``\\boxed{}`` narrowing, "answer is X", a leading or lone letter,
   a bold letter, yes/no from the first word). Numbers made with it are **not** comparable to
   published ones; it is an explicit option, never the default.
-- ``judge`` (:mod:`.judge`): the same exact matching, then VLMEvalKit's judge prompt on an
-  OpenAI-compatible endpoint for what it cannot read.
+- (not built yet: a ``judge`` protocol sending what exact matching cannot read to
+  VLMEvalKit's judge prompts on an OpenAI-compatible endpoint.)
 
 Step 1, the final answer, per output (:func:`split_thinking`)
 -------------------------------------------------------------
@@ -61,7 +61,7 @@ from typing import Mapping
 
 from dig_kit.rewards.parsing import answer_segment
 
-PROTOCOLS = ("vlmevalkit", "lenient", "judge")
+PROTOCOLS = ("vlmevalkit", "lenient")
 
 _THINK_END_RE = re.compile(r"<\s*/\s*think\s*>", re.IGNORECASE)
 _THINK_OPEN_RE = re.compile(r"<\s*think\s*>", re.IGNORECASE)
