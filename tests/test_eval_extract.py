@@ -1,4 +1,8 @@
-"""Answer extraction: tables of real-looking model outputs (dig_kit.evaluation.extract)."""
+"""Answer extraction: tables of real-looking model outputs (dig_kit.evaluation.extract).
+
+Each case's comment names the reference behaviour it mirrors: VLMEvalKit's exact matching
+(``vlmeval/utils/matching_util.py`` ``can_infer``; ``vlmeval/dataset/utils/yorn.py``
+``YOrN_Extraction``) for the default protocol, or the kit's own lenient fallback."""
 
 from __future__ import annotations
 
@@ -10,25 +14,45 @@ from dig_kit.evaluation.extract import (
     extract_option,
     extract_yes_no,
     final_answer,
+    match_option,
+    match_yes_no,
     normalize_vqa_answer,
     process_punctuation,
+    split_thinking,
     vqa_accuracy,
 )
 
 THINK = "Let me look. The cup is left of the plate, and the answer might be B or C. "
 
+SPLIT = [
+    # (raw output, thinking, finish_reason, expected answer, expected truncation reason)
+    (THINK + "</think>\n\nC", True, "stop", "C", None),  # Qwen3-VL-Thinking: the template opened <think>
+    ("<think>" + THINK + "</think>The answer is B.", None, None, "The answer is B.", None),  # tags in the output
+    (THINK + "</think>first</think>  second ", True, None, "second", None),  # the last </think> counts
+    (THINK + "< /think >yes", True, None, "yes", None),  # spacing variants (Qwen2.5-VL-32B writes them)
+    (THINK + "</think><answer>A</answer> because red", True, None, "<answer>A</answer> because red", None),  # as written
+    (THINK + "so the answer is", True, "stop", "", "no_think_end"),  # template opened <think>, never closed
+    (THINK + "so the answer is", None, "length", "", "length"),  # backend: stopped by max_new_tokens
+    (THINK + "</think>The answer is", None, "length", "", "length"),  # cut after </think>: incomplete answer
+    ("<think>" + THINK, None, None, "", "unclosed_think"),  # opened <think> itself and never closed it
+    ("B", None, None, "B", None),  # no tags, template unknown: its own answer (not decided per file)
+    ("B", False, None, "B", None),  # a model whose template opens no <think>: the whole output
+    ("B", True, None, "", "no_think_end"),  # --thinking yes: an output without </think> never answered
+    ("", True, None, "", "no_think_end"),
+    (None, False, None, "", None),  # not a string: nothing to read (unparsed, not truncated)
+]
+
+
+@pytest.mark.parametrize("raw,thinking,finish,answer,why", SPLIT)
+def test_split_thinking(raw, thinking, finish, answer, why):
+    assert split_thinking(raw, thinking, finish) == (answer, why)
+
+
 FINAL = [
-    # (raw output, thinking, expected answer, expected truncated)
-    (THINK + "</think>\n\nC", True, "C", False),  # Qwen3-VL-Thinking: the template opened <think>
-    ("<think>" + THINK + "</think>The answer is B.", False, "The answer is B.", False),
-    (THINK + "</think>first</think>  second ", True, "second", False),  # the last </think> counts
-    (THINK + "< /think >yes", True, "yes", False),  # spacing variants (Qwen2.5-VL-32B writes them)
-    (THINK + "</think><answer>A</answer> because red", True, "A", False),  # <answer> narrows it
-    (THINK + "so the answer is", True, "", True),  # cut off at max_new_tokens: wrong, truncated
-    ("<think>" + THINK, False, "", True),  # opened <think> itself and never closed it
-    ("B", False, "B", False),  # a non-thinking model: the whole output
-    ("", True, "", True),
-    (None, False, "", False),
+    # lenient final answer: split_thinking, then <answer> narrowing (the kit's own rule)
+    (THINK + "</think><answer>A</answer> because red", True, "A", False),
+    (THINK + "so the answer is", True, "", True),
+    ("B", False, "B", False),
 ]
 
 
@@ -42,30 +66,52 @@ def test_detect_thinking():
     assert not detect_thinking(["A", "B", None])
 
 
-OPTS = {"A": "red", "B": "green", "C": "blue", "D": "yellow"}
+OPTS = {"A": "red", "B": "green", "C": "blue", "D": "yellow"}  # texts total 18 chars: text match up to 36
 OPTION_CASES = [
-    ("B", "B"),
-    ("B.", "B"),
-    ("(C) blue", "C"),
-    ("The answer is C.", "C"),
-    ("Answer: D", "D"),
-    ("**A**", "A"),
-    ("\\boxed{B}", "B"),
-    ("It is blue.", "C"),  # option text, VLMEvalKit can_infer_text
-    ("A and C both look plausible, but the answer is C", "C"),  # our rule: the stated answer
-    ("A. red, because the apple is ripe and red", "A"),
-    ("C. The cube is blue; A and B are wrong.", "C"),  # our rule: the letter opening the answer
-    ("Cannot determine the answer", None),  # a refusal (VLMEvalKit's Z): wrong
-    ("None of the options fits.", None),
-    ("I see a cat.", None),
-    ("", None),
-    ("E", None),  # not an option of this item
+    # (answer, vlmevalkit (letter, rule), lenient letter)
+    ("B", ("B", "option_letter"), "B"),  # can_infer_option: a lone letter word
+    ("B.", ("B", "option_letter"), "B"),  # can_infer_option: "." becomes a space
+    ("(C) blue", ("C", "option_letter"), "C"),  # can_infer_option: "()" become spaces
+    ("The answer is C.", ("C", "option_letter"), "C"),  # can_infer_option: letter among the last 4 words
+    ("Answer: D", ("D", "option_letter"), "D"),
+    ("**A**", ("A", "option_letter"), "A"),  # can_infer_option: "*" becomes a space
+    ("\\boxed{B}", ("B", "option_letter"), "B"),  # can_infer_option: "{}" become spaces
+    ("I think it's C, the blue one.", ("C", "option_letter"), "C"),  # index 3 > 7 - 5
+    ("It is blue.", ("C", "option_text"), "C"),  # can_infer_text: the one option text in a short answer
+    ("A and C both look plausible, but the answer is C", ("C", "answer_is"), "C"),  # two letters: _VERBOSE_ANSWER_RE
+    ("The answer is b", ("B", "answer_is"), "B"),  # VLMEvalKit's newer case-insensitive "answer is X"
+    ("the answer is blue", ("B", "answer_is"), "B"),  # VLMEvalKit quirk kept: "answer is b(lue)" reads B
+    ("Option B is tempting, but it is not correct here at all", (None, "unparsed"), "B"),  # B not in the last words
+    ("A. red, because the apple is ripe and red", (None, "unparsed"), "A"),  # too long for can_infer_text (41 > 36)
+    ("C. The cube is blue; A and B are wrong.", (None, "unparsed"), "C"),  # 3 letters; lenient: the leading letter
+    ("Cannot determine the answer", (None, "refusal"), None),  # VLMEvalKit's refusal list: Z
+    ("Z", (None, "refusal"), None),  # a bare Z: VLMEvalKit's "no answer"
+    ("None of the options fits.", (None, "unparsed"), None),
+    ("I see a cat.", (None, "unparsed"), None),
+    ("", (None, "unparsed"), None),
+    ("E", (None, "unparsed"), None),  # not an option of this item
 ]
 
 
-@pytest.mark.parametrize("answer,letter", OPTION_CASES)
-def test_extract_option(answer, letter):
-    assert extract_option(answer, OPTS) == letter
+@pytest.mark.parametrize("answer,exact,lenient", OPTION_CASES)
+def test_match_option(answer, exact, lenient):
+    assert match_option(answer, OPTS) == exact
+    assert extract_option(answer, OPTS) == exact[0]
+    assert extract_option(answer, OPTS, "lenient") == lenient
+
+
+SHORT_OPTIONS = [
+    # (options, answer, vlmevalkit letter): the length limit of can_infer_text (issue 13, cause 2)
+    ({"A": "Yes", "B": "No"}, "I cannot tell which way the dog is facing", None),  # "no" in "cannot": too long
+    ({"A": "2", "B": "3"}, "There are 12 apples in the picture", None),  # "2" in "12": too long (limit 4)
+    ({"A": "2", "B": "3"}, "12", "A"),  # short enough: VLMEvalKit does read "2" inside "12"
+    ({"A": "Yes", "B": "No"}, "no", "B"),  # lower-case text match
+]
+
+
+@pytest.mark.parametrize("options,answer,letter", SHORT_OPTIONS)
+def test_text_match_length_limit(options, answer, letter):
+    assert extract_option(answer, options) == letter
 
 
 def test_can_infer_matches_vlmevalkit():
@@ -79,22 +125,26 @@ def test_can_infer_matches_vlmevalkit():
 
 
 YES_NO_CASES = [
-    ("Yes", "yes"),
-    ("yes.", "yes"),
-    ("No, there is no dog in the image.", "no"),
-    ("Yes, there is a bottle on the table.", "yes"),
-    ("Yes, there is no other bottle.", "yes"),  # both words: ours takes the leading one
-    ("There is no bottle, so yes the statement is false", None),  # both, neither leads: unparsed
-    ("There is a bottle.", None),
-    ("NO", "no"),
-    ("\\boxed{Yes}", "yes"),
-    ("", None),
+    # (answer, vlmevalkit (label, rule), lenient label)
+    ("Yes", ("yes", "yorn"), "yes"),  # YOrN_Extraction
+    ("yes.", ("yes", "yorn"), "yes"),
+    ("No, there is no dog in the image.", ("no", "yorn"), "no"),
+    ("Yes, there is a bottle on the table.", ("yes", "yorn"), "yes"),
+    ("Yes, there is no other bottle.", (None, "unparsed"), "yes"),  # both: Unknown; lenient: the first word
+    ("There is no bottle, so yes the statement is false", (None, "unparsed"), None),  # both, neither leads
+    ("There is a bottle.", (None, "unparsed"), None),  # neither: Unknown
+    ("I cannot say", (None, "unparsed"), None),  # "no" inside "cannot" is no word
+    ("NO", ("no", "yorn"), "no"),  # lower-cased first
+    ("\\boxed{Yes}", ("yes", "yorn"), "yes"),  # punctuation processing splits "\\boxed{yes}"
+    ("", (None, "unparsed"), None),
 ]
 
 
-@pytest.mark.parametrize("answer,expected", YES_NO_CASES)
-def test_extract_yes_no(answer, expected):
-    assert extract_yes_no(answer) == expected
+@pytest.mark.parametrize("answer,exact,lenient", YES_NO_CASES)
+def test_match_yes_no(answer, exact, lenient):
+    assert match_yes_no(answer) == exact
+    assert extract_yes_no(answer) == exact[0]
+    assert extract_yes_no(answer, "lenient") == lenient
 
 
 VQA_NORMALIZATION = [

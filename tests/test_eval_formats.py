@@ -72,6 +72,9 @@ def test_hf_variants_of_yes_no_benchmarks(tmp_path):
     write_parquet(tmp_path / "HallusionBench" / "image-00000-of-00001.parquet", [
         {"category": "VD", "subcategory": "illusion", "visual_input": "1", "set_id": "0", "figure_id": "0",
          "question_id": "0", "question": "Is the line longer?", "gt_answer": "1", "image": png_bytes()}])
+    write_parquet(tmp_path / "HallusionBench" / "non_image-00000-of-00001.parquet", [  # lmms-lab: not read
+        {"category": "VD", "subcategory": "illusion", "visual_input": "0", "set_id": "0", "figure_id": "0",
+         "question_id": "1", "question": "Is a circle round?", "gt_answer": "1", "image": None}])
     (doc,) = get_task("hallusionbench").load(tmp_path)
     assert doc["answer"] == "yes" and doc["l2-category"] == "illusion"
     (tmp_path / "vsr" / "images").mkdir(parents=True)
@@ -102,3 +105,39 @@ def test_smoke_suite_loads_for_every_benchmark(tmp_path):
         docs = task.load(root)
         assert docs and all(task.prompt(d) for d in docs), name
         assert all(len(task.images(d)) >= 1 for d in docs), name
+
+
+def _cv_rows(start, n, answer="A", **extra):
+    return [{"index": start + k, "image": b64_image("red"), "question": "How many cubes?", "A": "1", "B": "2",
+             "C": "3", "answer": answer, "category": "Count", **extra} for k in range(n)]
+
+
+def test_cvbench_vlmevalkit_tsvs(tmp_path):
+    from dig_kit.evaluation.runner import score_file
+
+    # VLMEvalKit's two files, no source column: 2d and 3d are per-file accuracies, overall their mean
+    write_vlmeval_tsv(tmp_path / "CV-Bench-2D.tsv", _cv_rows(0, 4))
+    write_vlmeval_tsv(tmp_path / "CV-Bench-3D.tsv", _cv_rows(0, 2))
+    docs = get_task("cvbench").load(tmp_path, root=True)  # found by its official name under a data root
+    assert len(docs) == 6 and {d["type"] for d in docs} == {"2D", "3D"}
+    preds = tmp_path / "p.jsonl"
+    outs = {"2D/0": "A", "2D/1": "A", "2D/2": "B", "2D/3": "B", "3D/0": "A", "3D/1": "A"}
+    preds.write_text("".join(json.dumps({"id": k, "output": v}) + "\n" for k, v in outs.items()))
+    m = score_file("cvbench", tmp_path / "CV-Bench-3D.tsv", preds)  # either file finds the other
+    assert m["2d"] == 50.0 and m["3d"] == 100.0 and m["overall"] == 75.0 and m["formula"].startswith("no source")
+    # with a source column, the official formula: ((ADE20K + COCO) / 2 + Omni3D) / 2
+    write_vlmeval_tsv(tmp_path / "CV-Bench-2D.tsv", _cv_rows(0, 2, source="ADE20K") + _cv_rows(2, 2, source="COCO"))
+    write_vlmeval_tsv(tmp_path / "CV-Bench-3D.tsv", _cv_rows(0, 2, source="Omni3D"))
+    m = score_file("cvbench", tmp_path / "CV-Bench-2D.tsv", preds)
+    assert m["2d"] == 50.0 and m["overall"] == 75.0 and m["formula"].startswith("official")  # ADE 100, COCO 0
+
+
+def test_official_file_names_under_a_data_root(tmp_path):
+    write_vlmeval_tsv(tmp_path / "hr_bench_8k.tsv", _cv_rows(0, 2, answer="B", cycle_category="c0"))
+    assert len(get_task("hrbench8k").load(tmp_path, root=True)) == 2
+    zs = tmp_path / "zeroshot"
+    (zs / "images").mkdir(parents=True)
+    (zs / "images" / "000.jpg").write_bytes(png_bytes())
+    (zs / "test.jsonl").write_text(json.dumps({"image": "000.jpg", "caption": "The cat is on the bed.", "label": 1}) + "\n")
+    (doc,) = get_task("vsr").load(tmp_path, root=True)  # the VSR repository's data/splits/zeroshot/test.jsonl
+    assert doc["answer"] == "yes"

@@ -57,7 +57,8 @@ def test_resume_after_a_kill_generates_only_the_missing_items(tmp_path, mmstar):
     lines = pred_file.read_text().splitlines()
     assert len(lines) == 10 and len({json.loads(x)["id"] for x in lines}) == 10  # torn line cut off
     assert m["accuracy"] == 50.0 and m["generation"] == {**m["generation"], "generated_now": 4, "reused": 6}
-    assert m["settings"]["thinking"] is True
+    assert m["settings"]["thinking"] == "auto (per output)"  # each record carries the backend's thinking flag
+    assert all(r.get("thinking") is True for r in read_predictions(pred_file))
 
     again = CountingBackend()
     m2 = evaluate("ckpt", "mmstar", mmstar.parent, out, backend_obj=again)
@@ -89,6 +90,25 @@ def test_truncated_outputs_are_wrong_and_counted(tmp_path, mmstar):
     assert m["truncated"] == 2 and m["n"] == 4
 
 
+def test_thinking_is_decided_per_output_not_per_file(tmp_path, mmstar):
+    # issue 13, cause 1: one </think> in the file used to make every other output "truncated"
+    recs = [
+        {"id": 0, "output": "reasoning...</think>A"},  # closed its thinking: the answer after it
+        {"id": 1, "output": "B"},  # no tags, template unknown: its own answer
+        {"id": 2, "output": "<think>the cup is red, so"},  # opened <think> and never closed it: truncated
+        {"id": 3, "output": "B", "finish_reason": "length"},  # the backend says max_new_tokens stopped it
+        {"id": 4, "output": "A", "thinking": True},  # recorded: the template opens <think>, never closed
+    ]
+    preds = tmp_path / "mixed.jsonl"
+    preds.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    m = score_file("mmstar", mmstar, preds, limit=5)
+    assert m["truncated"] == 3 and m["missing"] == 0
+    assert m["truncated_by_reason"] == {"length": 1, "no_think_end": 1, "unclosed_think": 1}
+    assert m["accuracy"] == 40.0  # ids 0 (A) and 1 (B) right of 5
+    m = score_file("mmstar", mmstar, preds, limit=5, thinking="yes")  # every output must close </think>
+    assert m["truncated"] == 4 and m["accuracy"] == 20.0
+
+
 def test_score_a_predictions_file_from_elsewhere(tmp_path, mmstar):
     preds = tmp_path / "preds.jsonl"
     preds.write_text("".join(json.dumps({"index": i, "prediction": "</think>A"}) + "\n" for i in range(8))
@@ -96,7 +116,11 @@ def test_score_a_predictions_file_from_elsewhere(tmp_path, mmstar):
     m = score_file("mmstar", mmstar, preds)
     assert m["n"] == 10 and m["missing"] == 2 and m["unknown_ids"] == 1
     assert m["accuracy"] == 40.0  # ids 0, 2, 4, 6 right of 10; 8 torn, 9 absent
-    assert m["settings"]["thinking"] is True  # auto: the file's outputs close </think>
+    assert m["settings"]["thinking"] == "auto (per output)"
+    rows = [json.loads(x) for x in (tmp_path / "preds.scores.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in rows] == [str(i) for i in range(10)]  # one row per item, in data order
+    assert rows[0]["output"] == "</think>A" and rows[0]["answer"] == "A" and rows[0]["why"] == "option_letter"
+    assert rows[1]["score"] == 0.0 and rows[9]["why"] == "missing"
     written = json.loads((tmp_path / "preds.metrics.json").read_text())
     assert written["accuracy"] == 40.0
 

@@ -41,7 +41,14 @@ def test_hallusionbench_aacc_facc_qacc(tmp_path):
     items = [("0", "0", "0"), ("0", "0", "1"), ("0", "1", "0"), ("0", "1", "1"), ("1", "0", "0")]
     rows = [{"index": f"VS_chart_x_{s}_{f}_{q}", "image": IMG, "question": "Is it red?", "answer": "Yes",
              "category": "VS", "l2-category": "chart"} for s, f, q in items]
-    path = write_vlmeval_tsv(tmp_path / "HallusionBench.tsv", rows)
+    no_image = [  # VLMEvalKit scores only questions with an image (951 of 1,129): these two are dropped
+        {"index": "VD_figure_0_5_0_0", "image": IMG, "question": "Is Paris in France?", "answer": "Yes",
+         "category": "VD", "l2-category": "figure"},  # visual_input 0 (index part 2), an image cell all the same
+        {"index": "VD_figure_1_6_0_0", "image": None, "question": "Is it red?", "answer": "No",
+         "category": "VD", "l2-category": "figure"},  # no image at all
+    ]
+    path = write_vlmeval_tsv(tmp_path / "HallusionBench.tsv", rows + no_image)
+    assert len(get_task("hallusionbench").load(path)) == 5
     wrong = "VS_chart_x_0_1_0"  # set 0, figure 1, question 0
     m, _ = score("hallusionbench", path, {r["index"]: ("No" if r["index"] == wrong else "Yes") for r in rows})
     assert m["aAcc"] == approx(80.0)  # 4 / 5 questions
@@ -50,6 +57,7 @@ def test_hallusionbench_aacc_facc_qacc(tmp_path):
     assert m["overall"] == approx((80 + 200 / 3 + 200 / 3) / 3)
     assert m["score"] == m["overall"]
     assert m["by_category"]["VS"]["aAcc"] == approx(80.0)
+    assert m["n"] == 5 and m["dropped_no_image"] == 2
 
 
 def test_hrbench_averages_over_cycles(tmp_path):
@@ -154,9 +162,12 @@ def test_mmvp_pairs_from_the_original_folder(tmp_path):
     docs = task.load(tmp_path)
     assert docs[0]["options"] == {"A": "Open", "B": "Closed"} and docs[0]["answer"] == "A"
     # pair (1,2) both right; pair (3,4) one right; pair (5,6) both wrong
-    m, _ = score("mmvp", tmp_path, {1: "(a)", 2: "B", 3: "A", 4: "A", 5: "B", 6: "A"})
+    answers = {1: "(a)", 2: "B", 3: "A", 4: "A", 5: "B", 6: "A"}
+    m, _ = score("mmvp", tmp_path, answers, protocol="lenient")  # lenient: a lone lower-case "(a)" reads A
     assert m["pair_accuracy"] == approx(100 / 3)
     assert m["question_accuracy"] == approx(50.0)
+    m, rows = score("mmvp", tmp_path, answers)  # VLMEvalKit can_infer: "(a)" is no letter word, no option text
+    assert rows["1"]["why"] == "unparsed" and m["pair_accuracy"] == 0.0 and m["question_accuracy"] == approx(100 / 3)
     assert [d["id"] for d in task.load(tmp_path, limit=3)] == ["1", "2", "3", "4"]  # whole pairs
 
 

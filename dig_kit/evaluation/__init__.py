@@ -5,8 +5,10 @@ chosen). The pieces, lm-evaluation-harness style:
 
 - :mod:`.tasks`: one :class:`~.tasks.base.Task` per benchmark (loader + prompt + extractor +
   metric), registered by name (``get_task("pope")``, ``task_names()``);
-- :mod:`.extract`: the rule-based answer extraction (final answer after ``</think>``, option
-  letters, yes/no, VQA normalisation);
+- :mod:`.extract`: the rule-based answer extraction (final answer after ``</think>``, decided
+  per output; VLMEvalKit's exact matching for option letters and yes/no, or the lenient
+  protocol; VQA normalisation);
+- :mod:`.boxes`: VLMEvalKit-tolerant box reading and coordinate conventions (grounding);
 - :mod:`.formats`: VLMEvalKit TSVs, Hugging Face parquet/folders, JSONL, lazy images;
 - :mod:`.cache`: resumable predictions JSONL per (model, benchmark, generation settings);
 - :mod:`.backends`: ``vllm`` / ``transformers`` / ``dummy``, imported lazily;

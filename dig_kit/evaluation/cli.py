@@ -4,8 +4,8 @@
 - ``dig-kit evaluate --model PATH --benchmark NAME --data PATH --out DIR [--backend vllm|transformers]``
   generates what ``DIR`` lacks (resumable), scores, prints and writes the metrics JSON.
 - ``dig-kit score --benchmark NAME --data PATH --predictions FILE`` scores predictions made
-  anywhere (JSONL: the item id and the raw model output per line), prints and writes the
-  metrics JSON.
+  anywhere (JSONL: the item id and the raw model output per line, optionally
+  ``finish_reason``), prints and writes the metrics JSON and the per-item JSONL.
 
 Errors in the input (unknown benchmark, missing data, missing backend library) exit with
 status 2 and one line naming the problem.
@@ -25,8 +25,15 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="the benchmark's file or folder, or a data root holding it under its usual name")
     p.add_argument("--limit", type=int, default=None, help="only the first N items (whole groups where scored in groups)")
     p.add_argument("--thinking", choices=_THINKING, default="auto",
-                   help="is the answer after </think>? auto: from the model's chat template, or for predictions "
-                        "made elsewhere, whether any output has </think> (default auto)")
+                   help="does the model's chat template open <think>? yes: an output without </think> is "
+                        "truncated; no/auto: decided per output (after the last </think>; an unclosed <think> or "
+                        "finish_reason=length is truncated; auto also uses each prediction's recorded 'thinking')")
+    p.add_argument("--protocol", choices=("vlmevalkit", "lenient"), default="vlmevalkit",
+                   help="answer extraction: vlmevalkit = VLMEvalKit's exact matching (default, comparable to "
+                        "published numbers); lenient = also the kit's fallback rules (not comparable)")
+    p.add_argument("--box-scale", choices=("model", "guess"), default=None,
+                   help="grounding: model = the --coord-format convention (default); guess = VLMEvalKit-style "
+                        "per-box scale guess (fails on pixel boxes of images up to 1000 px)")
     p.add_argument("--coord-format", choices=("abs", "rel1000", "rel1"), default=None,
                    help="box coordinates the model writes (grounding; default: rel1000 for RefCOCO, as Qwen3-VL; "
                         "abs for DiG, as its prompt asks)")
@@ -46,7 +53,8 @@ def cmd_evaluate(args) -> int:
             results[bench] = evaluate(
                 args.model, bench, args.data, args.out, backend=args.backend, max_new_tokens=args.max_new_tokens,
                 temperature=args.temperature, batch_size=args.batch_size, limit=args.limit, thinking=args.thinking,
-                coord_format=args.coord_format, backend_options=backend_options, progress=not args.quiet)
+                coord_format=args.coord_format, backend_options=backend_options, progress=not args.quiet,
+                protocol=args.protocol, box_scale=args.box_scale)
     except (BenchmarkDataError, BackendUnavailable, KeyError, FileNotFoundError, ValueError) as e:
         print(f"dig-kit evaluate: error: {e.args[0] if isinstance(e, KeyError) and e.args else e}", file=sys.stderr)
         return 2
@@ -61,7 +69,8 @@ def cmd_score(args) -> int:
 
     try:
         metrics = score_file(args.benchmark, args.data, args.predictions, out=args.out, thinking=args.thinking,
-                             coord_format=args.coord_format, limit=args.limit)
+                             coord_format=args.coord_format, limit=args.limit, protocol=args.protocol,
+                             scores_out=args.scores_out, box_scale=args.box_scale)
     except (BenchmarkDataError, KeyError, FileNotFoundError, ValueError) as e:
         print(f"dig-kit score: error: {e.args[0] if isinstance(e, KeyError) and e.args else e}", file=sys.stderr)
         return 2
@@ -99,6 +108,9 @@ def add_evaluate_commands(subparsers) -> None:
     p.add_argument("--benchmark", required=True, help="benchmark name")
     p.add_argument("--predictions", required=True, help="JSONL with the item id and the raw model output per line")
     p.add_argument("--out", default=None, help="metrics JSON to write (default: <predictions>.metrics.json)")
+    p.add_argument("--scores-out", default=None,
+                   help="per-item JSONL to write: id, raw output, final answer, prediction, score, why "
+                        "(default: beside the metrics, <name>.scores.jsonl)")
     _common(p)
     p.set_defaults(func=cmd_score)
 

@@ -1,43 +1,55 @@
 """Rule-based answer extraction, the same for every benchmark of a kind. Pure; never raises.
 
-Step 1, the final answer (:func:`final_answer`), supplement "Evaluation Configuration"
---------------------------------------------------------------------------------------
-Thinking models write ``reasoning </think> answer``; only the text after the *last*
-``</think>`` is the answer ("Think-Then-Answer"). An output of a thinking model with no
-``</think>`` was cut off (it hit the token limit) before it answered: it is **truncated**,
-scored as wrong and counted in the metrics' ``truncated``. Whether a model thinks is known at
-generation time (its chat template's generation prompt opens ``<think>``) and recorded with
-the predictions; for predictions made elsewhere ``thinking="auto"`` decides per file: a
-thinking model when any output contains ``</think>``. A non-thinking model's whole output is
-its answer, unless it opened ``<think>`` itself and never closed it (truncated as well).
-Inside the final answer, ``<answer>...</answer>`` (the last one) and ``\\boxed{...}`` (the
-last one) narrow it further.
+Two **protocols** (``Task.protocol``, ``--protocol``):
+
+- ``vlmevalkit`` (the default): VLMEvalKit's exact-matching rules (``judge: exact_matching``),
+  item by item: the final answer as below, then ``can_infer`` (MCQ) or ``YOrN_Extraction``
+  (yes/no) on it as written. What they cannot read is wrong (``unparsed``), as VLMEvalKit
+  scores it without a judge.
+- ``lenient``: the same first, then the kit's own fallbacks where VLMEvalKit would ask an
+  LLM judge (``<answer>``/``\\boxed{}`` narrowing, "answer is X", a leading or lone letter,
+  a bold letter, yes/no from the first word). Numbers made with it are **not** comparable to
+  published ones; it is an explicit option, never the default.
+- (not built yet: a ``judge`` protocol sending what exact matching cannot read to
+  VLMEvalKit's judge prompts on an OpenAI-compatible endpoint.)
+
+Step 1, the final answer, per output (:func:`split_thinking`)
+-------------------------------------------------------------
+The answer is the text after the *last* ``</think>`` (spacing variants accepted). Without
+one, an output is **truncated** (wrong, counted in ``truncated`` with its reason) when
+
+- the backend reports it stopped by the length limit (``finish_reason == "length"``, which
+  ``dig-kit evaluate`` records with each prediction): ``length``;
+- it opened ``<think>`` itself and never closed it: ``unclosed_think``;
+- the model's chat template opens ``<think>`` (``thinking=True``: recorded per prediction by
+  ``evaluate``, or ``--thinking yes``) and it never closed it: ``no_think_end``.
+
+Otherwise (no tags, a model whose template opens none, or unknown) the whole output is its
+answer. This is decided per output, never per file: one ``</think>`` elsewhere in a file
+changes nothing for the other outputs. An output cut by the length limit *after*
+``</think>`` is truncated too (``length``): its answer may be incomplete.
 
 Step 2, the kind of answer
 --------------------------
-- **Option letter** (:func:`extract_option`; MMBench, MMStar, AI2D, ScienceQA, HRBench,
-  CV-Bench, V*, MMVP): VLMEvalKit's ``can_infer`` first, exactly:
-  (a) ``can_infer_option``: replace each of ``.()[],:;!*#{}`` by a space, split on
-  whitespace; if exactly one option letter occurs as a word, that is the answer ("B",
-  "(B) table", "The answer is B."); a refusal phrase or a bare ``Z`` means "no answer";
-  (b) ``can_infer_text``: otherwise, if exactly one option's text occurs in the answer
-  (case-insensitive substring), that option.
-  Where VLMEvalKit then asks an LLM judge (GPT) to map a free-form answer to an option, ours
-  applies four deterministic rules instead, in order, and otherwise scores the item wrong
-  (``unparsed``): the last ``answer is X`` / ``answer: X`` / ``option X`` statement; a letter
-  that opens the answer (``"A. red, because ..."``, ``"(C) ..."``); an answer that is a lone
-  letter in either case (``"(a)"``, as MMVP writes its options); a bold ``**X**``. Each
-  letter must be one of the item's options.
-- **Yes/no** (:func:`extract_yes_no`; POPE, MME, HallusionBench, VSR): VLMEvalKit's
+- **Option letter** (:func:`match_option`; MMBench, MMStar, AI2D, ScienceQA, HRBench,
+  CV-Bench, V*, MMVP): VLMEvalKit ``can_infer`` (``vlmeval/utils/matching_util.py``):
+  (a) ``can_infer_option``: a refusal phrase gives ``Z`` (no answer); replace each of
+  ``.()[],:;!*#{}`` by a space and split on whitespace; if exactly one option letter occurs
+  as a word *and its first occurrence is among the last four words*
+  (``index > len(words) - 5``), that letter (``option_letter``); if no option letter occurs
+  but a ``Z`` does, no answer; else VLMEvalKit's case-insensitive
+  ``(correct )?answer is **X**`` rule for X in A-D, the first such statement
+  (``answer_is``; it also reads "the answer is blue" as B, a quirk kept on purpose);
+  (b) ``can_infer_text``: unless the answer is longer than twice the total length of the
+  option texts, the single option whose text occurs in it, case-insensitive
+  (``option_text``).
+- **Yes/no** (:func:`match_yes_no`; POPE, MME, HallusionBench, VSR): VLMEvalKit
   ``YOrN_Extraction``: lower-case, VQA punctuation processing, split into words; "yes" if
-  ``yes`` occurs and ``no`` does not, "no" for the converse. Where both or neither occur
-  VLMEvalKit asks an LLM judge; ours takes the first word of the answer if it is yes/no
-  ("Yes, there is no other ..." -> yes), else unparsed (wrong).
-- **Short answer** (TextVQA): the final answer text as written, normalised by the standard
-  VQA answer processor (:func:`normalize_vqa_answer`) at scoring time.
-- **Boxes** (RefCOCO family, DiG): :func:`dig_kit.rewards.parse_boxes` on the raw output (it
-  reads after ``</think>`` and inside ``<answer>`` itself), in the model's coordinate
-  convention.
+  ``yes`` occurs and ``no`` does not, "no" for the converse, else unparsed.
+- **Short answer** (TextVQA): the final answer text, normalised by the standard VQA answer
+  processor (:func:`normalize_vqa_answer`) at scoring time.
+- **Boxes** (RefCOCO family): :func:`dig_kit.evaluation.boxes.extract_box` (VLMEvalKit's
+  tolerant reading); DiG: :func:`dig_kit.rewards.parse_boxes`.
 - **Count / same-or-not** (TWIN FGVQA): :func:`dig_kit.rewards.parse_twin_answer`.
 """
 
@@ -49,31 +61,44 @@ from typing import Mapping
 
 from dig_kit.rewards.parsing import answer_segment
 
+PROTOCOLS = ("vlmevalkit", "lenient")
+
 _THINK_END_RE = re.compile(r"<\s*/\s*think\s*>", re.IGNORECASE)
 _THINK_OPEN_RE = re.compile(r"<\s*think\s*>", re.IGNORECASE)
 _BOXED_RE = re.compile(r"\\boxed\{([^{}]*)\}")
 
 
-def final_answer(text, thinking: bool = False) -> tuple[str, bool]:
-    """``(answer, truncated)`` of a raw output: the text after the last ``</think>``, then the
-    content of the last ``<answer>`` tag if any. ``truncated`` when a thinking output (or one
-    that opened ``<think>``) never closed its reasoning; the answer is then ``""``."""
+def split_thinking(text, thinking: bool | None = None, finish_reason=None) -> tuple[str, str | None]:
+    """``(answer, truncated)`` of one raw output: the text after the last ``</think>`` (or the
+    whole output), and ``None`` or why it is truncated (``"length"``, ``"unclosed_think"``,
+    ``"no_think_end"``; the answer is then ``""``). ``thinking``: does the model's template
+    open ``<think>`` (``None``: unknown). See the module docstring, step 1."""
     if not isinstance(text, str):
-        return "", bool(thinking)
+        return "", ("length" if finish_reason == "length" else None)
+    if finish_reason == "length":
+        return "", "length"
     ends = list(_THINK_END_RE.finditer(text))
-    last = ends[-1] if ends else None
-    if last is not None:
-        rest = text[last.end():]
-    elif thinking or _THINK_OPEN_RE.search(text):
+    if ends:
+        return text[ends[-1].end():].strip(), None
+    if _THINK_OPEN_RE.search(text):
+        return "", "unclosed_think"
+    if thinking:
+        return "", "no_think_end"
+    return text.strip(), None
+
+
+def final_answer(text, thinking: bool | None = False, finish_reason=None) -> tuple[str, bool]:
+    """The lenient protocol's final answer: :func:`split_thinking`, then the content of the
+    last ``<answer>`` tag if any. ``(answer, truncated)``."""
+    answer, why = split_thinking(text, thinking, finish_reason)
+    if why is not None:
         return "", True
-    else:
-        rest = text
-    seg, _tagged = answer_segment(rest)
+    seg, _tagged = answer_segment(answer)
     return seg.strip(), False
 
 
 def detect_thinking(outputs) -> bool:
-    """``thinking="auto"`` for predictions made elsewhere: any output closes ``</think>``."""
+    """Whether any output closes ``</think>`` (informational only: thinking is decided per output)."""
     return any(isinstance(o, str) and _THINK_END_RE.search(o) for o in outputs)
 
 
@@ -83,7 +108,7 @@ def unbox(answer: str) -> str:
     return found[-1].strip() if found else (answer or "")
 
 
-# -- multiple choice (VLMEvalKit can_infer, then our deterministic fallbacks) -------------
+# -- multiple choice: VLMEvalKit can_infer, then (lenient only) our fallbacks -------------
 _REFUSALS = (
     "Sorry, I can't help with images of people yet.",
     "I can't process this file.",
@@ -91,31 +116,42 @@ _REFUSALS = (
     "Cannot determine the answer",
 )
 _OPTION_STRIP = ".()[],:;!*#{}"
+_VERBOSE_ANSWER_RE = re.compile(r"(?:correct\s+)?answer\s+is\s+\**([ABCD])\**", re.IGNORECASE)
 
 
-def can_infer_option(answer: str, choices: Mapping[str, str]) -> str | bool:
-    """VLMEvalKit ``can_infer_option``: the single option letter that occurs as a word; ``"Z"``
-    for a refusal; ``False`` when none or several occur."""
+def _option_rule(answer: str, choices: Mapping[str, str]) -> tuple[str | bool, str]:
     if "Failed to obtain answer via API" in answer:
-        return False
+        return False, "unparsed"
     for err in _REFUSALS:
         if err in answer:
-            return "Z"
+            return "Z", "refusal"
     mod = copy.copy(answer)
     for c in _OPTION_STRIP:
         mod = mod.replace(c, " ")
     splits = [x.strip() for x in mod.split()]
     hits = [c for c in choices if c in splits]
     if len(hits) == 1:
-        return hits[0]
-    if not hits and "Z" in splits:
-        return "Z"
-    return False
+        if splits.index(hits[0]) > len(splits) - 5:
+            return hits[0], "option_letter"
+    elif not hits and sum(1 for z in ("Z", "") if z in splits) == 1:
+        return "Z", "refusal"
+    m = _VERBOSE_ANSWER_RE.search(answer)
+    if m and m.group(1).upper() in choices:
+        return m.group(1).upper(), "answer_is"
+    return False, "unparsed"
+
+
+def can_infer_option(answer: str, choices: Mapping[str, str]) -> str | bool:
+    """VLMEvalKit ``can_infer_option``: the letter, ``"Z"`` for a refusal, ``False`` otherwise."""
+    return _option_rule(answer, choices)[0]
 
 
 def can_infer_text(answer: str, choices: Mapping[str, str]) -> str | bool:
-    """VLMEvalKit ``can_infer_text``: the single option whose text occurs in the answer."""
+    """VLMEvalKit ``can_infer_text``: the single option whose text occurs in the answer
+    (case-insensitive), unless the answer is longer than twice all option texts together."""
     low = answer.lower()
+    if len(low) > 2 * sum(len(str(v)) for v in choices.values()):
+        return False
     cands = [k for k, v in choices.items() if str(v).lower() in low]
     return cands[0] if len(cands) == 1 else False
 
@@ -132,29 +168,50 @@ _LONE_LETTER_RE = re.compile(r"^\(?([a-zA-Z])\)?\.?$")
 _BOLD_RE = re.compile(r"\*\*\(?([A-Z])\)?[.:]?\*\*")
 
 
-def extract_option(answer: str, options: Mapping[str, str]) -> str | None:
-    """The option letter of a final answer, or ``None`` (unparsed or refused: scored wrong).
-    ``options`` maps letters (``"A"``...) to option texts. See the module docstring."""
-    if not answer or not options:
-        return None
-    s = unbox(answer).strip()
-    r = can_infer(s, options)
-    if r:
-        return r if r in options else None
+def _lenient_option(s: str, options: Mapping[str, str]) -> tuple[str | None, str]:
     for m in reversed(list(_STATED_RE.finditer(s))):
-        letter = m.group(1)
-        if letter in options:  # upper case only: "answer is a cat" is no option
-            return letter
+        if m.group(1) in options:  # upper case only: "answer is a cat" is no option
+            return m.group(1), "lenient_stated"
     m = _LEADING_RE.match(s)
     if m and m.group(1) in options:
-        return m.group(1)
+        return m.group(1), "lenient_leading"
     m = _LONE_LETTER_RE.match(s)
     if m and m.group(1).upper() in options:
-        return m.group(1).upper()
+        return m.group(1).upper(), "lenient_lone_letter"
     bold = [b for b in _BOLD_RE.findall(s) if b in options]
     if bold:
-        return bold[-1]
-    return None
+        return bold[-1], "lenient_bold"
+    return None, "unparsed"
+
+
+def match_option(answer: str, options: Mapping[str, str], protocol: str = "vlmevalkit") -> tuple[str | None, str]:
+    """``(letter or None, rule)`` of a final answer; ``options`` maps letters to option texts.
+    Rules: ``option_letter``, ``answer_is``, ``option_text`` (VLMEvalKit), ``refusal`` and
+    ``unparsed`` (no answer), and with ``protocol="lenient"`` ``lenient_*``. See the module
+    docstring."""
+    if not isinstance(answer, str) or not answer.strip() or not options:
+        return None, "unparsed"
+    options = {str(k): str(v) for k, v in options.items()}
+    lenient = protocol == "lenient"
+    if lenient:
+        seg, _ = answer_segment(answer)
+        answer = unbox(seg).strip() or answer
+    letter, rule = _option_rule(answer, options)
+    if letter == "Z":
+        return None, "refusal"
+    if letter:
+        return (letter, rule) if letter in options else (None, "unparsed")
+    letter = can_infer_text(answer, options)
+    if letter:
+        return letter, "option_text"
+    if lenient:
+        return _lenient_option(answer.strip(), options)
+    return None, "unparsed"
+
+
+def extract_option(answer: str, options: Mapping[str, str], protocol: str = "vlmevalkit") -> str | None:
+    """The option letter of a final answer, or ``None`` (unparsed or refused: scored wrong)."""
+    return match_option(answer, options, protocol)[0]
 
 
 # -- yes / no ---------------------------------------------------------------------------
@@ -187,18 +244,29 @@ def yorn_extraction(answer: str) -> str:
     return "Unknown"
 
 
-def extract_yes_no(answer: str) -> str | None:
-    """``"yes"``, ``"no"`` or ``None`` (unparsed: wrong). See the module docstring."""
-    if not answer:
-        return None
-    s = unbox(answer)
-    r = yorn_extraction(s)
+def match_yes_no(answer: str, protocol: str = "vlmevalkit") -> tuple[str | None, str]:
+    """``("yes"|"no"|None, rule)``: VLMEvalKit ``YOrN_Extraction`` (rule ``yorn``); with
+    ``protocol="lenient"`` also ``\\boxed{}``/``<answer>`` narrowing and the first word when
+    both or neither occur (``lenient_first_word``). Otherwise ``unparsed``."""
+    if not isinstance(answer, str) or not answer.strip():
+        return None, "unparsed"
+    lenient = protocol == "lenient"
+    if lenient:
+        seg, _ = answer_segment(answer)
+        answer = unbox(seg) or answer
+    r = yorn_extraction(answer)
     if r != "Unknown":
-        return r.lower()
-    words = process_punctuation(s.lower()).split()
-    if words and words[0] in ("yes", "no"):
-        return words[0]
-    return None
+        return r.lower(), "yorn"
+    if lenient:
+        words = process_punctuation(answer.lower()).split()
+        if words and words[0] in ("yes", "no"):
+            return words[0], "lenient_first_word"
+    return None, "unparsed"
+
+
+def extract_yes_no(answer: str, protocol: str = "vlmevalkit") -> str | None:
+    """``"yes"``, ``"no"`` or ``None`` (unparsed: wrong). See :func:`match_yes_no`."""
+    return match_yes_no(answer, protocol)[0]
 
 
 # -- short answers: the VQA answer normalisation (TextVQA) -------------------------------

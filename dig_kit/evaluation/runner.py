@@ -4,7 +4,9 @@ the metrics JSON. And score predictions made anywhere.
 Outputs of :func:`evaluate` in ``out_dir`` (``<key>`` from the cache key, see :mod:`.cache`):
 
 - ``predictions-<key>.jsonl`` / ``.json``: raw outputs, one line per item, and the key fields;
-- ``scores-<key>.jsonl``: per item, the extracted prediction, its score, truncated/missing;
+- ``scores-<key>.jsonl``: per item, the raw output, the final answer, the extracted
+  prediction, its score and why (``truncated:<reason>``, ``unparsed``, ``missing`` or the
+  rule that read it);
 - ``metrics-<key>.json``: the benchmark's metrics (``score`` is the paper's number), the
   counts (``n``, ``truncated``, ``missing``, ``unparsed``) and the settings that made them.
 
@@ -21,7 +23,7 @@ from typing import Any
 
 from .backends import generate_detailed, get_backend, resolve_backend
 from .cache import PredictionCache, model_id, read_predictions
-from .extract import detect_thinking
+from .extract import PROTOCOLS
 from .formats import BenchmarkDataError
 from .tasks import get_task
 
@@ -29,24 +31,31 @@ PAPER_MAX_NEW_TOKENS = 4096
 PAPER_TEMPERATURE = 0.0
 
 
-def _task(benchmark: str, coord_format: str | None):
+def _task(benchmark: str, coord_format: str | None, protocol: str | None = None, **options):
     task = get_task(benchmark)
     if coord_format is not None and hasattr(task, "coord_format"):
         task.coord_format = coord_format
+    if protocol is not None:
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
+        task.protocol = protocol
+    for k, v in options.items():
+        if v is not None and hasattr(task, k):
+            setattr(task, k, v)
     return task
 
 
-def _resolve_thinking(thinking: Any, records: list[dict]) -> bool:
+def _resolve_thinking(thinking: Any) -> bool | None:
+    """``True``/``False`` when the user says so; ``None`` (``auto``): per prediction, from its
+    recorded ``thinking`` field where present, else from the output itself
+    (:func:`dig_kit.evaluation.extract.split_thinking`). Never decided per file."""
     if thinking in (True, False):
         return bool(thinking)
     if isinstance(thinking, str) and thinking.lower() in ("yes", "true", "1"):
         return True
     if isinstance(thinking, str) and thinking.lower() in ("no", "false", "0"):
         return False
-    flags = {r["thinking"] for r in records if isinstance(r.get("thinking"), bool)}
-    if len(flags) == 1:
-        return flags.pop()
-    return detect_thinking(r.get("output") for r in records)
+    return None
 
 
 def _write_json(path: Path, obj: dict) -> None:
@@ -75,12 +84,13 @@ def evaluate(model: str, benchmark: str, data: str | Path, out_dir: str | Path, 
              max_new_tokens: int = PAPER_MAX_NEW_TOKENS, temperature: float = PAPER_TEMPERATURE,
              batch_size: int | None = None, limit: int | None = None, thinking: Any = "auto",
              coord_format: str | None = None, backend_options: dict | None = None, backend_obj=None,
-             judge=None, progress: bool = False, data_root: bool = False) -> dict:
+             judge=None, progress: bool = False, data_root: bool = False, protocol: str | None = None,
+             box_scale: str | None = None) -> dict:
     """Generate what ``out_dir`` lacks for ``benchmark`` with ``model``, score it, write the
     metrics JSON and return the metrics. ``backend_obj`` reuses a loaded backend (several
     benchmarks, one model); ``limit`` evaluates the first items only (whole groups);
     ``data_root``: ``data`` holds many benchmarks under their usual names."""
-    task = _task(benchmark, coord_format)
+    task = _task(benchmark, coord_format, protocol, box_scale=box_scale)
     backend = resolve_backend(backend)
     docs = task.load(data, limit, root=data_root)
     out = Path(out_dir)
@@ -118,10 +128,12 @@ def evaluate(model: str, benchmark: str, data: str | Path, out_dir: str | Path, 
                 print(f"[{task.name}] {start + len(batch)}/{len(todo)} generated ({len(batch) / dt:.2f} items/s)",
                       file=sys.stderr, flush=True)
     records = [done[d["id"]] for d in docs if d["id"] in done]
-    think = _resolve_thinking(thinking, records)
+    think = _resolve_thinking(thinking)
     metrics, rows = task.score(docs, done, thinking=think, judge=judge, cache_path=out / f"judge-{cache.key}.jsonl")
     metrics["settings"] = {**fields, "backend": backend if backend_obj is None else getattr(backend_obj, "name", backend),
-                           "thinking": think, "data": str(data), "limit": limit, "predictions": str(cache.path)}
+                           "thinking": _thinking_label(think), "protocol": task.protocol, "data": str(data),
+                           "limit": limit, "predictions": str(cache.path),
+                           "scores": str(out / f"scores-{cache.key}.jsonl")}
     metrics["generation"] = {**generation_stats(records), "generated_now": len(todo),
                              "reused": len(docs) - len(todo), "seconds": round(t_gen, 3)}
     _write_rows(out / f"scores-{cache.key}.jsonl", rows)
@@ -129,25 +141,40 @@ def evaluate(model: str, benchmark: str, data: str | Path, out_dir: str | Path, 
     return metrics
 
 
+def _thinking_label(think: bool | None) -> str:
+    return {True: "yes", False: "no", None: "auto (per output)"}[think]
+
+
 def score_file(benchmark: str, data: str | Path, predictions: str | Path, out: str | Path | None = None,
-               thinking: Any = "auto", coord_format: str | None = None, limit: int | None = None, judge=None) -> dict:
+               thinking: Any = "auto", coord_format: str | None = None, limit: int | None = None, judge=None,
+               protocol: str | None = None, scores_out: str | Path | None = None, data_root: bool = False,
+               box_scale: str | None = None) -> dict:
     """Score a predictions JSONL made anywhere (one line per item: its id and the raw model
-    output) against ``benchmark``'s data; write the metrics JSON to ``out`` (default:
-    ``<predictions>.metrics.json``) and return it. Items without a prediction count as wrong
-    (``missing``); predictions for unknown ids are counted in ``unknown_ids``."""
-    task = _task(benchmark, coord_format)
-    docs = task.load(data, limit)
+    output; optionally ``finish_reason`` and ``thinking``) against ``benchmark``'s data; write
+    the metrics JSON to ``out`` (default: ``<predictions>.metrics.json``) and the per-item
+    results to ``scores_out`` (default: ``<predictions>.scores.jsonl``: id, raw output, final
+    answer, extracted prediction, score, why); return the metrics. Items without a
+    prediction count as wrong (``missing``); predictions for unknown ids are counted in
+    ``unknown_ids``."""
+    task = _task(benchmark, coord_format, protocol, box_scale=box_scale)
+    docs = task.load(data, limit, root=data_root)
     records = read_predictions(predictions)
     preds = {r["id"]: r for r in records}
     ids = {d["id"] for d in docs}
-    think = _resolve_thinking(thinking, [r for r in records if r["id"] in ids])
+    think = _resolve_thinking(thinking)
     pred_path = Path(predictions)
     metrics, rows = task.score(docs, preds, thinking=think, judge=judge,
                                cache_path=pred_path.with_name(pred_path.stem + ".judge.jsonl"))
     metrics["unknown_ids"] = sum(1 for r in records if r["id"] not in ids)
-    metrics["settings"] = {"benchmark": task.name, "split": task.split, "data": str(data),
-                           "predictions": str(predictions), "thinking": think, "limit": limit}
     out_path = Path(out) if out else pred_path.with_name(pred_path.stem + ".metrics.json")
+    rows_path = Path(scores_out) if scores_out else out_path.with_name(
+        (out_path.name[: -len(".metrics.json")] if out_path.name.endswith(".metrics.json") else out_path.stem)
+        + ".scores.jsonl")
+    metrics["settings"] = {"benchmark": task.name, "split": task.split, "data": str(data),
+                           "predictions": str(predictions), "thinking": _thinking_label(think),
+                           "protocol": task.protocol, "limit": limit, "scores": str(rows_path)}
+    rows_path.parent.mkdir(parents=True, exist_ok=True)
+    _write_rows(rows_path, rows)
     _write_json(out_path, metrics)
     metrics["settings"]["metrics_file"] = str(out_path)
     return metrics

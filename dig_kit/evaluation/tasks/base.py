@@ -8,8 +8,13 @@ anywhere can be scored (``dig-kit score``).
 
 Common to every task (:meth:`Task.score`):
 
-- the final answer is the text after ``</think>``; an output cut off before ``</think>`` is
-  wrong and counted in ``truncated`` (:func:`dig_kit.evaluation.extract.final_answer`);
+- the final answer is decided per output (:func:`dig_kit.evaluation.extract.split_thinking`):
+  the text after the last ``</think>``; an output cut off (``finish_reason == "length"``, an
+  unclosed ``<think>``, or no ``</think>`` from a model whose template opens it) is wrong and
+  counted in ``truncated`` and, by reason, in ``truncated_by_reason``;
+- ``protocol`` (``vlmevalkit``, the default, or ``lenient``) picks the extraction rules
+  (:mod:`dig_kit.evaluation.extract`); every row says which rule read the answer (``why``),
+  and ``by_rule`` counts them;
 - a doc without a prediction is wrong and counted in ``missing`` (``dig-kit score`` on a
   partial file says so instead of silently shrinking the benchmark);
 - an answer the rules cannot read is wrong and counted in ``unparsed``;
@@ -23,7 +28,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..extract import extract_option, extract_yes_no, final_answer
+from ..extract import PROTOCOLS, final_answer, match_option, match_yes_no, split_thinking
 from ..formats import BenchmarkDataError, locate
 
 
@@ -44,6 +49,8 @@ class Task:
     version: str = "1"
     """bumped when the prompt changes: part of the prediction cache key"""
     max_images: int = 1
+    protocol: str = "vlmevalkit"
+    """answer extraction rules: ``vlmevalkit`` (exact matching, the default) or ``lenient``"""
 
     # -- data -----------------------------------------------------------------------------
     def load(self, data: str | Path, limit: int | None = None, root: bool = False) -> list[dict]:
@@ -85,6 +92,11 @@ class Task:
         """The prediction of a final answer (``None``: unparsed)."""
         raise NotImplementedError
 
+    def extract_why(self, answer: str, raw: str, doc: dict) -> tuple[Any, str]:
+        """``(prediction, rule)``: which rule read it (``unparsed`` when none did)."""
+        pred = self.extract(answer, raw, doc)
+        return pred, ("unparsed" if pred is None or pred == [] else "parsed")
+
     def judge(self, pred: Any, doc: dict) -> float | dict:
         """Per-item score (1/0, or soft); a dict adds fields to the item's row (key ``score``)."""
         raise NotImplementedError
@@ -92,26 +104,47 @@ class Task:
     def aggregate(self, docs: list[dict], rows: list[dict]) -> dict:
         raise NotImplementedError
 
-    def score(self, docs: list[dict], predictions: dict[str, dict], thinking: bool = False, **kw) -> tuple[dict, list[dict]]:
-        """``(metrics, rows)``: the benchmark's metrics and one row per doc (``id``, ``pred``,
-        ``score``, ``truncated``, ``missing``, ``parsed``)."""
+    def score(self, docs: list[dict], predictions: dict[str, dict], thinking: bool | None = None,
+              **kw) -> tuple[dict, list[dict]]:
+        """``(metrics, rows)``: the benchmark's metrics and one row per doc (``id``, ``output``,
+        ``answer``, ``pred``, ``score``, ``truncated``, ``missing``, ``parsed``, ``why``).
+        ``thinking``: the model's template opens ``<think>`` (``None``: from each prediction's
+        ``thinking`` field, else unknown)."""
         rows = []
         for doc in docs:
             rows.append(self.score_one(doc, predictions.get(doc["id"]), thinking))
         metrics = self.aggregate(docs, rows)
         return self.finish(metrics, rows), rows
 
-    def score_one(self, doc: dict, rec: dict | None, thinking: bool) -> dict:
+    def final_text(self, rec: dict, thinking: bool | None) -> tuple[str, str | None]:
+        """``(final answer, truncation reason or None)`` of one prediction record."""
+        raw = rec.get("output")
+        if thinking is None and isinstance(rec.get("thinking"), bool):
+            thinking = rec["thinking"]
+        finish = rec.get("finish_reason")
+        if self.protocol == "lenient":
+            answer, why = split_thinking(raw, thinking, finish)
+            return (final_answer(raw, thinking, finish)[0] if why is None else ""), why
+        return split_thinking(raw, thinking, finish)
+
+    def score_one(self, doc: dict, rec: dict | None, thinking: bool | None) -> dict:
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"unknown protocol {self.protocol!r}; known: {', '.join(PROTOCOLS)}")
         row: dict[str, Any] = {"id": doc["id"], "missing": rec is None, "truncated": False, "parsed": False,
-                               "pred": None, "score": 0.0}
+                               "pred": None, "score": 0.0, "output": None, "answer": None, "why": "missing"}
         if rec is not None:
             raw = rec.get("output")
-            answer, truncated = final_answer(raw, thinking)
-            row["truncated"] = truncated
-            if not truncated:
-                pred = self.extract(answer, raw if isinstance(raw, str) else "", doc)
+            row["output"] = raw
+            answer, why = self.final_text(rec, thinking)
+            row["truncated"] = why is not None
+            if why is not None:
+                row["why"] = f"truncated:{why}"
+            else:
+                row["answer"] = answer
+                pred, rule = self.extract_why(answer, raw if isinstance(raw, str) else "", doc)
                 row["pred"] = pred
                 row["parsed"] = pred is not None and pred != []
+                row["why"] = rule if row["parsed"] else (rule if rule != "parsed" else "unparsed")
         judged = self.judge(row["pred"], doc)  # None when missing, truncated or unparsed
         if isinstance(judged, dict):
             row.update(judged)
@@ -120,12 +153,23 @@ class Task:
         return row
 
     def finish(self, metrics: dict, rows: list[dict]) -> dict:
+        by_trunc: dict[str, int] = defaultdict(int)
+        by_rule: dict[str, int] = defaultdict(int)
+        for r in rows:
+            why = str(r.get("why") or "")
+            if why.startswith("truncated:"):
+                by_trunc[why.split(":", 1)[1]] += 1
+            elif not r["missing"]:
+                by_rule[why] += 1
         head = {
             "benchmark": self.name,
+            "protocol": self.protocol,
             "n": len(rows),
             "missing": sum(r["missing"] for r in rows),
             "truncated": sum(r["truncated"] for r in rows),
+            "truncated_by_reason": dict(sorted(by_trunc.items())),
             "unparsed": sum(1 for r in rows if not (r["missing"] or r["truncated"] or r["parsed"])),
+            "by_rule": dict(sorted(by_rule.items())),
         }
         out = {**head, **metrics}
         if "score" not in out:
@@ -173,7 +217,7 @@ class MultipleChoiceTask(Task):
     """Multiple choice (VLMEvalKit MCQ rows: ``question``, options ``A``..., ``answer`` letter,
     optional ``hint``). Prompt, Qwen3-VL evaluation style: ``Hint: ...`` (when given),
     ``Question: ...``, ``Options:`` one per line as ``A. text``, then "Answer with the option
-    letter only.". Extraction: :func:`dig_kit.evaluation.extract.extract_option`. Metric:
+    letter only.". Extraction: :func:`dig_kit.evaluation.extract.match_option`. Metric:
     accuracy, overall and per ``category``/``l2-category``."""
 
     instruction = "Answer with the option letter only."
@@ -190,7 +234,10 @@ class MultipleChoiceTask(Task):
         return "\n".join(parts)
 
     def extract(self, answer: str, raw: str, doc: dict):
-        return extract_option(answer, doc["options"])
+        return self.extract_why(answer, raw, doc)[0]
+
+    def extract_why(self, answer: str, raw: str, doc: dict):
+        return match_option(answer, doc["options"], self.protocol)
 
     def judge(self, pred, doc) -> float:
         return float(pred is not None and pred == doc["answer"])
@@ -207,7 +254,7 @@ class MultipleChoiceTask(Task):
 class YesNoTask(Task):
     """Yes/no questions. Prompt: the question, then " Please answer yes or no." (VLMEvalKit's
     Qwen prompt; not repeated when the question already asks it). Extraction:
-    :func:`dig_kit.evaluation.extract.extract_yes_no`."""
+    :func:`dig_kit.evaluation.extract.match_yes_no`."""
 
     instruction = "Please answer yes or no."
 
@@ -218,7 +265,10 @@ class YesNoTask(Task):
         return f"{q} {self.instruction}"
 
     def extract(self, answer: str, raw: str, doc: dict):
-        return extract_yes_no(answer)
+        return self.extract_why(answer, raw, doc)[0]
+
+    def extract_why(self, answer: str, raw: str, doc: dict):
+        return match_yes_no(answer, self.protocol)
 
     def judge(self, pred, doc) -> float:
         return float(pred is not None and pred == doc["answer"])
@@ -249,6 +299,6 @@ def mcq_docs(rows: list[dict], answer_key: str = "answer") -> list[dict]:
             "id": str(r["index"]), "question": r["question"], "options": opts, "answer": ans,
             "hint": r.get("hint"), "category": r.get("category"),
             "l2-category": r.get("l2-category", r.get("l2_category")), "images": r.get("images", []),
-            **{k: r[k] for k in ("split", "cycle_category", "image_key") if k in r},
+            **{k: r[k] for k in ("split", "cycle_category", "image_key", "source") if k in r},
         })
     return docs

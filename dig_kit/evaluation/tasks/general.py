@@ -127,7 +127,7 @@ class MMVet(Task):
     def aggregate(self, docs, rows):
         return {}
 
-    def score(self, docs, predictions, thinking=False, judge=None, cache_path=None, **kw):
+    def score(self, docs, predictions, thinking=None, judge=None, cache_path=None, **kw):
         judge = judge if judge is not None else judge_from_env()
         rows = [self.score_one(d, predictions.get(d["id"]), thinking) for d in docs]
         if judge is None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dig_kit.rewards import iou_matrix, parse_boxes
+import json
+from collections import defaultdict
 
-from ..formats import BenchmarkDataError, image_refs, read_table
+from ..boxes import BOX_SCALES, box_iou, extract_box, guess_scale, to_pixels
+from ..formats import BenchmarkDataError, image_refs, read_table, read_vlmeval_tsv
 from .base import Task, mean, pct
 
 IOU_THRESHOLDS = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))  # 0.50, 0.55, ..., 0.95
@@ -22,12 +24,12 @@ class RefCOCOTask(Task):
     """Referring expression comprehension: one box for one expression.
 
     Prompt (Qwen3-VL grounding style): ``Locate the object described as "<expression>" in
-    the image and output its bbox coordinates in JSON format.`` Extraction: the boxes are
-    parsed from the output directly with the reward parser
-    (:func:`dig_kit.rewards.parse_boxes`: JSON list, ``{"bbox_2d": ...}`` objects, bare
-    boxes; after ``</think>``), in the model's coordinate convention (``coord_format``:
-    ``rel1000`` for Qwen3-VL, i.e. 0-1000 relative to the image; ``abs`` for pixel models);
-    the first valid box is the prediction.
+    the image and output its bbox coordinates in JSON format.`` Extraction:
+    :func:`dig_kit.evaluation.boxes.extract_box` on the final answer (the first ``[n, n, n,
+    n]``, else the first four numbers, as VLMEvalKit), in the model's coordinate convention
+    (``coord_format``: ``rel1000`` for Qwen3-VL, the default; ``abs`` for pixel models; or
+    ``box_scale="guess"``, VLMEvalKit's per-box guess, with its known failure); both are
+    stated in the metrics.
 
     Metrics: ``acc@0.5`` = fraction of expressions whose predicted box has IoU >= 0.5 with
     the ground truth (the paper's "@50" columns); ``acc_avg`` = mean of Acc@IoU over the
@@ -36,24 +38,76 @@ class RefCOCOTask(Task):
 
     Data: lmms-lab's RefCOCO/RefCOCO+/RefCOCOg parquet (``question_id``, ``image``,
     ``answer`` = the expression(s), ``bbox`` = COCO ``[x, y, w, h]`` pixels; one item per
-    expression when ``answer`` lists several), or JSON Lines in the InternVL/Qwen evaluation
+    expression when ``answer`` lists several), JSON Lines in the InternVL/Qwen evaluation
     layout (``image`` path, ``sent``, ``bbox`` = ``[x1, y1, x2, y2]`` pixels, ``width``,
-    ``height``).
+    ``height``), or VLMEvalKit's TSV (``RefCOCO.tsv``...: ``index``, ``image``, ``question`` =
+    the expression, ``answer`` = ``[x1, y1, x2, y2]`` pixels, ``width``, ``height``,
+    ``category`` = the split; one file holds several splits: a per-split task keeps its own
+    rows, the ``<dataset>_all`` task scores every split with their macro and micro averages).
+
+    Protocols elsewhere: lmms-eval's ``refcoco_bbox_rec`` normalises boxes to 0-1 and reports
+    IoU and ACC@0.1..0.9; Qwen's and InternVL's scripts count Acc@0.5 with pixel boxes from
+    the model's 0-1000 output, as here.
     """
 
     group = "grounding"
     headline = "acc@0.5"
     coord_format = "rel1000"
+    box_scale = "model"
 
-    def __init__(self, dataset: str, split: str, folders: tuple[str, ...]):
+    def __init__(self, dataset: str, split: str | None, folders: tuple[str, ...]):
         self.dataset, self.split = dataset, split
-        self.name = f"{dataset}_{split}".lower()
-        self.data_names = tuple(folders) + tuple(f"{f.lower()}_{split}.jsonl" for f in folders)
-        self.expected = (f"lmms-lab/{folders[0]} parquet folder with split {split!r} (question_id, image, answer, "
-                         f"bbox [x,y,w,h]) or {folders[0].lower()}_{split}.jsonl (image, sent, bbox [x1,y1,x2,y2], "
-                         "width, height)")
+        self.name = f"{dataset}_{split or 'all'}".lower()
+        tsvs = tuple(f"{f}.tsv" for f in folders if f[0].isupper())
+        self.data_names = tuple(folders) + tuple(f"{f.lower()}_{split}.jsonl" for f in folders if split) + tsvs
+        self.expected = (f"lmms-lab/{folders[0]} parquet folder with split {split or 'each split'!r} (question_id, "
+                         f"image, answer, bbox [x,y,w,h]), {folders[0].lower()}_<split>.jsonl (image, sent, bbox "
+                         f"[x1,y1,x2,y2], width, height) or VLMEvalKit {tsvs[0]} (index, image, question, answer "
+                         "[x1,y1,x2,y2] pixels, width, height, category = split)")
+
+    def _split_matches(self, category) -> bool:
+        """Does a TSV row's ``category`` (``val``, ``testA``, ``refcoco+_val``...) belong here?"""
+        if self.split is None:
+            return True
+        cat = str(category or "").strip().lower()
+        ds, _, sp = cat.rpartition("_")
+        if ds and ds.replace("plus", "+") != self.dataset.lower():
+            return False
+        return sp == self.split.lower()
+
+    def _read_tsv(self, path: Path) -> list[dict]:
+        docs = []
+        rows = read_vlmeval_tsv(path)
+        lacking = [c for c in ("question", "answer") if rows and c not in rows[0]]
+        if lacking:
+            raise BenchmarkDataError(f"{self.name}: {path} lacks {lacking}; expected columns index, image, question, "
+                                     "answer ([x1, y1, x2, y2] pixels), width, height, category (the split)")
+        for r in rows:
+            if not self._split_matches(r.get("category")):
+                continue
+            box = json.loads(str(r["answer"])) if str(r["answer"]).strip().startswith("[") else None
+            if not box or len(box) != 4:
+                raise BenchmarkDataError(f"{self.name}: {path} row {r['index']}: answer {r['answer']!r} is not "
+                                         "[x1, y1, x2, y2]")
+            ref = r.get("question", r.get("expression"))
+            docs.append({"id": r["index"], "ref": ref, "bbox": [float(v) for v in box],
+                         "width": float(r["width"]) if r.get("width") else None,
+                         "height": float(r["height"]) if r.get("height") else None,
+                         "split": str(r.get("category") or "all"), "images": r["images"]})
+        if not docs:
+            raise BenchmarkDataError(f"{self.name}: no rows of split {self.split!r} in {path} (column category)")
+        return docs
 
     def read(self, path: Path) -> list[dict]:
+        if path.suffix == ".tsv":
+            return self._read_tsv(path)
+        if self.split is None:  # every split of the folder, each scored on its own
+            docs = []
+            for sp in _SPLITS_OF[self.dataset]:
+                part = RefCOCOTask(self.dataset, sp, _FOLDERS[self.dataset])
+                for d in part.read(path):
+                    docs.append({**d, "id": f"{sp}/{d['id']}", "split": sp})
+            return docs
         root = path if path.is_dir() else path.parent
         if path.suffix == ".jsonl" or (path.is_dir() and (path / f"{path.name.lower()}_{self.split}.jsonl").exists()):
             file = path if path.suffix == ".jsonl" else path / f"{path.name.lower()}_{self.split}.jsonl"
@@ -89,21 +143,45 @@ class RefCOCOTask(Task):
         doc["width"], doc["height"] = w, h
         return float(w), float(h)
 
+    def extract_why(self, answer, raw, doc):
+        box, rule = extract_box(answer)
+        if box is None:
+            return None, rule
+        if self.box_scale not in BOX_SCALES:
+            raise ValueError(f"unknown box_scale {self.box_scale!r}; known: {', '.join(BOX_SCALES)}")
+        fmt = guess_scale(box) if self.box_scale == "guess" else self.coord_format
+        w, h = self.image_size(doc)
+        return to_pixels(box, w, h, fmt), rule
+
     def extract(self, answer, raw, doc):
-        boxes = parse_boxes(answer, self.image_size(doc), self.coord_format)
-        return boxes[0] if boxes else None
+        return self.extract_why(answer, raw, doc)[0]
 
     def judge(self, pred, doc):
         if pred is None:
             return {"score": 0.0, "iou": 0.0}
-        iou = float(iou_matrix([pred], [doc["bbox"]])[0, 0])
+        iou = box_iou(pred, doc["bbox"])
         return {"score": float(iou >= 0.5), "iou": iou}
 
-    def aggregate(self, docs, rows):
+    @staticmethod
+    def _accs(rows) -> dict:
         ious = [r.get("iou", 0.0) for r in rows]
         by_t = {f"{t:.2f}": pct(mean(float(i >= t) for i in ious)) for t in IOU_THRESHOLDS}
         return {"acc@0.5": by_t["0.50"], "acc_avg": round(mean(by_t.values()), 4), "miou": pct(mean(ious)),
-                "acc_by_iou": by_t, "no_box": sum(1 for r in rows if r["pred"] is None)}
+                "acc_by_iou": by_t, "no_box": sum(1 for r in rows if r["pred"] is None), "n": len(rows)}
+
+    def aggregate(self, docs, rows):
+        out = self._accs(rows)
+        out.pop("n")
+        out["coord_format"] = "guess per box" if self.box_scale == "guess" else self.coord_format
+        splits = sorted({d["split"] for d in docs if d.get("split")})
+        if len(splits) > 1:
+            by = defaultdict(list)
+            for d, r in zip(docs, rows):
+                by[d.get("split")].append(r)
+            out["by_split"] = {sp: self._accs(by[sp]) for sp in splits}
+            out["macro_acc@0.5"] = round(mean(v["acc@0.5"] for v in out["by_split"].values()), 4)
+            out["micro_acc@0.5"] = out["acc@0.5"]
+        return out
 
 
 _SPLITS = {
@@ -112,4 +190,8 @@ _SPLITS = {
     ("RefCOCOg", ("RefCOCOg", "refcocog")): ("val", "test"),
 }
 
-TASKS = [RefCOCOTask(ds, split, folders) for (ds, folders), splits in _SPLITS.items() for split in splits]
+_SPLITS_OF = {ds: splits for (ds, _), splits in _SPLITS.items()}
+_FOLDERS = {ds: folders for (ds, folders) in _SPLITS}
+
+TASKS = ([RefCOCOTask(ds, split, folders) for (ds, folders), splits in _SPLITS.items() for split in splits]
+         + [RefCOCOTask(ds, None, folders) for (ds, folders) in _SPLITS])

@@ -29,6 +29,16 @@ class HallusionBench(YesNoTask):
     ``set_id``/``figure_id``/``question_id`` come from their columns when present, else from
     the VLMEvalKit index (``index.split('_')[3:6]``); all three also per ``category`` (VD/VS)
     and per ``l2-category`` (chart, table, map, ...).
+
+    Questions without an image (``visual_input == 0``, from its column or ``index.split('_')[2]``,
+    or an empty image cell) are dropped, as VLMEvalKit scores only the 951 with one of
+    VLMEvalKit's 1,129 rows; lmms-lab's parquet is read from its ``image`` split only (its
+    ``non_image`` split is those questions). ``dropped_no_image`` says how many.
+
+    Protocols elsewhere: lmms-eval's ``hallusion_bench`` computes the same three accuracies but
+    keys figures and questions by ``category, subcategory, set_id, figure_id/question_id``
+    (VLMEvalKit: ``l2-category``, i.e. the same subcategory) and reads yes/no with its own
+    parser; the official script asks GPT-4 to map each answer to yes/no/uncertain.
     """
 
     name = "hallusionbench"
@@ -38,8 +48,10 @@ class HallusionBench(YesNoTask):
                 "lmms-lab/HallusionBench parquet (category, subcategory, set_id, figure_id, question_id, gt_answer, image)")
     headline = "overall"
 
+    dropped_no_image = 0
+
     def read(self, path: Path) -> list[dict]:
-        docs = []
+        docs, dropped = [], 0
         if path.suffix == ".tsv":
             for r in read_vlmeval_tsv(path):
                 parts = str(r["index"]).split("_")
@@ -47,21 +59,34 @@ class HallusionBench(YesNoTask):
                 if any(v is None for v in ids):
                     if len(parts) < 6:
                         raise BenchmarkDataError(f"{path}: index {r['index']!r} lacks set/figure/question ids "
-                                                 "(expected VLMEvalKit's '<cat>_<sub>_..._<set>_<figure>_<question>')")
+                                                 "(expected VLMEvalKit's '<cat>_<sub>_<visual_input>_<set>_<figure>_"
+                                                 "<question>' or columns set_id, figure_id, question_id)")
                     ids = parts[3:6]
+                visual = r.get("visual_input", parts[2] if len(parts) >= 6 else None)
+                if str(visual).strip() == "0" or not r["images"]:
+                    dropped += 1
+                    continue
                 docs.append({"id": r["index"], "question": r["question"], "answer": yes_no_label(r["answer"]),
                              "category": r.get("category"), "l2-category": r.get("l2-category"),
                              "set_id": str(ids[0]), "figure_id": str(ids[1]), "question_id": str(ids[2]),
                              "images": r["images"]})
         else:
-            for r in read_table(path, None, self.expected):
+            split = None
+            if path.is_dir() and "image" in {split_of(f, path) for f in path.rglob("*.parquet")}:
+                split = "image"
+            for r in read_table(path, split, self.expected):
                 sub = r.get("subcategory") or r.get("l2-category")
+                images = image_refs(r.get("image"), path if path.is_dir() else path.parent)
+                if str(r.get("visual_input", "1")).strip() == "0" or not images:
+                    dropped += 1
+                    continue
                 vid = f"{r['category']}_{sub}_{r.get('visual_input', '')}_{r['set_id']}_{r['figure_id']}_{r['question_id']}"
                 docs.append({"id": r.get("index", vid), "question": r["question"],
                              "answer": yes_no_label(r.get("gt_answer", r.get("answer"))),
                              "category": r["category"], "l2-category": sub, "set_id": str(r["set_id"]),
                              "figure_id": str(r["figure_id"]), "question_id": str(r["question_id"]),
-                             "images": image_refs(r.get("image"), path)})
+                             "images": images})
+        self.dropped_no_image = dropped
         return docs
 
     @staticmethod
@@ -79,6 +104,7 @@ class HallusionBench(YesNoTask):
 
     def aggregate(self, docs, rows) -> dict:
         out = self._rates(docs, rows)
+        out["dropped_no_image"] = self.dropped_no_image
         for key in ("category", "l2-category"):
             vals = sorted({d[key] for d in docs if d.get(key) is not None})
             if vals:
@@ -100,7 +126,7 @@ class HRBench8K(MultipleChoiceTask):
 
     name = "hrbench8k"
     group = "perception"
-    data_names = ("HRBench8K.tsv", "HRBench_8K.tsv")
+    data_names = ("HRBench8K.tsv", "HRBench_8K.tsv", "hr_bench_8k.tsv", "HR-Bench/hr_bench_8k.tsv")
     expected = "VLMEvalKit HRBench8K.tsv (index, image, question, A-D, answer, category single/cross, cycle_category)"
     headline = "overall"
 
@@ -246,7 +272,8 @@ class VSR(YesNoTask):
 
     name = "vsr"
     group = "perception"
-    data_names = ("VSR_zeroshot.tsv", "VSR.tsv", "vsr_zeroshot", "VSR")
+    data_names = ("VSR_zeroshot.tsv", "VSR.tsv", "vsr_zeroshot", "VSR", "visual-spatial-reasoning/data/splits/zeroshot",
+                  "zeroshot")
     expected = ("VLMEvalKit-style TSV (index, image, question, answer Yes/No) or cambridgeltl/vsr_zeroshot "
                 "(parquet/JSONL: image, caption, label 0/1; image files under images/ when not embedded)")
     headline = "accuracy"
@@ -281,16 +308,39 @@ class CVBench(MultipleChoiceTask):
     Metrics (the CV-Bench/Cambrian definition): accuracy per ``source``; ``2d`` = mean of
     ADE20K and COCO accuracy, ``3d`` = Omni3D accuracy, ``overall`` = (2d + 3d) / 2 (the paper's
     "CV-Bench" column); accuracy per ``task`` (Count, Relation, Depth, Distance) for reference.
+
+    VLMEvalKit's TSVs (``CV-Bench-2D.tsv`` and ``CV-Bench-3D.tsv``, MCQ rows; either one
+    finds the other beside it) report plain accuracy per file; with a ``source`` column the
+    official formula above applies, without one ``2d`` and ``3d`` are the accuracies on each
+    file and ``overall`` their mean (``formula`` in the metrics says which).
     """
 
     name = "cvbench"
     group = "perception"
-    data_names = ("CV-Bench", "CVBench", "cv_bench")
+    data_names = ("CV-Bench", "CVBench", "cv_bench", "CV-Bench-2D.tsv", "CV-Bench-3D.tsv")
     expected = ("nyu-visionx/CV-Bench parquet (idx, type, task, image, question, choices, answer '(A)', source); "
-                "test_2d + test_3d, or test")
+                "test_2d + test_3d, or test; or VLMEvalKit CV-Bench-2D.tsv / CV-Bench-3D.tsv (index, image, "
+                "question, A-F, answer, category; optional source)")
     headline = "overall"
 
+    def _read_tsvs(self, path: Path) -> list[dict]:
+        files = [path]
+        for a, b in (("2D", "3D"), ("3D", "2D")):
+            other = path.with_name(path.name.replace(f"-{a}", f"-{b}"))
+            if f"-{a}" in path.name and other.exists():
+                files.append(other)
+        docs = []
+        for f in sorted(files):
+            kind = "3D" if "3D" in f.name.upper() else "2D"
+            for d in mcq_docs(read_vlmeval_tsv(f)):
+                d["id"] = f"{kind}/{d['id']}" if len(files) > 1 else d["id"]
+                d["type"], d["task"] = kind, d.get("category")
+                docs.append(d)
+        return docs
+
     def read(self, path: Path) -> list[dict]:
+        if path.suffix == ".tsv":
+            return self._read_tsvs(path)
         if path.is_dir():  # the hub repo has test_2d/test_3d shards (and may also hold a combined test)
             splits = {split_of(f, path) for f in path.rglob("*.parquet")}
             if {"test_2d", "test_3d"} <= splits:
@@ -314,9 +364,14 @@ class CVBench(MultipleChoiceTask):
     def aggregate(self, docs, rows) -> dict:
         by_source = grouped_accuracy(docs, rows, "source")
         ade, coco, omni = by_source.get("ADE20K"), by_source.get("COCO"), by_source.get("Omni3D")
+        formula = "official: ((ADE20K + COCO) / 2 + Omni3D) / 2"
         two_d = round((ade + coco) / 2, 4) if ade is not None and coco is not None else None
+        if not by_source:  # VLMEvalKit TSVs without a source column: accuracy per file
+            by_type = grouped_accuracy(docs, rows, "type")
+            two_d, omni = by_type.get("2D"), by_type.get("3D")
+            formula = "no source column: (2D accuracy + 3D accuracy) / 2"
         overall = round((two_d + omni) / 2, 4) if two_d is not None and omni is not None else None
-        return {"overall": overall, "2d": two_d, "3d": omni, "by_source": by_source,
+        return {"overall": overall, "2d": two_d, "3d": omni, "formula": formula, "by_source": by_source,
                 "by_task": grouped_accuracy(docs, rows, "task"), "accuracy": pct(mean(r["score"] for r in rows))}
 
 
