@@ -30,7 +30,7 @@ def test_tiny_model_end_to_end_with_resume(tiny, tmp_path):
     common = dict(backend="transformers", max_new_tokens=8, batch_size=2)
 
     m = evaluate(str(tiny), "pope", data, out, limit=2, **common)
-    assert m["generation"]["generated_now"] == 2 and m["settings"]["thinking"] is True
+    assert m["generation"]["generated_now"] == 2 and m["settings"]["thinking"] == "auto (per output)"
     from dig_kit.evaluation.backends import get_backend
 
     backend = get_backend("transformers", str(tiny), batch_size=2)  # loaded once for the rest

@@ -11,7 +11,7 @@ from dig_kit.evaluation import get_task
 from dig_kit.evaluation.boxes import box_iou, extract_box, guess_scale, to_pixels
 from dig_kit.evaluation.formats import BenchmarkDataError
 from dig_kit.evaluation.runner import score_file
-from dig_kit.evaluation.synthetic import b64_image, write_vlmeval_tsv
+from dig_kit.paper.benchmark_fixtures import b64_image, write_vlmeval_tsv
 
 BOXES = [
     # (final answer, expected box as written, rule)

@@ -1,7 +1,7 @@
 """The paper's Tables 1-3 with measured rows beside the published ones.
 
 Every row says where its numbers come from in a ``Source`` column: ``paper`` rows are the
-slides' numbers (:mod:`.paper_numbers`), ``measured`` rows come from this kit's metrics
+slides' numbers (:mod:`.published`), ``measured`` rows come from this kit's metrics
 (with the backend, and the item limit when not the full benchmark). A benchmark that was not
 run, or not scored (MM-Vet without a judge), is left blank; Table 1's ``AVG`` is computed
 only when all seven perception numbers exist, as in the paper.
