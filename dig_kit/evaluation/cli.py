@@ -28,9 +28,11 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="does the model's chat template open <think>? yes: an output without </think> is "
                         "truncated; no/auto: decided per output (after the last </think>; an unclosed <think> or "
                         "finish_reason=length is truncated; auto also uses each prediction's recorded 'thinking')")
-    p.add_argument("--protocol", choices=("vlmevalkit", "lenient"), default="vlmevalkit",
+    p.add_argument("--protocol", choices=("vlmevalkit", "lenient", "judge"), default="vlmevalkit",
                    help="answer extraction: vlmevalkit = VLMEvalKit's exact matching (default, comparable to "
-                        "published numbers); lenient = also the kit's fallback rules (not comparable)")
+                        "published numbers); lenient = also the kit's fallback rules (not comparable); judge = "
+                        "exact matching, then VLMEvalKit's judge prompts on an OpenAI-compatible endpoint for "
+                        "what it cannot read (DIG_KIT_JUDGE_URL, DIG_KIT_JUDGE_KEY, DIG_KIT_JUDGE_MODEL)")
     p.add_argument("--box-scale", choices=("model", "guess"), default=None,
                    help="grounding: model = the --coord-format convention (default); guess = VLMEvalKit-style "
                         "per-box scale guess (fails on pixel boxes of images up to 1000 px)")

@@ -10,8 +10,10 @@ Two **protocols** (``Task.protocol``, ``--protocol``):
   LLM judge (``<answer>``/``\\boxed{}`` narrowing, "answer is X", a leading or lone letter,
   a bold letter, yes/no from the first word). Numbers made with it are **not** comparable to
   published ones; it is an explicit option, never the default.
-- (not built yet: a ``judge`` protocol sending what exact matching cannot read to
-  VLMEvalKit's judge prompts on an OpenAI-compatible endpoint.)
+- ``judge``: exact matching as ``vlmevalkit``, then what it cannot read (``unparsed``) of a
+  multiple-choice or yes/no answer goes to an LLM judge with VLMEvalKit's matching prompts
+  (:mod:`dig_kit.evaluation.judge`), as VLMEvalKit does when given a judge model. Which
+  judge model ran is up to the user's endpoint; its replies are cached.
 
 Step 1, the final answer, per output (:func:`split_thinking`)
 -------------------------------------------------------------
@@ -61,7 +63,7 @@ from typing import Mapping
 
 from dig_kit.rewards.parsing import answer_segment
 
-PROTOCOLS = ("vlmevalkit", "lenient")
+PROTOCOLS = ("vlmevalkit", "lenient", "judge")
 
 _THINK_END_RE = re.compile(r"<\s*/\s*think\s*>", re.IGNORECASE)
 _THINK_OPEN_RE = re.compile(r"<\s*think\s*>", re.IGNORECASE)

@@ -31,7 +31,7 @@ PAPER_MAX_NEW_TOKENS = 4096
 PAPER_TEMPERATURE = 0.0
 
 
-def _task(benchmark: str, coord_format: str | None, protocol: str | None = None, **options):
+def _task(benchmark: str, coord_format: str | None, protocol: str | None = None, judge=None, **options):
     task = get_task(benchmark)
     if coord_format is not None and hasattr(task, "coord_format"):
         task.coord_format = coord_format
@@ -39,6 +39,11 @@ def _task(benchmark: str, coord_format: str | None, protocol: str | None = None,
         if protocol not in PROTOCOLS:
             raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
         task.protocol = protocol
+    if task.protocol == "judge" and judge is None:
+        from .judge import NOT_CONFIGURED, matching_judge_from_env
+
+        if matching_judge_from_env() is None:  # before anything is generated or written
+            raise ValueError(f"--protocol judge: {NOT_CONFIGURED}")
     for k, v in options.items():
         if v is not None and hasattr(task, k):
             setattr(task, k, v)
@@ -90,7 +95,7 @@ def evaluate(model: str, benchmark: str, data: str | Path, out_dir: str | Path, 
     metrics JSON and return the metrics. ``backend_obj`` reuses a loaded backend (several
     benchmarks, one model); ``limit`` evaluates the first items only (whole groups);
     ``data_root``: ``data`` holds many benchmarks under their usual names."""
-    task = _task(benchmark, coord_format, protocol, box_scale=box_scale)
+    task = _task(benchmark, coord_format, protocol, judge, box_scale=box_scale)
     backend = resolve_backend(backend)
     docs = task.load(data, limit, root=data_root)
     out = Path(out_dir)
@@ -156,7 +161,7 @@ def score_file(benchmark: str, data: str | Path, predictions: str | Path, out: s
     answer, extracted prediction, score, why); return the metrics. Items without a
     prediction count as wrong (``missing``); predictions for unknown ids are counted in
     ``unknown_ids``."""
-    task = _task(benchmark, coord_format, protocol, box_scale=box_scale)
+    task = _task(benchmark, coord_format, protocol, judge, box_scale=box_scale)
     docs = task.load(data, limit, root=data_root)
     records = read_predictions(predictions)
     preds = {r["id"]: r for r in records}

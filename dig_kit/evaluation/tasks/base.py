@@ -12,9 +12,10 @@ Common to every task (:meth:`Task.score`):
   the text after the last ``</think>``; an output cut off (``finish_reason == "length"``, an
   unclosed ``<think>``, or no ``</think>`` from a model whose template opens it) is wrong and
   counted in ``truncated`` and, by reason, in ``truncated_by_reason``;
-- ``protocol`` (``vlmevalkit``, the default, or ``lenient``) picks the extraction rules
-  (:mod:`dig_kit.evaluation.extract`); every row says which rule read the answer (``why``),
-  and ``by_rule`` counts them;
+- ``protocol`` (``vlmevalkit``, the default, ``lenient`` or ``judge``) picks the extraction
+  rules (:mod:`dig_kit.evaluation.extract`); with ``judge``, multiple-choice and yes/no
+  answers exact matching cannot read go to an LLM judge (:meth:`Task.match_with_judge`);
+  every row says which rule read the answer (``why``), and ``by_rule`` counts them;
 - a doc without a prediction is wrong and counted in ``missing`` (``dig-kit score`` on a
   partial file says so instead of silently shrinking the benchmark);
 - an answer the rules cannot read is wrong and counted in ``unparsed``;
@@ -24,6 +25,7 @@ Common to every task (:meth:`Task.score`):
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable
@@ -50,7 +52,8 @@ class Task:
     """bumped when the prompt changes: part of the prediction cache key"""
     max_images: int = 1
     protocol: str = "vlmevalkit"
-    """answer extraction rules: ``vlmevalkit`` (exact matching, the default) or ``lenient``"""
+    """answer extraction rules: ``vlmevalkit`` (exact matching, the default), ``lenient`` or
+    ``judge`` (exact matching, then an LLM judge for what it cannot read)"""
 
     # -- data -----------------------------------------------------------------------------
     def load(self, data: str | Path, limit: int | None = None, root: bool = False) -> list[dict]:
@@ -113,8 +116,38 @@ class Task:
         rows = []
         for doc in docs:
             rows.append(self.score_one(doc, predictions.get(doc["id"]), thinking))
+        if self.protocol == "judge":
+            self.match_with_judge(docs, rows, kw.get("judge"), kw.get("cache_path"))
         metrics = self.aggregate(docs, rows)
         return self.finish(metrics, rows), rows
+
+    def judge_answer(self, judge, answer: str, doc: dict) -> tuple[Any, str]:
+        """``(prediction, rule)`` read by an LLM judge from an answer exact matching could not
+        read (``--protocol judge``). Tasks without judge matching (short answers, boxes) do
+        not override this, and their rows stay as exact matching left them."""
+        raise NotImplementedError
+
+    def match_with_judge(self, docs: list[dict], rows: list[dict], judge=None, cache_path=None) -> None:
+        """``--protocol judge``: the rows exact matching left ``unparsed`` go to the LLM judge
+        (:mod:`..judge`); its replies are cached per (id, answer) next to the predictions."""
+        if type(self).judge_answer is Task.judge_answer:
+            return
+        from ..judge import NOT_CONFIGURED, GradeCache, matching_judge_from_env
+
+        judge = judge if judge is not None else matching_judge_from_env()
+        if judge is None:
+            raise BenchmarkDataError(f"--protocol judge: {NOT_CONFIGURED}")
+        cache = GradeCache(cache_path)
+        for doc, row in zip(docs, rows):
+            if row["why"] != "unparsed" or not row["answer"]:
+                continue
+            key = f"match:{doc['id']}:{hashlib.sha1(row['answer'].encode()).hexdigest()[:12]}"
+            if key not in cache.grades:
+                cache.add(key, list(self.judge_answer(judge, row["answer"], doc)))
+            pred, rule = cache.grades[key]
+            row.update(pred=pred, parsed=pred is not None, why=rule)
+            judged = self.judge(pred, doc)
+            row.update(judged) if isinstance(judged, dict) else row.update(score=float(judged))
 
     def final_text(self, rec: dict, thinking: bool | None) -> tuple[str, str | None]:
         """``(final answer, truncation reason or None)`` of one prediction record."""
@@ -242,6 +275,11 @@ class MultipleChoiceTask(Task):
     def judge(self, pred, doc) -> float:
         return float(pred is not None and pred == doc["answer"])
 
+    def judge_answer(self, judge, answer, doc):
+        from ..judge import judge_option
+
+        return judge_option(judge, doc.get("question", ""), doc["options"], answer)
+
     def aggregate(self, docs, rows) -> dict:
         out = {"accuracy": pct(mean(r["score"] for r in rows))}
         for key in ("category", "l2-category"):
@@ -269,6 +307,11 @@ class YesNoTask(Task):
 
     def extract_why(self, answer: str, raw: str, doc: dict):
         return match_yes_no(answer, self.protocol)
+
+    def judge_answer(self, judge, answer, doc):
+        from ..judge import judge_yes_no
+
+        return judge_yes_no(judge, doc.get("question", ""), answer)
 
     def judge(self, pred, doc) -> float:
         return float(pred is not None and pred == doc["answer"])

@@ -140,7 +140,7 @@ class MMVet(Task):
             key = f"{d['id']}:{hashlib.sha1(r['pred'].encode()).hexdigest()[:12]}"
             if key not in cache.grades:
                 cache.add(key, mmvet_grade(judge, str(d["question"]), d["answer"], r["pred"]))
-            r["score"] = cache.grades[key]
+            r["score"] = float(cache.grades[key])
         caps = {c: [] for c in self.capabilities}
         combos = defaultdict(list)
         for d, r in zip(docs, rows):
