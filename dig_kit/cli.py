@@ -13,6 +13,7 @@ import json
 import sys
 
 from dig_kit.config import ConfigError, load_config, preset_names, to_dict
+from dig_kit.render.pairs import RenderError
 from dig_kit.render.pool import RenderEnvError
 from dig_kit.scenes import ChangeError, SceneError
 
@@ -39,6 +40,14 @@ def cmd_render(args) -> int:
     summary = render_dataset(cfg, args.out, subsets=args.subset or None, num_pairs=args.num_pairs,
                              workers=args.workers, shard=shard, progress=not args.quiet, kind=args.kind)
     print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in summary.items()}))
+    return 0
+
+
+def cmd_export(args) -> int:
+    from dig_kit.data.exports import export_easyr1
+
+    for subset, path in export_easyr1(args.data, args.out, args.subset or None).items():
+        print(f"{subset}: {path}")
     return 0
 
 
@@ -124,6 +133,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--quiet", action="store_true", help="no progress bar")
         p.set_defaults(func=cmd_render, kind=kind)
 
+    p = sub.add_parser("export", help="export a rendered DiG dataset to another framework's format")
+    p.add_argument("--format", choices=["easyr1"], required=True,
+                   help="easyr1: one parquet per split (problem, answer, images), EasyR1's data loader defaults")
+    p.add_argument("--data", required=True, help="dataset directory made by `dig-kit render`")
+    p.add_argument("--out", required=True, help="output directory (one <split>.parquet each)")
+    p.add_argument("--subset", action="append", help="split to export (repeatable; default: every rendered one)")
+    p.set_defaults(func=cmd_export)
+
     p = sub.add_parser("tiny-model", help="build a tiny random Qwen3-VL (model + processor) offline, for CPU smoke runs")
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=0)
@@ -159,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, SceneError, ChangeError, RenderEnvError) as e:
+    except (ConfigError, SceneError, ChangeError, RenderEnvError, RenderError) as e:
         print(f"dig-kit {args.command}: error: {e}", file=sys.stderr)
         return 2
 

@@ -87,9 +87,13 @@ class RenderConfig:
     """cpu | gpu | auto (gpu when Blender finds CUDA/OptiX/HIP/Metal, else cpu)."""
     threads: int = 0
     """Cycles threads per worker; 0 lets Blender use every core."""
-    min_visible_pixels: int = 40
-    """Every difference must show at least this many pixels of its object (object-index pass)
-    in the image(s) where it is seen; otherwise the pair is resampled."""
+    min_visible_pixels: int = 0
+    """Every object must show at least this many pixels (object-index pass) in every image it
+    is in, or the pair is resampled (CLEVR's rule). 0 = CLEVR's 200 pixels at 480x320, scaled
+    to the image area (:func:`visible_threshold`)."""
+    max_add_occupancy: float = 0.05
+    """An added object goes into an empty spot: at most this share of its visible pixels in the
+    after image may show other objects in the before image (else the pair is resampled)."""
     max_attempts: int = 20
     """Resampling attempts per pair before it is given up with an error."""
 
@@ -124,7 +128,15 @@ class DataConfig:
     seed: int = 0
     """Global seed; a pair is a pure function of (config, seed, subset seed)."""
     change_types: list[str] = field(default_factory=lambda: list(CHANGE_TYPES))
-    """Which modifications may be sampled, uniformly."""
+    """Which modifications may be sampled."""
+    box_source: str = "full"
+    """The box of a difference used by the prompt and reward (``boxes``): ``full``, the
+    projection of the object's geometry on the before image (the paper's), or ``visible``, the
+    tight box of its visible pixels (of the after image for an added object)."""
+    change_weights: dict[str, float] = field(default_factory=dict)
+    """Relative weight of each of ``change_types`` (e.g. ``{add: 2, remove: 1}``); a type not
+    listed weighs 1, so the default is uniform. A pair's types are drawn before its scene, so
+    the rendered data follows these weights exactly."""
     scene: SceneConfig = field(default_factory=SceneConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     subsets: dict[str, SubsetConfig] = field(default_factory=_default_subsets)
@@ -253,6 +265,12 @@ class KitConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
+def visible_threshold(r: RenderConfig) -> int:
+    """Pixels every object must show: ``min_visible_pixels``, or CLEVR's 200 at 480x320 scaled
+    to this image's area when it is 0."""
+    return r.min_visible_pixels or max(1, round(200 * r.width * r.height / (480 * 320)))
+
+
 # ---------------------------------------------------------------------------------------
 # Validation rules beyond types (field path -> check)
 
@@ -273,12 +291,23 @@ def _check(cfg: KitConfig) -> None:
         ("data.render.denoise_quality", r.denoise_quality in ("fast", "balanced", "high"), "must be fast, balanced or high"),
         ("data.render.max_bounces", r.max_bounces >= 0, "must be >= 0"),
         ("data.render.threads", r.threads >= 0, "must be >= 0"),
-        ("data.render.min_visible_pixels", r.min_visible_pixels >= 1, "must be >= 1"),
+        ("data.render.min_visible_pixels", r.min_visible_pixels >= 0, "must be >= 0 (0: CLEVR's rule scaled)"),
+        ("data.render.min_visible_pixels", visible_threshold(r) * s.max_objects <= r.width * r.height // 2,
+         f"is impossible: {s.max_objects} objects of {visible_threshold(r)} visible pixels each need more than half "
+         f"of a {r.width}x{r.height} image"),
+        ("data.render.max_add_occupancy", 0 <= r.max_add_occupancy <= 1, "must be in 0..1"),
+        ("data.box_source", d.box_source in ("full", "visible"), "must be full or visible"),
         ("data.render.max_attempts", r.max_attempts >= 1, "must be >= 1"),
         ("data.change_types", len(d.change_types) > 0, "must not be empty"),
     ]
     for name in d.change_types:
         rules.append(("data.change_types", name in CHANGE_TYPES, f"unknown change type {name!r}; choose from {CHANGE_TYPES}"))
+    for name, w in d.change_weights.items():
+        rules.append(("data.change_weights", name in d.change_types, f"{name!r} is not one of data.change_types"))
+        rules.append((f"data.change_weights.{name}", isinstance(w, (int, float)) and w >= 0, "must be a number >= 0"))
+    rules.append(("data.change_weights", not d.change_weights
+                  or sum(float(d.change_weights.get(t, 1.0)) for t in d.change_types) > 0,
+                  "give at least one of data.change_types a weight > 0"))
     for key, sub in d.subsets.items():
         p = f"data.subsets.{key}"
         rules += [

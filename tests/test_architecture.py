@@ -17,7 +17,7 @@ ALLOWED = {
     "prompts": set(),
     "scenes": {"config"},
     "render": {"config", "scenes", "prompts"},
-    "data": {"config", "scenes", "prompts", "render"},
+    "data": {"config", "scenes", "prompts", "render", "rewards"},  # exports write the reward's ground truth
     "rewards": set(),
     "models": {"config", "prompts"},
     "train": {"config", "prompts", "rewards", "data", "models"},

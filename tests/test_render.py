@@ -66,21 +66,64 @@ def _index_of(renderer, scene_json, tmp_path):
     return renderer.render(SceneSpec.from_json(scene_json), tmp_path / "x.png")
 
 
-def test_boxes_contain_visible_pixels_and_changes_are_visible(dataset, renderer, tmp_path):
+def test_annotations_match_the_object_index_passes(dataset, renderer, tmp_path):
+    from dig_kit.config import visible_threshold
+    from dig_kit.render.masks import decode_rle, mask_box
+
     cfg = load_config("smoke", TINY)
+    need = visible_threshold(cfg.data.render)
+    W, H = cfg.data.render.width, cfg.data.render.height
     for row in _rows(dataset):
-        idx_b = _index_of(renderer, row["before_scene"], tmp_path)
-        idx_a = _index_of(renderer, row["after_scene"], tmp_path)
+        idx = {"before": _index_of(renderer, row["before_scene"], tmp_path),
+               "after": _index_of(renderer, row["after_scene"], tmp_path)}
         assert row["boxes"] == [d["bbox"] for d in row["differences"]]
+        for k in ("before", "after"):
+            objs = row[f"objects_{k}"]
+            assert len(objs) >= cfg.data.scene.min_objects
+            for o in objs:  # every object, both images: its mask is its pixels in the index pass
+                mask = decode_rle(o["mask"])
+                assert o["mask"]["size"] == [H, W] and (mask == (idx[k] == o["id"] + 1)).all()
+                assert o["visible_pixels"] == int(mask.sum()) >= need  # CLEVR's rule, every object
+                assert o["bbox_visible"] == mask_box(mask)
+                fx1, fy1, fx2, fy2 = o["bbox_full"]
+                vx1, vy1, vx2, vy2 = o["bbox_visible"]
+                assert 0 <= fx1 and 0 <= fy1 and fx2 <= W and fy2 <= H  # in frame
+                assert fx1 - 1 <= vx1 and fy1 - 1 <= vy1 and vx2 <= fx2 + 1 and vy2 <= fy2 + 1
         for d in row["differences"]:
-            idx = idx_a if d["type"] == "add" else idx_b
-            ys, xs = np.nonzero(idx == d["object_id"] + 1)
-            x1, y1, x2, y2 = d["bbox"]
-            assert xs.min() >= x1 - 1 and xs.max() + 1 <= x2 + 1 and ys.min() >= y1 - 1 and ys.max() + 1 <= y2 + 1
-            assert d["visible_pixels_before"] == int((idx_b == d["object_id"] + 1).sum())
-            seen = {"add": d["visible_pixels_after"], "remove": d["visible_pixels_before"]}.get(
-                d["type"], min(d["visible_pixels_before"], d["visible_pixels_after"]))
-            assert seen >= cfg.data.render.min_visible_pixels
+            b = {o["id"]: o for o in row["objects_before"]}.get(d["object_id"])
+            a = {o["id"]: o for o in row["objects_after"]}.get(d["object_id"])
+            assert (b is None) == (d["type"] == "add") and (a is None) == (d["type"] == "remove")
+            assert d["bbox_full_before"] == (b and b["bbox_full"]) and d["bbox_visible_after"] == (a and a["bbox_visible"])
+            assert d["bbox"] == (d["bbox_full_after"] if d["type"] == "add" else d["bbox_full_before"])
+            if d["type"] == "add":  # an empty spot: its footprint showed (almost) nothing in the before image
+                footprint = idx["after"] == d["object_id"] + 1
+                share = np.count_nonzero(idx["before"][footprint]) / footprint.sum()
+                assert share == pytest.approx(d["occupied_before"], abs=1e-4) and share <= 0.05
+
+
+def test_masks_are_cocos_rle():
+    # golden strings from pycocotools.mask.encode (column-major runs, compressed counts)
+    from dig_kit.render.masks import decode_rle, encode_rle
+
+    rect = np.zeros((4, 5), bool)
+    rect[1:3, 1:4] = True
+    corners = np.zeros((3, 3), bool)
+    corners[0, 0] = corners[2, 2] = True
+    holed = np.zeros((64, 96), bool)
+    holed[10:40, 20:70] = True
+    holed[15:20, 30:35] = False
+    cases = [
+        (rect, "5220003"),
+        (corners, "0170"),  # starts with a one: a leading zero-length run
+        (np.ones((2, 2), bool), "04"),
+        (np.zeros((6, 7), bool), "Z1"),  # one run of 42 zeros: two characters
+        (holed, "ZX1n0R1000000000000000000WOSO?m0ASO?m0ASO?m0ASO?m0ASO?m0:" + "0" * 68 + "fc1"),
+    ]
+    for mask, counts in cases:
+        assert encode_rle(mask) == {"size": list(mask.shape), "counts": counts}
+        assert (decode_rle(encode_rle(mask)) == mask).all()
+    noise = np.random.default_rng(0).random((32, 48)) > 0.7
+    assert (decode_rle(encode_rle(noise)) == noise).all()
 
 
 def test_pixel_difference_concentrates_in_boxes(dataset):
@@ -112,7 +155,10 @@ def test_dataset_loads_with_hf_datasets(dataset, tmp_path):
     assert {"id", "seed", "subset", "before", "after", "width", "height", "differences", "before_scene",
             "after_scene"} <= set(row)
     d = row["differences"][0]
-    assert {"type", "bbox", "before", "after", "visible_pixels_before", "visible_pixels_after"} <= set(d)
+    assert {"type", "bbox", "before", "after", "visible_pixels_before", "visible_pixels_after", "bbox_full_before",
+            "bbox_visible_before", "bbox_full_after", "bbox_visible_after", "direction"} <= set(d)
+    o = row["objects_before"][0]
+    assert {"id", "shape", "color", "size", "material", "bbox_full", "bbox_visible", "visible_pixels", "mask"} <= set(o)
     assert (Path(dataset) / "config.yaml").exists()
 
 
@@ -157,13 +203,26 @@ def test_killed_render_resumes_without_duplicates(tmp_path):
         ("data.render.width=0", "data.render.width: must be > 0"),
         ("data.scene.max_objects=11", "data.scene.max_objects"),
         ("data.subsets.stage1.max_differences=5", "data.subsets.stage1.max_differences"),
+        ("data.render.min_visible_pixels=5000", "data.render.min_visible_pixels: is impossible"),
+        ("data.scene.area=0.4", "raise data.scene.area"),  # three objects cannot fit the floor
+        ("data.render.max_attempts=1 --set data.render.min_visible_pixels=500",  # passes no check: cleaned up
+         "no pair passed the checks in 1 attempts"),
     ],
 )
 def test_bad_input_is_named_and_writes_nothing(tmp_path, override, message):
     out = tmp_path / "never"
-    res = subprocess.run(DIG_KIT + ["render", "--out", str(out), "--set", override], capture_output=True, text=True)
-    assert res.returncode == 2 and message in res.stderr
+    sets = TINY[:3] + override.split(" --set ")  # the tiny render settings, then the bad value
+    res = subprocess.run(DIG_KIT + ["render", "--out", str(out), "--num-pairs", "1", "--subset", "stage1"]
+                         + [a for o in sets for a in ("--set", o)], capture_output=True, text=True)
+    assert res.returncode == 2 and message in res.stderr, res.stderr[-2000:]
     assert not out.exists()
+
+
+def test_an_unwritable_out_is_named_before_anything_is_written(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    res = subprocess.run(DIG_KIT + ["render", "--out", str(blocker / "ds")], capture_output=True, text=True)
+    assert res.returncode == 2 and "is a file, not a directory" in res.stderr
 
 
 def test_a_dataset_dir_refuses_another_config(dataset):
@@ -184,3 +243,33 @@ def test_rerender_from_a_jittered_view(renderer, tmp_path):
     assert other.objects == scene.objects
     assert not np.array_equal(np.asarray(Image.open(tmp_path / "a.png")), np.asarray(Image.open(tmp_path / "b.png")))
     assert set(np.unique(idx_a)) - {0} and set(np.unique(idx_b)) - {0}
+
+
+def test_export_easyr1_parquet_is_what_easyr1_and_the_reward_read(dataset, tmp_path):
+    import datasets
+
+    from dig_kit.rewards.easyr1 import compute_score, parse_ground_truth
+
+    res = subprocess.run(DIG_KIT + ["export", "--format", "easyr1", "--data", str(dataset), "--out", str(tmp_path)],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    rows = {r["id"]: r for r in _rows(dataset)}
+    for split in ("stage1", "stage3"):
+        ds = datasets.load_dataset("parquet", data_files=str(tmp_path / f"{split}.parquet"), split="train",
+                                   cache_dir=str(tmp_path / "cache"))
+        assert {"problem", "answer", "images", "id"} <= set(ds.column_names) and len(ds) == 3
+        for ex in ds:
+            row = rows[ex["id"]]
+            # EasyR1 splits the prompt on <image>: one image part per image, before then after
+            assert ex["problem"].count("<image>") == len(ex["images"]) == 2 and ex["problem"].startswith("<image><image>")
+            # the count is stated in the curriculum's stages 1-2 (train.count_hint_stages), as in training
+            assert (f"exactly {row['num_differences']} difference" in ex["problem"]) == (split == "stage1")
+            assert ex["images"][0].size == (row["width"], row["height"])
+            boxes, size = parse_ground_truth(ex["answer"])
+            assert boxes == row["boxes"] and tuple(size) == (row["width"], row["height"])
+            perfect = "<answer>" + json.dumps(boxes) + "</answer>"
+            assert compute_score([{"response": perfect, "response_length": 10, "ground_truth": ex["answer"]}])[0][
+                "accuracy"] == pytest.approx(1.0)
+    bad = subprocess.run(DIG_KIT + ["export", "--format", "easyr1", "--data", str(tmp_path / "nope"), "--out",
+                                    str(tmp_path / "o2")], capture_output=True, text=True)
+    assert bad.returncode == 2 and "not a dig_kit dataset directory" in bad.stderr and not (tmp_path / "o2").exists()

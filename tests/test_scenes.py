@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from dig_kit.config import load_config
+from dig_kit.config import ConfigError, load_config
 from dig_kit.scenes import (
     COLORS, MATERIALS, SHAPES, SIZES, ChangeError, SceneError, SceneSpec, apply_changes, jitter_view,
     sample_pair, sample_scene,
@@ -31,6 +31,7 @@ def _check_pair(pair, lo, hi):
     before.validate(CFG.scene.max_objects)
     after.validate(CFG.scene.max_objects)  # no interpenetration, even after size/shape growth
     assert lo <= len(diffs) <= hi
+    assert CFG.scene.min_objects <= len(before.objects) and CFG.scene.min_objects <= len(after.objects)
     assert len({d.object_id for d in diffs}) == len(diffs), "two differences touch one object"
     b_ids, a_ids = set(before.ids()), set(after.ids())
     for d in diffs:
@@ -74,6 +75,40 @@ def test_pairs_are_deterministic_and_round_trip(seed):
 def test_every_change_type_occurs():
     seen = {d.type for s in range(200) for d in sample_pair(CFG, s, 1, 4).differences}
     assert seen == {"shape", "color", "size", "material", "add", "remove"}
+
+
+def test_change_types_follow_the_weights_and_size_changes_are_balanced():
+    # issue 14: types were skewed (remove 20%, add 14%) and 62% of size changes shrank
+    from collections import Counter
+
+    from dig_kit.scenes.changes import pair_kinds
+
+    kinds = [k for s in range(4000) for k in pair_kinds(CFG, s, 1, 1)]
+    share = {t: n / len(kinds) for t, n in Counter(t for t, _ in kinds).items()}
+    assert all(abs(v - 1 / 6) < 0.025 for v in share.values()), share
+    sizes = Counter(d for t, d in kinds if t == "size")
+    assert abs(sizes["grow"] / sum(sizes.values()) - 0.5) < 0.05, sizes
+    weighted = load_config("smoke", ["data.change_types=[color, add]", "data.change_weights={color: 3}"]).data
+    ws = Counter(t for s in range(2000) for t, _ in pair_kinds(weighted, s, 1, 1))
+    assert abs(ws["color"] / 2000 - 0.75) < 0.03, ws
+    # the realised pairs keep the drawn types, and grow/shrink as drawn, on every attempt
+    for s in range(40):
+        want = pair_kinds(CFG, s, 1, 4)
+        for attempt in (0, 1):
+            diffs = sample_pair(CFG, s, 1, 4, attempt).differences
+            assert [(d.type, d.direction) for d in diffs] == want
+            for d in diffs:
+                if d.type == "size":
+                    order = ["small", "medium", "large"]
+                    grew = order.index(d.after["size"]) > order.index(d.before["size"])
+                    assert grew == (d.direction == "grow")
+
+
+def test_bad_change_weights_are_named():
+    with pytest.raises(ConfigError, match="data.change_weights"):
+        load_config("smoke", ["data.change_weights={teleport: 1}"])
+    with pytest.raises(ConfigError, match="data.change_weights"):
+        load_config("smoke", ["data.change_types=[color]", "data.change_weights={color: 0}"])
 
 
 def test_restricted_change_types_are_respected():

@@ -3,7 +3,8 @@
 
 Resume: a row is appended only after both images are renamed into place, so a killed run
 restarted with the same command skips every pair that has a row, re-renders the rest
-(pairs are deterministic, so a re-render is identical), and drops a torn last line.
+(pairs are deterministic: a re-render has the same scenes and annotations; Cycles' pixels
+may differ by +-1 between runs), and drops a torn last line.
 Shards: pair k of a subset belongs to shard ``k % N``; shards write to their own
 directories, so many machines can render disjoint parts into copies of one directory tree
 that merge by copying. Pairs already present in any shard directory are never rendered again.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from dig_kit.config import ConfigError, KitConfig, from_dict, save_config, to_di
 from dig_kit.data.reader import METADATA, done_ids, read_rows, shard_name
 from dig_kit.render.pairs import pair_id
 from dig_kit.render.pool import RenderPool
+from dig_kit.scenes.changes import sample_pair
 
 
 def _subsets(cfg: KitConfig, kind: str) -> dict[str, tuple[int, int]]:
@@ -57,6 +60,33 @@ def parse_shard(text: str) -> tuple[int, int]:
     return i, n
 
 
+DIG_SCHEMA = """\
+## Annotation schema (one row per pair, in `<split>/<shard>/metadata.jsonl`)
+
+Boxes are `[x1, y1, x2, y2]` in absolute pixels (top-left origin; pixel i covers [i, i + 1)).
+
+- `before`, `after` (images), `width`, `height`, `id`, `seed`, `subset`, `attempt`
+- `boxes`: one box per difference on the before image, the box the prompt and reward use
+  (`{box_source}`: `full` = projection of the object's geometry, the paper's; `visible` = tight
+  box of its visible pixels); an added object's box is where it appears, i.e. the empty area
+  on the before image
+- `num_differences`, `change_types`
+- `differences`: per difference `type` (shape, color, size, material, add, remove),
+  `object_id`, `before`/`after` attributes (empty strings where absent), `direction` (grow or
+  shrink for a size change), `bbox`, `bbox_full_before`, `bbox_visible_before`,
+  `bbox_full_after`, `bbox_visible_after` (null where the object is absent from that image),
+  `visible_pixels_before`, `visible_pixels_after`, `occupied_before` (share of its pixels in
+  the after image that show other objects in the before image: ~0 for an add)
+- `objects_before`, `objects_after`: every object of each image: `id`, `shape`, `color`,
+  `size`, `material`, `bbox_full`, `bbox_visible`, `visible_pixels`, `mask` (COCO RLE
+  `{{"size": [h, w], "counts": str}}`, readable by `pycocotools.mask.decode`)
+- `before_scene`, `after_scene`: the full scene specs (JSON: objects with 3D positions,
+  camera, lights)
+
+Every object of both images is inside the frame and shows at least `data.render.min_visible_pixels`
+pixels (0 = CLEVR's 200 at 480x320, scaled); added objects go into empty spots."""
+
+
 def write_card(out: Path, cfg: KitConfig, kind: str = "dig") -> None:
     """README.md with a ``configs`` section so ``load_dataset(out)`` finds one split per subset."""
     splits = [s for s in _subsets(cfg, kind) if any((out / s).glob(f"*/{METADATA}"))]
@@ -72,7 +102,7 @@ def write_card(out: Path, cfg: KitConfig, kind: str = "dig") -> None:
         "# DiG rendered pairs" if kind == "dig" else "# TWIN-style same-or-not items (synthetic)",
         "",
         f"Rendered by dig_kit (profile `{cfg.profile}`) with Blender/Cycles; the full config is in `config.yaml`.",
-        "Boxes are `[x1, y1, x2, y2]` in absolute pixels of the before image." if kind == "dig" else
+        DIG_SCHEMA.format(box_source=cfg.data.box_source) if kind == "dig" else
         "Positives re-render one scene from a jittered view; hard negatives add one subtle change; easy ones are "
         "unrelated scenes. Multi items: a reference and three candidates, answer = how many match.",
         "",
@@ -84,6 +114,17 @@ def write_card(out: Path, cfg: KitConfig, kind: str = "dig") -> None:
         "",
     ]
     (out / "README.md").write_text("---\n" + yaml.safe_dump(header, sort_keys=False) + "---\n" + "\n".join(body))
+
+
+def _check_writable(out: Path) -> None:
+    """``out`` can be created and written, checked before anything is written."""
+    probe = out
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ConfigError(f"--out {out}: {probe} is a file, not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out {out}: cannot write in {probe} (permission denied)")
 
 
 def _check_existing_config(out: Path, cfg: KitConfig) -> None:
@@ -147,6 +188,13 @@ def render_dataset(
             _set_size(cfg, kind, s, num_pairs)
         cfg = from_dict(to_dict(cfg))  # re-validate (seed ranges must stay disjoint)
     _check_existing_config(out, cfg)
+    _check_writable(out)
+    if kind == "dig":  # placement that cannot work fails here, not after the first renders
+        for s in names:
+            size, offset = _subsets(cfg, kind)[s]
+            if size:
+                sub = cfg.data.subsets[s]
+                sample_pair(cfg.data, offset, sub.min_differences, sub.max_differences)
 
     tasks, mine = [], 0
     for s in names:
@@ -165,6 +213,20 @@ def render_dataset(
     threads = max(1, (os.cpu_count() or 1) // workers)
     # The workers start (bpy loaded) before anything is written: a missing render environment
     # leaves no half-made dataset directory behind.
+    created = not out.exists()
+    try:
+        _render_tasks(cfg, out, names, tasks, (index, count), workers, threads, progress, summary)
+    except BaseException:
+        if created and not any(read_rows(m) for m in out.glob(f"*/*/{METADATA}")):
+            shutil.rmtree(out, ignore_errors=True)  # a new dataset that got no pair: leave nothing behind
+        raise
+    summary["wall_s"] = time.perf_counter() - t0
+    write_card(out, cfg, kind)
+    return summary
+
+
+def _render_tasks(cfg, out, names, tasks, shard, workers, threads, progress, summary) -> None:
+    index, count = shard
     with RenderPool(to_dict(cfg), workers, threads) if tasks else contextlib.nullcontext() as pool:
         out.mkdir(parents=True, exist_ok=True)
         save_config(cfg, out / "config.yaml")
@@ -183,6 +245,3 @@ def render_dataset(
                 summary["renders"] += timing["renders"]
                 bar.update(1)
             bar.close()
-    summary["wall_s"] = time.perf_counter() - t0
-    write_card(out, cfg, kind)
-    return summary

@@ -266,9 +266,9 @@ class BlenderRenderer:
         index = np.rint(px.reshape(h, w, -1)[..., 0]).astype(np.int32)
         return index[::-1]  # Blender stores rows bottom-up
 
-    def project_boxes(self, scene: SceneSpec, ids=None) -> dict[int, list[float]]:
+    def project_boxes(self, scene: SceneSpec, ids=None, clip: bool = True) -> dict[int, list[float]]:
         """Tight [x1, y1, x2, y2] pixel boxes (top-left origin) of the objects' meshes, clipped
-        to the image; of every object, or of those in ``ids``."""
+        to the image unless ``clip`` is False; of every object, or of those in ``ids``."""
         W, H = self.cfg.width, self.cfg.height
         self._set_camera(scene)
         bpy.context.view_layer.update()
@@ -280,7 +280,9 @@ class BlenderRenderer:
             verts = self._unit_vertices[spec.shape] @ m[:3, :3].T + m[:3, 3]
             uv = np.array([world_to_camera_view(self.scene, self.camera, Vector(v))[:2] for v in verts])
             xs, ys = uv[:, 0] * W, (1.0 - uv[:, 1]) * H
-            box = [float(np.clip(xs.min(), 0, W)), float(np.clip(ys.min(), 0, H)), float(np.clip(xs.max(), 0, W)), float(np.clip(ys.max(), 0, H))]
+            box = [float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())]
+            if clip:
+                box = [float(np.clip(v, 0, lim)) for v, lim in zip(box, (W, H, W, H))]
             boxes[spec.id] = [round(v, 2) for v in box]
         return boxes
 

@@ -1,16 +1,25 @@
-"""Render one DiG pair: before/after images, exact boxes, visibility check, resampling.
+"""Render one DiG pair: before/after images, exact per-object annotations, resampling.
 
 Works with any renderer exposing ``render(scene, png_path) -> index pass`` and
-``project_boxes(scene) -> {id: box}`` (:class:`dig_kit.render.blender.BlenderRenderer`);
+``project_boxes(scene, clip=...) -> {id: box}`` (:class:`dig_kit.render.blender.BlenderRenderer`);
 this module itself never imports bpy.
 
-Visibility rule: every difference must show at least ``render.min_visible_pixels`` pixels of
-its object in the image(s) where it is seen: the after image for ``add``, the before image
-for ``remove``, both for attribute changes. Otherwise the pair is resampled with the next
-attempt number (still a pure function of the config and pair seed).
+A pair is resampled (next attempt: still a pure function of the config and pair seed) unless
 
-Boxes are on the before image: changed and removed objects get their own box there; an added
-object gets the box of where it appears (the same camera renders both images), i.e. the
+- every object of both scenes lies inside the frame (its projected geometry, checked before
+  anything is rendered);
+- every object shows at least :func:`~dig_kit.config.visible_threshold` pixels in every image
+  it is in (CLEVR's rule; so every changed object shows its change, and a growing object
+  never hides a neighbour);
+- every added object goes into an empty spot: at most ``render.max_add_occupancy`` of its
+  visible pixels in the after image show other objects in the before image.
+
+Annotations per image (``objects_before``, ``objects_after``): each object's attributes,
+``bbox_full`` (projection of its geometry), ``bbox_visible`` (tight box of its pixels in the
+object-index pass), ``visible_pixels`` and ``mask`` (COCO RLE, :mod:`.masks`). Per difference:
+``bbox_full_before``/``_after``, ``bbox_visible_before``/``_after`` (None where the object is
+absent) and ``bbox``, the box the prompt and reward use (``data.box_source``): on the before
+image; for an added object, where it appears (the same camera renders both images), i.e. the
 "corresponding empty area on the before image" of the prompt's rule 2.
 """
 
@@ -22,7 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dig_kit.config import DataConfig, SubsetConfig
+from dig_kit.config import DataConfig, SubsetConfig, visible_threshold
+from dig_kit.render.masks import encode_rle, mask_box
 from dig_kit.scenes.changes import Difference, sample_pair
 
 
@@ -43,42 +53,71 @@ def seen_pixels(d: Difference) -> int:
     return min(d.visible_pixels_before, d.visible_pixels_after)
 
 
+def in_frame(box, width: int, height: int) -> bool:
+    x1, y1, x2, y2 = box
+    return x1 >= 0 and y1 >= 0 and x2 <= width and y2 <= height
+
+
+def annotate(scene, index: np.ndarray, full: dict[int, list[float]]) -> list[dict]:
+    """Per-object annotations of one image from its object-index pass (ids are ``pass - 1``)."""
+    out = []
+    for o in scene.objects:
+        mask = index == o.id + 1
+        out.append({"id": o.id, **o.attributes(), "bbox_full": [round(v, 2) for v in full[o.id]],
+                    "bbox_visible": mask_box(mask), "visible_pixels": int(mask.sum()), "mask": encode_rle(mask)})
+    return out
+
+
 def render_pair(renderer, cfg: DataConfig, subset: str, sub: SubsetConfig, seed: int, out_dir: Path) -> dict:
     """Render the pair of ``seed`` into ``out_dir``; return its dataset row (with timing).
 
     Images are written under temporary hidden names and renamed into place only when the
-    pair passes the visibility check, so a crash never leaves a half-written pair visible.
+    pair passes every check, so a crash never leaves a half-written pair visible.
     """
     r = cfg.render
+    need = visible_threshold(r)
     out_dir = Path(out_dir)
     (out_dir / "images").mkdir(parents=True, exist_ok=True)
     pid = pair_id(subset, seed)
     names = {k: f"images/{pid}_{k}.png" for k in ("before", "after")}
     tmp = {k: out_dir / "images" / f".{pid}_{k}.tmp.png" for k in names}
     t0 = time.perf_counter()
-    render_s = 0.0
-    renders = 0
+    render_s, renders = 0.0, 0
+    why = "no attempt"
     for attempt in range(r.max_attempts):
         pair = sample_pair(cfg, seed, sub.min_differences, sub.max_differences, attempt)
-        idx_before = renderer.render(pair.before, tmp["before"])
-        render_s += renderer.last_render_seconds
-        renders += 1
-        for d in pair.differences:
-            d.visible_pixels_before = int(np.count_nonzero(idx_before == d.object_id + 1))
-        if any(d.type != "add" and d.visible_pixels_before < r.min_visible_pixels for d in pair.differences):
-            continue  # an invisible change in the before image: no need to render the after image
-        idx_after = renderer.render(pair.after, tmp["after"])
-        render_s += renderer.last_render_seconds
-        renders += 1
-        for d in pair.differences:
-            d.visible_pixels_after = int(np.count_nonzero(idx_after == d.object_id + 1))
-        if any(seen_pixels(d) < r.min_visible_pixels for d in pair.differences):
+        full = {k: renderer.project_boxes(getattr(pair, k), clip=False) for k in ("before", "after")}
+        if not all(in_frame(b, r.width, r.height) for k in full for b in full[k].values()):
+            why = "an object outside the frame"
             continue
-        added = [d.object_id for d in pair.differences if d.type == "add"]
-        boxes = renderer.project_boxes(pair.before, [d.object_id for d in pair.differences if d.type != "add"])
-        boxes.update(renderer.project_boxes(pair.after, added) if added else {})
+        idx = {"before": renderer.render(pair.before, tmp["before"])}
+        render_s, renders = render_s + renderer.last_render_seconds, renders + 1
+        objects = {"before": annotate(pair.before, idx["before"], full["before"])}
+        if min(o["visible_pixels"] for o in objects["before"]) < need:
+            why = f"an object under {need} visible pixels"
+            continue  # no need to render the after image
+        idx["after"] = renderer.render(pair.after, tmp["after"])
+        render_s, renders = render_s + renderer.last_render_seconds, renders + 1
+        objects["after"] = annotate(pair.after, idx["after"], full["after"])
+        if min(o["visible_pixels"] for o in objects["after"]) < need:
+            why = f"an object under {need} visible pixels"
+            continue
+        by_id = {k: {o["id"]: o for o in objects[k]} for k in objects}
         for d in pair.differences:
-            d.bbox = boxes[d.object_id]
+            b, a = by_id["before"].get(d.object_id), by_id["after"].get(d.object_id)
+            d.visible_pixels_before = b["visible_pixels"] if b else 0
+            d.visible_pixels_after = a["visible_pixels"] if a else 0
+            d.bbox_full_before, d.bbox_visible_before = (b["bbox_full"], b["bbox_visible"]) if b else (None, None)
+            d.bbox_full_after, d.bbox_visible_after = (a["bbox_full"], a["bbox_visible"]) if a else (None, None)
+            footprint = idx["after"] == d.object_id + 1  # empty for a removed object
+            d.occupied_before = round(float(np.count_nonzero(idx["before"][footprint])) / max(1, footprint.sum()), 4)
+            if d.type == "add":
+                d.bbox = d.bbox_visible_after if cfg.box_source == "visible" else d.bbox_full_after
+            else:
+                d.bbox = d.bbox_visible_before if cfg.box_source == "visible" else d.bbox_full_before
+        if any(d.type == "add" and d.occupied_before > r.max_add_occupancy for d in pair.differences):
+            why = f"an added object over other objects (> {r.max_add_occupancy:.0%} of its pixels)"
+            continue
         for k in names:
             os.replace(tmp[k], out_dir / names[k])
         diffs = [d.to_dict() for d in pair.differences]
@@ -95,6 +134,8 @@ def render_pair(renderer, cfg: DataConfig, subset: str, sub: SubsetConfig, seed:
             "boxes": [d["bbox"] for d in diffs],
             "change_types": [d["type"] for d in diffs],
             "differences": diffs,
+            "objects_before": objects["before"],
+            "objects_after": objects["after"],
             "before_scene": pair.before.to_json(),
             "after_scene": pair.after.to_json(),
             "_timing": {"wall_s": time.perf_counter() - t0, "render_s": render_s, "renders": renders},
@@ -102,6 +143,6 @@ def render_pair(renderer, cfg: DataConfig, subset: str, sub: SubsetConfig, seed:
     for p in tmp.values():
         p.unlink(missing_ok=True)
     raise RenderError(
-        f"{pid}: no pair with every difference visible (>= {r.min_visible_pixels} px) in {r.max_attempts} attempts; "
-        "lower data.render.min_visible_pixels or raise data.render.max_attempts"
+        f"{pid}: no pair passed the checks in {r.max_attempts} attempts (last: {why}); lower "
+        "data.render.min_visible_pixels or data.scene.max_objects, or raise data.render.max_attempts"
     )

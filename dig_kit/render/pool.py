@@ -135,6 +135,10 @@ class RenderPool:
             reply = w.call({"task": task})
         finally:
             self._idle.put(w)
+        if reply.get("kind") == "RenderError":  # a pair that passed no check: the user's to fix
+            from dig_kit.render.pairs import RenderError
+
+            raise RenderError(reply["message"])
         if "error" in reply:
             raise RuntimeError(f"rendering task {task[:3]} failed in the Blender worker:\n{reply['error']}")
         return reply["row"]
@@ -187,8 +191,8 @@ def _serve() -> None:
     for line in sys.stdin:
         try:
             reply({"row": _render_task(renderer, cfg, json.loads(line)["task"])})
-        except Exception:
-            reply({"error": traceback.format_exc()})
+        except Exception as e:
+            reply({"error": traceback.format_exc(), "kind": type(e).__name__, "message": str(e)})
 
 
 if __name__ == "__main__":

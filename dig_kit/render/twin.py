@@ -1,7 +1,7 @@
 """Render one TWIN item (reference + candidates) with visibility-checked hard negatives.
 
 A hard negative's change must be visible: its object shows at least
-``render.min_visible_pixels`` pixels in the image(s) where the change is seen (the reference
+``visible_threshold(render)`` pixels in the image(s) where the change is seen (the reference
 for a removed or changed object, the candidate for an added or changed one); otherwise the
 item is resampled with the next attempt. Like :mod:`dig_kit.render.pairs`, images are renamed
 into place only when the item is complete. This module never imports bpy.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dig_kit.config import KitConfig, TwinSubsetConfig
+from dig_kit.config import KitConfig, TwinSubsetConfig, visible_threshold
 from dig_kit.prompts import TWIN_MULTI_TEMPLATE, TWIN_PAIR_TEMPLATE
 from dig_kit.render.pairs import RenderError, pair_id, seen_pixels
 from dig_kit.scenes.changes import ChangeError, Difference
@@ -49,7 +49,7 @@ def render_twin_item(renderer, cfg: KitConfig, subset: str, sub: TwinSubsetConfi
                 d = cand.change
                 d.visible_pixels_before = int(np.count_nonzero(indexes[0] == d.object_id + 1))
                 d.visible_pixels_after = int(np.count_nonzero(indexes[k] == d.object_id + 1))
-                ok &= seen_pixels(d) >= r.min_visible_pixels
+                ok &= seen_pixels(d) >= visible_threshold(r)
         if not ok:
             continue
         for src, name in zip(tmp, names):

@@ -64,7 +64,7 @@ def make_candidate(reference: SceneSpec, kind: str, cfg: DataConfig, rng: np.ran
     if kind == "positive":
         return Candidate(jitter_view(reference, cfg.scene, rng, twin.view_azimuth), kind)
     if kind == "hard":
-        changed, diffs = apply_changes(reference, 1, cfg.scene, rng, tuple(cfg.change_types))
+        changed, diffs = apply_changes(reference, 1, cfg.scene, rng, tuple(cfg.change_types), cfg.change_weights)
         return Candidate(jitter_view(changed, cfg.scene, rng, twin.view_azimuth), kind, diffs[0])
     if kind == "easy":
         return Candidate(sample_scene(cfg.scene, rng), kind)
