@@ -179,3 +179,37 @@ def test_vqa_accuracy_leave_one_out():
     assert vqa_accuracy("Stop.", ["stop"] * 4 + ["go"] * 6) == 1.0  # 4 matches: full credit everywhere
     assert vqa_accuracy("two", ["2"] * 10) == 1.0  # normalisation on both sides
     assert vqa_accuracy("red", ["blue"] * 10) == 0.0
+
+
+# A DiG-trained model writes "...</think>\n\n<answer>X</answer>". VLMEvalKit does not unwrap
+# <answer>: its inference (vlmeval/inference.py, SPLIT_THINK) keeps the text after the last
+# </think>, the Qwen3VLChat wrapper (vlmeval/vlm/qwen3_vl/model.py) only narrows to \boxed{}
+# when post_process=True (off in the Qwen3-VL Thinking configs), and can_infer_option does not
+# strip "<", ">" or "/", so "<answer>B</answer>" is one word with no letter. YOrN_Extraction's
+# processPunctuation does turn "<", ">" and "/" into spaces, so yes/no reads through the tags.
+DIG_OUTPUTS = [
+    # (raw output, vlmevalkit option (letter, rule), lenient letter)
+    ("<think>\nB is green.\n</think>\n\n<answer>B</answer>", (None, "unparsed"), "B"),  # one word "<answer>B</answer>"
+    ("<think>\nhm\n</think>\n\n<answer> B </answer>", ("B", "option_letter"), "B"),  # spaces make B a word
+    ("<think>\nhm\n</think>\n\n<answer>(B) green</answer>", ("B", "option_letter"), "B"),  # "()" become spaces
+    ("<think>\nhm\n</think>\n\n<answer>green</answer>", ("B", "option_text"), "B"),  # can_infer_text: short enough
+]
+
+
+@pytest.mark.parametrize("raw,exact,lenient", DIG_OUTPUTS)
+def test_dig_answer_tags_as_vlmevalkit(raw, exact, lenient):
+    answer, why = split_thinking(raw, True)
+    assert why is None
+    assert match_option(answer, OPTS) == exact
+    lenient_answer, _ = final_answer(raw, True)
+    assert extract_option(lenient_answer, OPTS, "lenient") == lenient
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("<think>\nhm\n</think>\n\n<answer>yes</answer>", "yes"),  # processPunctuation: "<", ">", "/" to spaces
+    ("<think>\nhm\n</think>\n\n<answer>No</answer>", "no"),
+    ("<think>\nhm\n</think>\n\n<answer> no </answer>", "no"),  # " <" present: the marks are deleted instead
+])
+def test_dig_answer_tags_yes_no(raw, expected):
+    answer, _ = split_thinking(raw, True)
+    assert match_yes_no(answer) == (expected, "yorn")

@@ -31,6 +31,12 @@ answer. This is decided per output, never per file: one ``</think>`` elsewhere i
 changes nothing for the other outputs. An output cut by the length limit *after*
 ``</think>`` is truncated too (``length``): its answer may be incomplete.
 
+This is VLMEvalKit's ``SPLIT_THINK`` (``vlmeval/inference.py``: the text after the last
+``</think>``), plus the truncation rules. Like VLMEvalKit (its Qwen3-VL wrapper and its
+matching), the default protocol does **not** unwrap ``<answer>...</answer>``: a DiG-trained
+model's ``<answer>B</answer>`` is unparsed by ``can_infer`` (yes/no reads through the tags);
+``lenient`` unwraps it, ``judge`` asks the judge.
+
 Step 2, the kind of answer
 --------------------------
 - **Option letter** (:func:`match_option`; MMBench, MMStar, AI2D, ScienceQA, HRBench,
