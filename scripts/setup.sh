@@ -117,4 +117,7 @@ else
   install_env .venv-render render locks/cpu.txt "render"
 fi
 .venv/bin/python -m ipykernel install --sys-prefix --name python3 >/dev/null 2>&1 || true
+
+# Notebooks reach git without outputs: the nbstripout git filter (scripts/git-filters.sh).
+bash scripts/git-filters.sh
 echo "dig-kit environment ready ($mode): $(pwd)/.venv (run .venv/bin/dig-kit --help)"
