@@ -14,5 +14,9 @@ if ! git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
 fi
 git config filter.nbstripout.clean ".venv/bin/python -m nbstripout --keep-id"
 git config filter.nbstripout.smudge cat
+# the kernel's language details (the committed notebooks keep language_info.name only);
+# dig_kit/paper/jupyter.py strips the same keys when JupyterLab saves
+git config filter.nbstripout.extrakeys "$(printf 'metadata.language_info.%s ' codemirror_mode file_extension \
+  mimetype nbconvert_exporter pygments_lexer version | sed 's/ $//')"
 git config diff.ipynb.textconv ".venv/bin/python -m nbstripout --keep-id -t"
 echo "git: notebooks are stripped of outputs when staged (filter nbstripout, see .gitattributes)"
