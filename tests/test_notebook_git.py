@@ -54,34 +54,36 @@ def test_saving_a_notebook_leaves_git_status_clean(tmp_path):
     (repo / ".gitignore").write_text(".venv\n")
     out = subprocess.run(["bash", "scripts/git-filters.sh"], cwd=repo, capture_output=True, text=True)
     assert out.returncode == 0 and "stripped of outputs" in out.stdout, out.stderr
+    shutil.copy(ROOT / "pyproject.toml", repo)  # the save hook acts on <dig-kit checkout>/notebooks/ only
     nb_path = repo / "notebooks" / "02_reward_sanity.ipynb"
     clean = committed_text(ROOT / "notebooks" / nb_path.name)
-    nb_path.write_text(json.dumps(_with_outputs(json.loads(clean)), indent=1))  # a save before the first commit
+    nb_path.write_text(clean)
     _git(repo, "add", "-A")
-    _git(repo, "commit", "-qm", "first")
-    stored = _git(repo, "show", "HEAD:notebooks/02_reward_sanity.ipynb")
-    assert stored == clean  # stripped to exactly the committed form (ids kept, no spurious diff)
-    # another tool writes outputs (papermill in place, an editor): git sees no change in content
-    nb_path.write_text(json.dumps(_with_outputs(json.loads(clean)), indent=2))
-    assert _git(repo, "diff") == ""
+    _git(repo, "commit", "-qm", "a checkout")
+    cm = type("ContentsManager", (), {"root_dir": str(repo)})()
+
     # JupyterLab saves through the kit's pre-save hook (setup.sh registers it): status stays clean
     import nbformat
 
     from dig_kit.paper.jupyter import strip_on_save
 
-    shutil.copy(ROOT / "pyproject.toml", repo)  # the hook acts on <dig-kit checkout>/notebooks/ only
-    _git(repo, "add", "pyproject.toml")
-    _git(repo, "commit", "-qm", "pyproject")
     saved = _with_outputs(json.loads(clean))
     saved["metadata"]["language_info"].update(version="3.11.2", mimetype="text/x-python")  # the kernel's
     model = {"type": "notebook", "content": saved}
-    strip_on_save(model, "notebooks/02_reward_sanity.ipynb", type("CM", (), {"root_dir": str(repo)})())
+    strip_on_save(model, "notebooks/02_reward_sanity.ipynb", cm)
     nbformat.write(nbformat.from_dict(model["content"]), str(nb_path), version=4)  # as the server writes
     assert _git(repo, "status", "--porcelain") == ""
     mine = {"type": "notebook", "content": _with_outputs(json.loads(clean))}
-    strip_on_save(mine, "elsewhere/mine.ipynb", type("CM", (), {"root_dir": str(repo)})())
+    strip_on_save(mine, "elsewhere/mine.ipynb", cm)
     assert mine["content"]["cells"][1]["outputs"]  # a notebook outside notebooks/ keeps its outputs
 
+    # another tool writes outputs into it (papermill in place, another editor): the filter strips them
+    nb_path.write_text(json.dumps(_with_outputs(json.loads(clean)), indent=2))
+    assert _git(repo, "diff") == ""
+    _git(repo, "add", "-A")
+    assert _git(repo, "status", "--porcelain") == ""  # staged: nothing to commit
+    assert _git(repo, "show", ":notebooks/02_reward_sanity.ipynb") == clean  # stored exactly as committed
+    assert '"a warning' in nb_path.read_text()  # the file itself keeps its outputs
 
 def test_setup_registers_the_save_hook():
     text = (ROOT / "scripts" / "setup.sh").read_text()
