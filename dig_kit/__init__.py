@@ -3,6 +3,7 @@
 The map, one room per line (data flows down; ``tests/test_architecture.py`` enforces it):
 
 - ``config``, ``prompts``, ``cli``: one typed config per run; the DiG/TWIN prompts; ``dig-kit``
+- ``paths``: the root a notebook's relative paths mean, wherever its kernel starts (stdlib only)
 - ``scenes/``: pure scene logic (numpy only): attributes, sampling, changes, TWIN items
 - ``render/``: the Blender renderer and its worker pool, the only bpy importer
 - ``data/``: the dataset on disk: layout and reader, the writer (renders via ``render``), exports
@@ -12,7 +13,7 @@ The map, one room per line (data flows down; ``tests/test_architecture.py`` enfo
 - ``evaluation/``: backends (vLLM, transformers), file formats, answer extraction, benchmark tasks
 - ``paper/``: the reproduction layer (reproduce pipeline, ablations, figures, tables, widgets)
 
-The core never imports ``paper/`` (``cli`` does, for ``reproduce``); ``rewards`` imports nothing
+The core never imports ``paper/`` (``cli`` does, for ``reproduce``); ``rewards`` and ``paths`` import nothing
 else of the kit; ``scenes`` only ``config``; ``train`` and ``evaluation`` meet in ``models``
 and ``data`` and never import each other or ``render``. ``import dig_kit`` and the pure
 modules import only the standard library, numpy, scipy, yaml and matplotlib: ``bpy`` lives in

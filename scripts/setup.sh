@@ -117,4 +117,12 @@ else
   install_env .venv-render render locks/cpu.txt "render"
 fi
 .venv/bin/python -m ipykernel install --sys-prefix --name python3 >/dev/null 2>&1 || true
+
+# Notebooks reach git without outputs: the nbstripout git filter (scripts/git-filters.sh).
+bash scripts/git-filters.sh
+# ... and JupyterLab saves the kit's notebooks/ as git stores them, so a save leaves `git status`
+# clean (git calls a file of another size modified before any filter runs): dig_kit/paper/jupyter.py.
+mkdir -p .venv/etc/jupyter/jupyter_server_config.d
+echo '{"ContentsManager": {"pre_save_hook": "dig_kit.paper.jupyter.strip_on_save"}}' \
+  > .venv/etc/jupyter/jupyter_server_config.d/dig-kit.json
 echo "dig-kit environment ready ($mode): $(pwd)/.venv (run .venv/bin/dig-kit --help)"

@@ -15,6 +15,7 @@ PKG = Path(__file__).resolve().parents[1] / "dig_kit"
 ALLOWED = {
     "config": {"rewards"},  # the reward section takes its defaults and checks from rewards.dig
     "prompts": set(),
+    "paths": set(),
     "scenes": {"config"},
     "render": {"config", "scenes", "prompts"},
     "data": {"config", "scenes", "prompts", "render", "rewards"},  # exports write the reward's ground truth
@@ -22,8 +23,8 @@ ALLOWED = {
     "models": {"config", "prompts"},
     "train": {"config", "prompts", "rewards", "data", "models"},
     "evaluation": {"config", "prompts", "rewards", "data", "models"},
-    "paper": {"config", "prompts", "scenes", "render", "data", "rewards", "models", "train", "evaluation"},
-    "cli": {"config", "prompts", "scenes", "render", "data", "rewards", "models", "train", "evaluation", "paper"},
+    "paper": {"paths", "config", "prompts", "scenes", "render", "data", "rewards", "models", "train", "evaluation"},
+    "cli": {"paths", "config", "prompts", "scenes", "render", "data", "rewards", "models", "train", "evaluation", "paper"},
 }
 
 

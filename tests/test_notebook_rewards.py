@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from notebook_git import committed_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "02_reward_sanity.ipynb"
@@ -35,7 +36,7 @@ def test_reward_sanity_notebook_runs(tmp_path):
 
 
 def test_notebook_is_committed_without_outputs():
-    nb = json.loads(NOTEBOOK.read_text())  # plain json: nbformat's schema validation is slow to import
+    nb = committed_notebook(NOTEBOOK)
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert "parameters" in code[0]["metadata"].get("tags", [])
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in code)

@@ -48,4 +48,4 @@ def test_playground_builds_and_updates():
     pytest.importorskip("ipywidgets")
     panel = sanity.playground()
     slider = panel.children[0].children[0].children[0]
-    slider.value = slider.value + 5  # triggers a redraw and a new reward
+    slider.value = (slider.value[0] + 5, slider.value[1])  # x1, x2 range: triggers a redraw and a new reward

@@ -13,6 +13,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 
+from dig_kit.paper.figures import readable_ticks
+
 PANELS = [
     ("entropy", "entropy"),
     ("grad_norm", "gradient norm"),
@@ -48,6 +50,7 @@ def plot_dynamics(rows: list[dict], title: str = ""):
         ax.set_title(label)
         ax.set_xlabel("step")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        readable_ticks(ax)
         if isinstance(keys, tuple):
             ax.legend(fontsize=7, frameon=False)
     if title:
@@ -61,34 +64,69 @@ def figure_name(stage: int) -> str:
     return f"fig{7 + stage}_dynamics_stage{stage}"
 
 
-def curve_viewer(run_dir: str | Path):
-    """An ipywidgets viewer of a run's training curves (JupyterLab): pick stage and metrics."""
+METRICS = {  # key -> y-axis label, in the viewer's order
+    "overall": "overall reward", "accuracy": "accuracy reward", "format": "format reward", "f1": "F1",
+    "miou": "mean IoU", "kl": "KL to reference", "entropy": "entropy", "grad_norm": "gradient norm",
+    "response_length": "response length (tokens)", "cpu_memory_gb": "CPU memory (GiB)",
+    "kept_fraction": "kept-group fraction", "step_time_s": "step time (s)",
+}
+
+
+def plot_curves(rows: list[dict], metrics, title: str = ""):
+    """One small panel per metric (each with its own y-axis and label) against the step."""
+    metrics = list(metrics)
+    n = max(len(metrics), 1)
+    ncols = min(n, 3)
+    nrows = (n + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 2.4 * nrows), squeeze=False)
+    steps = [r["step"] for r in rows]
+    for ax in axes.flat[len(metrics):]:
+        ax.set_axis_off()
+    for ax, key in zip(axes.flat, metrics):
+        ys = [r.get(key) for r in rows]
+        ax.plot(steps, [float("nan") if y is None else y for y in ys], marker="o", ms=3, lw=1.2)
+        ax.set_ylabel(METRICS.get(key, key))
+        ax.set_xlabel("step")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        readable_ticks(ax)
+        if all(y is None for y in ys):
+            ax.text(0.5, 0.5, "not logged", transform=ax.transAxes, ha="center", va="center", color="0.5")
+    if not metrics:
+        axes.flat[0].text(0.5, 0.5, "tick a metric above", ha="center", va="center", color="0.5")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def curve_viewer(run_dir: str | Path, stage: int | str | None = None,
+                 metrics=("overall", "format", "kl", "entropy")):
+    """An ipywidgets viewer of a run's training curves (JupyterLab): a stage menu that opens on
+    ``stage`` (the notebook's), a tick box per metric, one labelled panel per ticked metric."""
     import ipywidgets as widgets
     from IPython.display import display
 
-    stages = sorted(p.parent.name for p in Path(run_dir).glob("stage*/metrics.jsonl"))
+    stages = sorted((p.parent.name for p in Path(run_dir).glob("stage*/metrics.jsonl")), key=lambda n: (len(n), n))
     if not stages:
         raise ValueError(f"{run_dir}: no stage*/metrics.jsonl yet")
-    metrics = ["overall", "format", "accuracy", "f1", "miou", "kl", "entropy", "grad_norm", "response_length",
-               "cpu_memory_gb", "kept_fraction", "step_time_s"]
-    stage = widgets.Dropdown(options=stages, description="stage")
-    chosen = widgets.SelectMultiple(options=metrics, value=("overall", "format"), description="metrics", rows=6)
+    want = f"stage{stage}" if stage is not None and not str(stage).startswith("stage") else stage
+    menu = widgets.Dropdown(options=stages, value=want if want in stages else stages[-1], description="stage")
+    boxes = {k: widgets.Checkbox(value=k in metrics, description=label, indent=False,
+                                 layout=widgets.Layout(width="190px"))
+             for k, label in METRICS.items()}
     out = widgets.Output()
 
     def show(change=None):
         with out:
             out.clear_output(wait=True)
-            rows = read_metrics(Path(run_dir) / stage.value / "metrics.jsonl")
-            fig, ax = plt.subplots(figsize=(6, 3))
-            for key in chosen.value:
-                ax.plot([r["step"] for r in rows], [r.get(key, float("nan")) for r in rows], marker="o", ms=3, label=key)
-            ax.set_xlabel("step")
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.legend(fontsize=7, frameon=False)
+            rows = read_metrics(Path(run_dir) / menu.value / "metrics.jsonl")
+            chosen = [k for k, b in boxes.items() if b.value]
+            fig = plot_curves(rows, chosen, title=f"{menu.value}: training curves ({Path(run_dir).name})")
             display(fig)
             plt.close(fig)
 
-    stage.observe(show, names="value")
-    chosen.observe(show, names="value")
+    for w in (menu, *boxes.values()):
+        w.observe(show, names="value")
     show()
-    return widgets.VBox([widgets.HBox([stage, chosen]), out])
+    grid = widgets.GridBox(list(boxes.values()), layout=widgets.Layout(grid_template_columns="repeat(4, 200px)"))
+    return widgets.VBox([menu, grid, out])

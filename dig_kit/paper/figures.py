@@ -30,7 +30,8 @@ def apply_style() -> None:
 
 
 def save_figure(fig, name: str, out_dir: str | Path = "figures", source: str = "") -> list[Path]:
-    """Save ``fig`` as ``<out_dir>/<name>.pdf`` and ``.png``; ``source`` is required and stamped on it."""
+    """Save ``fig`` as ``<out_dir>/<name>.pdf`` and ``.png``; ``source`` is required and stamped on it.
+    Returns the absolute paths (a notebook prints them; a relative one would depend on the kernel's folder)."""
     if not source:
         raise ValueError(f"save_figure({name!r}): say where the numbers come from (source=...)")
     out = Path(out_dir)
@@ -42,8 +43,41 @@ def save_figure(fig, name: str, out_dir: str | Path = "figures", source: str = "
         p = out / f"{name}.{ext}"
         meta = {"Subject": f"Source: {source}"} if ext == "pdf" else {"Source": source}
         fig.savefig(p, bbox_inches="tight", metadata=meta)
-        paths.append(p)
+        paths.append(p.resolve())
     return paths
+
+
+def readable_ticks(ax, axis: str = "y") -> None:
+    """Plain tick labels: no offset (``+6.381``) and no shared exponent (``1e-7``) above the axis;
+    each label carries just enough significant digits to differ from its neighbours."""
+    from matplotlib.ticker import Formatter
+
+    class _Distinct(Formatter):
+        ticks: list = []
+
+        def set_locs(self, locs):
+            self.ticks = list(locs)
+
+        def __call__(self, x, pos=None):
+            locs = [v for v in self.ticks if v == v] or [x]
+            for digits in range(1, 10):
+                labels = [self._fmt(v, digits) for v in locs]
+                if len(set(labels)) == len(labels):
+                    break
+            return self._fmt(x, digits)
+
+        @staticmethod
+        def _fmt(v, digits):
+            if abs(v) < 1e-12:
+                return "0"
+            text = f"{v:.{digits}g}"
+            if "e" in text:  # 1e-07 -> 1e-7
+                mant, exp = text.split("e")
+                text = f"{mant}e{int(exp)}"
+            return text
+
+    for a in ("x", "y") if axis == "both" else (axis,):
+        getattr(ax, f"{a}axis").set_major_formatter(_Distinct())
 
 
 def save_table(

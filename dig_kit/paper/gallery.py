@@ -60,28 +60,75 @@ def plot_pairs(rows: list[dict], ncols: int = 2, root: Path | None = None):
     return fig
 
 
-def pair_browser(dataset, root: Path | None = None):
-    """An ipywidgets slider stepping through the pairs of a dataset split (JupyterLab)."""
+def differences_table(row: dict) -> list[dict]:
+    """The differences of a pair as table rows: change, object, before, after, box (rounded)."""
+    out = []
+    for d in row["differences"]:
+        kind, before, after = d["type"], d.get("before") or {}, d.get("after") or {}
+
+        def describe(o):
+            return " ".join(str(o[k]) for k in ("size", "color", "material", "shape") if o.get(k)) or "-"
+
+        if kind in ("add", "remove"):
+            b, a = ("-", describe(after)) if kind == "add" else (describe(before), "-")
+        else:
+            b, a = str(before.get(kind, describe(before))), str(after.get(kind, describe(after)))
+        obj = describe(before if kind != "add" else after)
+        out.append({"change": kind, "object": obj, "before": b, "after": a,
+                    "box (x1, y1, x2, y2)": ", ".join(f"{v:.0f}" for v in d["bbox"])})
+    return out
+
+
+def _html_table(rows: list[dict]) -> str:
+    from html import escape
+
+    if not rows:
+        return "<p><i>no differences</i></p>"
+    cols = list(rows[0])
+    head = "".join(f"<th style='text-align:left;padding:2px 10px'>{escape(c)}</th>" for c in cols)
+    body = "".join("<tr>" + "".join(f"<td style='padding:2px 10px'>{escape(str(r[c]))}</td>" for c in cols) + "</tr>"
+                   for r in rows)
+    return f"<table class='dig-differences'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def pair_browser(dataset, root: Path | None = None, split: str | None = None):
+    """An ipywidgets pair browser (JupyterLab): a split menu (when given a ``DatasetDict`` or a
+    dict of splits), a slider over its pairs, the pair with its boxes, the differences as a table."""
     import ipywidgets as widgets
     from IPython.display import display
 
+    splits = dict(dataset) if hasattr(dataset, "keys") else {"split": dataset}
+    names = list(splits)
+    menu = widgets.Dropdown(options=names, value=split if split in splits else names[0], description="split")
+    slider = widgets.IntSlider(min=0, max=max(len(splits[menu.value]) - 1, 0), description="pair")
+    table = widgets.HTML()
     out = widgets.Output()
-    slider = widgets.IntSlider(min=0, max=max(len(dataset) - 1, 0), description="pair")
 
     def show(change=None):
+        rows = splits[menu.value]
+        if not len(rows):
+            table.value = "<p><i>this split is empty</i></p>"
+            return
+        row = rows[min(slider.value, len(rows) - 1)]
         with out:
             out.clear_output(wait=True)
-            row = dataset[slider.value]
             fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2))
             draw_pair(a, b, row, root)
-            lines = [f"{d['type']}: {d['before']} -> {d['after']}  box={d['bbox']}" for d in row["differences"]]
-            fig.suptitle("\n".join(lines), fontsize=7, y=0.02, va="bottom")
+            fig.tight_layout()
             display(fig)
             plt.close(fig)
+        table.value = _html_table(differences_table(row))
 
+    def on_split(change):
+        slider.max = max(len(splits[menu.value]) - 1, 0)
+        slider.value = 0
+        show()
+
+    menu.observe(on_split, names="value")
     slider.observe(show, names="value")
     show()
-    return widgets.VBox([slider, out])
+    controls = [menu, slider] if len(names) > 1 else [slider]
+    return widgets.VBox([widgets.HBox(controls), out, table])
 
 
 def plot_twin_items(rows: list[dict], root: Path | None = None):

@@ -130,6 +130,23 @@ def _step_log(path: Path):
         console.close()
 
 
+@contextlib.contextmanager
+def _root_for_kernels(root: Path):
+    """The kernels papermill starts inherit ``$DIG_KIT_ROOT``: the notebooks' relative paths
+    (``dig_kit.paths.work_from_root``) then mean the directory ``reproduce`` runs from."""
+    from dig_kit.paths import ROOT_ENV
+
+    saved = os.environ.get(ROOT_ENV)
+    os.environ[ROOT_ENV] = str(root.resolve())
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(ROOT_ENV, None)
+        else:
+            os.environ[ROOT_ENV] = saved
+
+
 def _written(figures: Path, before: dict) -> str:
     from dig_kit.paper.artifacts import snapshot
 
@@ -186,7 +203,7 @@ def run_pipeline(profile: str = "smoke", runs_dir: str = "runs", figures_dir: st
         t0 = time.perf_counter()
         before = snapshot(figures)
         try:
-            with _step_log(log) as console:
+            with _step_log(log) as console, _root_for_kernels(Path.cwd()):
                 pm.execute_notebook(str(src), str(dst), parameters=params, kernel_name="python3", log_output=True,
                                     progress_bar={"desc": tag, "file": console, "leave": False, "disable": not tty},
                                     cwd=str(Path.cwd()))

@@ -248,7 +248,8 @@ def plot_coordinates(table: dict):
 def playground(
     gt_boxes: Sequence[Sequence[float]] | None = None, image_size: tuple[int, int] = IMAGE_SIZE, seed: int = 0, **options: Any
 ):
-    """An ipywidgets panel: move and resize one predicted box with sliders, optionally add
+    """An ipywidgets panel: move and resize one predicted box with two range sliders (x1-x2,
+    y1-y2: the corners cannot swap), optionally add
     exact copies of the other ground-truth boxes, switch variant and IoU normalisation, and
     watch the reward components update. Needs ``ipywidgets`` (the ``notebooks`` extra)."""
     try:
@@ -262,28 +263,31 @@ def playground(
     gt = [list(map(float, b)) for b in (gt_boxes if gt_boxes is not None else scene(seed, 3, image_size))]
     w, h = image_size
     first = [int(v) for v in gt[0]]
-    sliders = {
-        name: widgets.IntSlider(value=v, min=0, max=(w if name[0] == "x" else h), description=name, continuous_update=True)
-        for name, v in zip(("x1", "y1", "x2", "y2"), first)
-    }
-    others = widgets.Checkbox(value=False, description="add the other ground-truth boxes exactly")
+    # range sliders: x1 <= x2 and y1 <= y2 by construction, a box cannot turn inside out
+    wide = widgets.Layout(width="420px")
+    xs = widgets.IntRangeSlider(value=(first[0], first[2]), min=0, max=w, description="x1, x2", layout=wide)
+    ys = widgets.IntRangeSlider(value=(first[1], first[3]), min=0, max=h, description="y1, y2", layout=wide)
+    others = widgets.Checkbox(value=False, description="add the other ground-truth boxes exactly", indent=False,
+                              layout=widgets.Layout(width="auto"))
     variant = widgets.Dropdown(options=list(VARIANTS), value=options.pop("variant", "format_iou_f1"), description="variant")
     norm = widgets.Dropdown(options=["matched", "max_count"], value=options.pop("iou_normalization", "matched"), description="mIoU over")
     out = widgets.Output()
 
     def update(*_):
-        pred = [[sliders[k].value for k in ("x1", "y1", "x2", "y2")]] + (gt[1:] if others.value else [])
+        pred = [[xs.value[0], ys.value[0], xs.value[1], ys.value[1]]] + (gt[1:] if others.value else [])
         r = dig_reward(render_completion(pred), gt, image_size, variant=variant.value, iou_normalization=norm.value, **options)
         with out:
             out.clear_output(wait=True)
             fig, ax = plt.subplots(figsize=(5, 5 * h / w))
             ax.set_xlim(0, w)
             ax.set_ylim(h, 0)
-            for b in gt:
-                ax.add_patch(Rectangle((b[0], b[1]), b[2] - b[0], b[3] - b[1], fill=False, ec="tab:green", lw=2))
-            for b in pred:
-                x1, y1, x2, y2 = min(b[0], b[2]), min(b[1], b[3]), max(b[0], b[2]), max(b[1], b[3])
-                ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, ec="tab:red", lw=1.5, ls="--"))
+            for k, b in enumerate(gt):
+                ax.add_patch(Rectangle((b[0], b[1]), b[2] - b[0], b[3] - b[1], fill=False, ec="tab:green", lw=2,
+                                       label="ground truth" if k == 0 else None))
+            for k, (x1, y1, x2, y2) in enumerate(pred):
+                ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, ec="tab:red", lw=1.5, ls="--",
+                                       label="prediction" if k == 0 else None))
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2, fontsize=7, frameon=False)
             ax.set_title(
                 f"overall {r['overall']:.3f} | F1 {r['f1']:.2f} | mIoU {r['miou']:.2f} | "
                 f"P {r['precision']:.2f} R {r['recall']:.2f} | format {r['format']:.0f}",
@@ -293,7 +297,7 @@ def playground(
             display(fig)  # works whatever backend dig_kit.paper.figures left selected
             plt.close(fig)
 
-    for wdg in (*sliders.values(), others, variant, norm):
+    for wdg in (xs, ys, others, variant, norm):
         wdg.observe(update, names="value")
     update()
-    return widgets.VBox([widgets.HBox([widgets.VBox(list(sliders.values())), widgets.VBox([variant, norm, others])]), out])
+    return widgets.VBox([widgets.HBox([widgets.VBox([xs, ys]), widgets.VBox([variant, norm])]), others, out])

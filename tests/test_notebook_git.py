@@ -1,0 +1,125 @@
+"""Notebooks reach git without outputs, and are committed thin.
+
+JupyterLab's save writes outputs (and widget state) into notebooks/*.ipynb. The nbstripout filter
+(.gitattributes; installed by scripts/git-filters.sh, which setup.sh runs) strips them on the way
+into git, so a saved notebook leaves `git status` clean and a commit holds no outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from notebook_git import committed_notebook, committed_text
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+VENV_PY = ROOT / ".venv" / "bin" / "python"
+
+
+def _git(repo: Path, *args: str) -> str:
+    r = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True,
+                       env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+                            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"})
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def _with_outputs(nb: dict) -> dict:
+    """What a JupyterLab save writes: execution counts, outputs, widget state in the metadata."""
+    nb = json.loads(json.dumps(nb))
+    for k, c in enumerate(c for c in nb["cells"] if c["cell_type"] == "code"):
+        c["execution_count"] = k + 1
+        c["outputs"] = [{"output_type": "stream", "name": "stderr", "text": ["a warning\n"]},
+                        {"output_type": "execute_result", "execution_count": k + 1, "metadata": {},
+                         "data": {"text/plain": ["42"], "image/png": "iVBORw0KGgo="}}]
+    nb["metadata"]["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}, "version_major": 2}}
+    return nb
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+@pytest.mark.skipif(not VENV_PY.exists(), reason="no .venv (run bash scripts/setup.sh)")
+def test_saving_a_notebook_leaves_git_status_clean(tmp_path):
+    repo = tmp_path / "repo"
+    (repo / "scripts").mkdir(parents=True)
+    (repo / "notebooks").mkdir()
+    shutil.copy(ROOT / "scripts" / "git-filters.sh", repo / "scripts")
+    shutil.copy(ROOT / ".gitattributes", repo)
+    (repo / ".venv").symlink_to(ROOT / ".venv")  # the filter runs .venv/bin/python from the work tree
+    _git(repo, "init", "-q")
+    (repo / ".gitignore").write_text(".venv\n")
+    out = subprocess.run(["bash", "scripts/git-filters.sh"], cwd=repo, capture_output=True, text=True)
+    assert out.returncode == 0 and "stripped of outputs" in out.stdout, out.stderr
+    shutil.copy(ROOT / "pyproject.toml", repo)  # the save hook acts on <dig-kit checkout>/notebooks/ only
+    nb_path = repo / "notebooks" / "02_reward_sanity.ipynb"
+    clean = committed_text(ROOT / "notebooks" / nb_path.name)
+    nb_path.write_text(clean)
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "a checkout")
+    cm = type("ContentsManager", (), {"root_dir": str(repo)})()
+
+    # JupyterLab saves through the kit's pre-save hook (setup.sh registers it): status stays clean
+    import nbformat
+
+    from dig_kit.paper.jupyter import strip_on_save
+
+    saved = _with_outputs(json.loads(clean))
+    saved["metadata"]["language_info"].update(version="3.11.2", mimetype="text/x-python")  # the kernel's
+    model = {"type": "notebook", "content": saved}
+    strip_on_save(model, "notebooks/02_reward_sanity.ipynb", cm)
+    nbformat.write(nbformat.from_dict(model["content"]), str(nb_path), version=4)  # as the server writes
+    assert _git(repo, "status", "--porcelain") == ""
+    mine = {"type": "notebook", "content": _with_outputs(json.loads(clean))}
+    strip_on_save(mine, "elsewhere/mine.ipynb", cm)
+    assert mine["content"]["cells"][1]["outputs"]  # a notebook outside notebooks/ keeps its outputs
+
+    # another tool writes outputs into it (papermill in place, another editor): the filter strips them
+    nb_path.write_text(json.dumps(_with_outputs(json.loads(clean)), indent=2))
+    assert _git(repo, "diff") == ""
+    _git(repo, "add", "-A")
+    assert _git(repo, "status", "--porcelain") == ""  # staged: nothing to commit
+    assert _git(repo, "show", ":notebooks/02_reward_sanity.ipynb") == clean  # stored exactly as committed
+    assert '"a warning' in nb_path.read_text()  # the file itself keeps its outputs
+
+def test_setup_registers_the_save_hook():
+    text = (ROOT / "scripts" / "setup.sh").read_text()
+    assert "dig_kit.paper.jupyter.strip_on_save" in text
+    cfg = ROOT / ".venv" / "etc" / "jupyter" / "jupyter_server_config.d" / "dig-kit.json"
+    if cfg.exists():
+        assert json.loads(cfg.read_text())["ContentsManager"]["pre_save_hook"] == "dig_kit.paper.jupyter.strip_on_save"
+
+def test_gitattributes_route_notebooks_through_the_filter():
+    text = (ROOT / ".gitattributes").read_text()
+    assert "*.ipynb filter=nbstripout" in text
+    assert "bash scripts/git-filters.sh" in (ROOT / "scripts" / "setup.sh").read_text()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_is_committed_thin_and_without_outputs(path):
+    nb = committed_notebook(path)
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert "parameters" in code[0]["metadata"].get("tags", [])
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code)
+    assert "widgets" not in nb["metadata"]
+    assert not any("def " in "".join(c["source"]) for c in code)
+    assert all(c.get("id") for c in nb["cells"])
+
+
+@pytest.mark.parametrize("name", ["01_render_dataset.ipynb", "02_reward_sanity.ipynb", "03_train_stage.ipynb"])
+def test_notebook_resolves_paths_against_the_root_first(name):
+    code = [c for c in committed_notebook(ROOT / "notebooks" / name)["cells"] if c["cell_type"] == "code"]
+    assert "work_from_root()" in "".join(code[1]["source"])  # the cell after the parameters
+
+
+@pytest.mark.skipif(not VENV_PY.exists(), reason="no .venv (run bash scripts/setup.sh)")
+def test_committed_notebooks_are_fixed_points_of_the_filter():
+    """The filter leaves a committed notebook unchanged, so it never shows a diff of its own."""
+    for path in NOTEBOOKS:
+        text = committed_text(path)
+        r = subprocess.run([str(VENV_PY), "-m", "nbstripout", "--keep-id", "-t"], input=text, cwd=ROOT,
+                           capture_output=True, text=True)
+        assert r.returncode == 0 and r.stdout == text, f"{path.name}: run `git add --renormalize notebooks`"
