@@ -87,6 +87,9 @@ class RenderConfig:
     """cpu | gpu | auto (gpu when Blender finds CUDA/OptiX/HIP/Metal, else cpu)."""
     threads: int = 0
     """Cycles threads per worker; 0 lets Blender use every core."""
+    reflection_env: float = 2.5
+    """Strength of the bright sky that reflections (not the camera) see, so metals read as
+    metal; 0 = the plain dim world of earlier versions (gray metal then renders near black)."""
     min_visible_pixels: int = 0
     """Every object must show at least this many pixels (object-index pass) in every image it
     is in, or the pair is resampled (CLEVR's rule). 0 = CLEVR's 200 pixels at 480x320, scaled
@@ -133,6 +136,14 @@ class DataConfig:
     """The box of a difference used by the prompt and reward (``boxes``): ``full``, the
     projection of the object's geometry on the before image (the paper's), or ``visible``, the
     tight box of its visible pixels (of the after image for an added object)."""
+    no_change_fraction: float = 0.0
+    """Share of pairs whose after scene is the before scene: no difference, empty ground truth
+    (hallucination studies; 0 in the paper preset). Under the paper's reward an empty ground
+    truth cannot be earned: the correct answer ``[]`` scores 0 (format needs a box), any box
+    scores alpha, so use these pairs to evaluate false positives, not to train."""
+    viewpoint_only_fraction: float = 0.0
+    """Share of pairs whose after image re-renders the same objects from a jittered camera and
+    lights: the pixels change, no object does; empty ground truth (0 in the paper preset)."""
     change_weights: dict[str, float] = field(default_factory=dict)
     """Relative weight of each of ``change_types`` (e.g. ``{add: 2, remove: 1}``); a type not
     listed weighs 1, so the default is uniform. A pair's types are drawn before its scene, so
@@ -302,6 +313,11 @@ def _check(cfg: KitConfig) -> None:
     ]
     for name in d.change_types:
         rules.append(("data.change_types", name in CHANGE_TYPES, f"unknown change type {name!r}; choose from {CHANGE_TYPES}"))
+    rules += [
+        ("data.no_change_fraction", 0 <= d.no_change_fraction <= 1, "must be in 0..1"),
+        ("data.viewpoint_only_fraction", 0 <= d.viewpoint_only_fraction <= 1
+         and d.no_change_fraction + d.viewpoint_only_fraction <= 1, "must be in 0..1, with no_change_fraction <= 1"),
+    ]
     for name, w in d.change_weights.items():
         rules.append(("data.change_weights", name in d.change_types, f"{name!r} is not one of data.change_types"))
         rules.append((f"data.change_weights.{name}", isinstance(w, (int, float)) and w >= 0, "must be a number >= 0"))

@@ -83,17 +83,17 @@ def test_change_types_follow_the_weights_and_size_changes_are_balanced():
 
     from dig_kit.scenes.changes import pair_kinds
 
-    kinds = [k for s in range(4000) for k in pair_kinds(CFG, s, 1, 1)]
+    kinds = [k for s in range(4000) for k in pair_kinds(CFG, s, 1, 1)[1]]
     share = {t: n / len(kinds) for t, n in Counter(t for t, _ in kinds).items()}
     assert all(abs(v - 1 / 6) < 0.025 for v in share.values()), share
     sizes = Counter(d for t, d in kinds if t == "size")
     assert abs(sizes["grow"] / sum(sizes.values()) - 0.5) < 0.05, sizes
     weighted = load_config("smoke", ["data.change_types=[color, add]", "data.change_weights={color: 3}"]).data
-    ws = Counter(t for s in range(2000) for t, _ in pair_kinds(weighted, s, 1, 1))
+    ws = Counter(t for s in range(2000) for t, _ in pair_kinds(weighted, s, 1, 1)[1])
     assert abs(ws["color"] / 2000 - 0.75) < 0.03, ws
     # the realised pairs keep the drawn types, and grow/shrink as drawn, on every attempt
     for s in range(40):
-        want = pair_kinds(CFG, s, 1, 4)
+        want = pair_kinds(CFG, s, 1, 4)[1]
         for attempt in (0, 1):
             diffs = sample_pair(CFG, s, 1, 4, attempt).differences
             assert [(d.type, d.direction) for d in diffs] == want
@@ -102,6 +102,21 @@ def test_change_types_follow_the_weights_and_size_changes_are_balanced():
                     order = ["small", "medium", "large"]
                     grew = order.index(d.after["size"]) > order.index(d.before["size"])
                     assert grew == (d.direction == "grow")
+
+
+def test_no_change_and_viewpoint_only_pairs_are_opt_in():
+    assert all(sample_pair(CFG, s, 1, 4).pair_type == "changes" for s in range(50))  # off in the paper preset
+    cfg = load_config("paper", ["data.no_change_fraction=0.3", "data.viewpoint_only_fraction=0.3"]).data
+    pairs = [sample_pair(cfg, s, 1, 4) for s in range(300)]
+    share = {t: sum(p.pair_type == t for p in pairs) / len(pairs) for t in ("no_change", "viewpoint_only")}
+    assert all(0.22 < v < 0.38 for v in share.values()), share
+    for p in pairs:
+        if p.pair_type == "no_change":
+            assert p.differences == [] and p.after == p.before
+        elif p.pair_type == "viewpoint_only":  # same objects, another camera: pixels change, no object does
+            assert p.differences == [] and p.after.objects == p.before.objects and p.after.camera != p.before.camera
+    with pytest.raises(ConfigError, match="data.viewpoint_only_fraction"):
+        load_config("paper", ["data.no_change_fraction=0.7", "data.viewpoint_only_fraction=0.5"])
 
 
 def test_bad_change_weights_are_named():

@@ -144,8 +144,23 @@ class BlenderRenderer:
         world = bpy.data.worlds.new("world")
         self.scene.world = world
         world.use_nodes = True
-        self._background = world.node_tree.nodes["Background"]
+        nodes, links = world.node_tree.nodes, world.node_tree.links
+        self._background = nodes["Background"]  # what the camera sees, and the soft ambient light
         self._background.inputs["Color"].default_value = (0.5, 0.5, 0.5, 1.0)
+        if self.cfg.reflection_env > 0:
+            # Metals mirror their surroundings: a dim uniform world makes gray metal read as black.
+            # Glossy rays (reflections) see a brighter sky instead, as CLEVR's studio scene gives its
+            # metals; the camera and diffuse bounces still see the plain background, so matte
+            # objects and the ground look as before.
+            env = nodes.new("ShaderNodeBackground")
+            env.inputs["Color"].default_value = (0.8, 0.8, 0.8, 1.0)
+            env.inputs["Strength"].default_value = self.cfg.reflection_env
+            path = nodes.new("ShaderNodeLightPath")
+            mix = nodes.new("ShaderNodeMixShader")
+            links.new(path.outputs["Is Glossy Ray"], mix.inputs["Fac"])
+            links.new(self._background.outputs["Background"], mix.inputs[1])
+            links.new(env.outputs["Background"], mix.inputs[2])
+            links.new(mix.outputs["Shader"], nodes["World Output"].inputs["Surface"])
         # ground plane, matte gray
         mesh = bpy.data.meshes.new("ground")
         bm = bmesh.new()

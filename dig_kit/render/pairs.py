@@ -130,6 +130,7 @@ def render_pair(renderer, cfg: DataConfig, subset: str, sub: SubsetConfig, seed:
             "after_file_name": names["after"],
             "width": r.width,
             "height": r.height,
+            "pair_type": pair.pair_type,
             "num_differences": len(diffs),
             "boxes": [d["bbox"] for d in diffs],
             "change_types": [d["type"] for d in diffs],

@@ -27,7 +27,7 @@ import numpy as np
 
 from dig_kit.config import DataConfig, SceneConfig
 from dig_kit.scenes.attributes import ATTRIBUTES
-from dig_kit.scenes.sampling import find_spot, sample_attributes, sample_scene
+from dig_kit.scenes.sampling import find_spot, jitter_view, sample_attributes, sample_scene
 from dig_kit.scenes.spec import ObjectSpec, SceneError, SceneSpec
 
 ATTRIBUTE_CHANGES = ("shape", "color", "size", "material")
@@ -78,6 +78,8 @@ class PairSpec:
     differences: list[Difference]
     seed: int
     attempt: int = 0
+    pair_type: str = "changes"
+    """``changes``, ``no_change`` (after = before) or ``viewpoint_only`` (same objects, another view)."""
 
 
 def sample_kinds(types, weights, rng: np.random.Generator, count: int) -> list[tuple[str, str]]:
@@ -183,14 +185,21 @@ def pair_rng(config_seed: int, pair_seed: int, attempt: int) -> np.random.Genera
     return np.random.default_rng(np.random.SeedSequence([int(config_seed), int(pair_seed), int(attempt)]))
 
 
-def pair_kinds(cfg: DataConfig, pair_seed: int, min_differences: int, max_differences: int) -> list[tuple[str, str]]:
-    """The (change type, direction) list of a pair: M uniform in [min, max], types by
-    ``data.change_weights``. Drawn from (config seed, pair seed) alone, so every render attempt
-    of a pair keeps its changes and only the scene is resampled: the rendered data follows the
-    weights exactly, whatever fails visibility or placement."""
+def pair_kinds(cfg: DataConfig, pair_seed: int, min_differences: int, max_differences: int
+               ) -> tuple[str, list[tuple[str, str]]]:
+    """``(pair type, [(change type, direction), ...])`` of a pair: ``no_change`` or
+    ``viewpoint_only`` with the configured shares (no changes), else ``changes`` with M uniform
+    in [min, max] and types by ``data.change_weights``. Drawn from (config seed, pair seed)
+    alone, so every render attempt of a pair keeps them and only the scene is resampled: the
+    rendered data follows the weights exactly, whatever fails visibility or placement."""
     rng = np.random.default_rng(np.random.SeedSequence([int(cfg.seed), int(pair_seed), KINDS_STREAM]))
+    u = float(rng.random())
+    if u < cfg.no_change_fraction:
+        return "no_change", []
+    if u < cfg.no_change_fraction + cfg.viewpoint_only_fraction:
+        return "viewpoint_only", []
     m = int(rng.integers(min_differences, max_differences + 1))
-    return sample_kinds(cfg.change_types, cfg.change_weights, rng, m)
+    return "changes", sample_kinds(cfg.change_types, cfg.change_weights, rng, m)
 
 
 def sample_pair(
@@ -206,7 +215,7 @@ def sample_pair(
         raise ChangeError(f"differences range [{min_differences}, {max_differences}] is empty or below 1")
     if max_differences > cfg.scene.max_objects:
         raise ChangeError(f"{max_differences} differences cannot fit scenes of at most {cfg.scene.max_objects} objects")
-    kinds = pair_kinds(cfg, pair_seed, min_differences, max_differences)
+    pair_type, kinds = pair_kinds(cfg, pair_seed, min_differences, max_differences)
     adds, removes = sum(k == "add" for k, _ in kinds), sum(k == "remove" for k, _ in kinds)
     lo = max(cfg.scene.min_objects + removes, len(kinds) - adds, 1)
     hi = cfg.scene.max_objects - adds
@@ -220,11 +229,15 @@ def sample_pair(
         n = int(rng.integers(lo, hi + 1))
         try:
             before = sample_scene(cfg.scene, rng, num_objects=n)
-            after, diffs = apply_kinds(before, kinds, cfg.scene, rng)
+            if pair_type == "changes":
+                after, diffs = apply_kinds(before, kinds, cfg.scene, rng)
+            else:
+                after, diffs = (before if pair_type == "no_change" else jitter_view(before, cfg.scene, rng)), []
         except (SceneError, ChangeError) as e:
             last = e
             continue
-        return PairSpec(before=before, after=after, differences=diffs, seed=pair_seed, attempt=attempt)
+        return PairSpec(before=before, after=after, differences=diffs, seed=pair_seed, attempt=attempt,
+                        pair_type=pair_type)
     raise ChangeError(f"pair seed {pair_seed}: no valid pair in 20 sub-attempts ({last}); the floor may be too "
                       "small for the objects: lower data.scene.max_objects or data.scene.margin, or raise "
                       "data.scene.area")
