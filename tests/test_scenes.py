@@ -104,6 +104,14 @@ def test_change_types_follow_the_weights_and_size_changes_are_balanced():
                     assert grew == (d.direction == "grow")
 
 
+def test_every_pair_fits_small_scene_configs():
+    # 3..5 objects cannot take 2 removes and an add; such draws are drawn again, never a failed pair
+    cfg = load_config("smoke", ["data.scene.max_objects=5"]).data
+    for s in range(300):
+        p = sample_pair(cfg, s, 1, 4)
+        assert 3 <= len(p.before.objects) <= 5 and 3 <= len(p.after.objects) <= 5
+
+
 def test_no_change_and_viewpoint_only_pairs_are_opt_in():
     assert all(sample_pair(CFG, s, 1, 4).pair_type == "changes" for s in range(50))  # off in the paper preset
     cfg = load_config("paper", ["data.no_change_fraction=0.3", "data.viewpoint_only_fraction=0.3"]).data

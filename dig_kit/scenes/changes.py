@@ -198,8 +198,22 @@ def pair_kinds(cfg: DataConfig, pair_seed: int, min_differences: int, max_differ
         return "no_change", []
     if u < cfg.no_change_fraction + cfg.viewpoint_only_fraction:
         return "viewpoint_only", []
-    m = int(rng.integers(min_differences, max_differences + 1))
-    return "changes", sample_kinds(cfg.change_types, cfg.change_weights, rng, m)
+    for _ in range(100):  # a draw no scene of this config can take (e.g. 3 removes and an add in
+        # scenes of 3..6 objects) is drawn again; with the paper's 3..10 objects every draw fits
+        m = int(rng.integers(min_differences, max_differences + 1))
+        kinds = sample_kinds(cfg.change_types, cfg.change_weights, rng, m)
+        lo, hi = _object_range(cfg, kinds)
+        if lo <= hi:
+            return "changes", kinds
+    raise ChangeError(f"pair seed {pair_seed}: no draw of {min_differences}..{max_differences} changes of "
+                      f"{cfg.change_types} fits scenes of {cfg.scene.min_objects}..{cfg.scene.max_objects} objects")
+
+
+def _object_range(cfg: DataConfig, kinds: list[tuple[str, str]]) -> tuple[int, int]:
+    """Objects the before scene may hold so that both scenes keep min..max objects and every
+    change has its own object."""
+    adds, removes = sum(k == "add" for k, _ in kinds), sum(k == "remove" for k, _ in kinds)
+    return max(cfg.scene.min_objects + removes, len(kinds) - adds, 1), cfg.scene.max_objects - adds
 
 
 def sample_pair(
@@ -216,13 +230,7 @@ def sample_pair(
     if max_differences > cfg.scene.max_objects:
         raise ChangeError(f"{max_differences} differences cannot fit scenes of at most {cfg.scene.max_objects} objects")
     pair_type, kinds = pair_kinds(cfg, pair_seed, min_differences, max_differences)
-    adds, removes = sum(k == "add" for k, _ in kinds), sum(k == "remove" for k, _ in kinds)
-    lo = max(cfg.scene.min_objects + removes, len(kinds) - adds, 1)
-    hi = cfg.scene.max_objects - adds
-    if lo > hi:
-        raise ChangeError(f"pair seed {pair_seed}: changes {[k for k, _ in kinds]} need {lo}..{hi} objects in the "
-                          f"before scene (data.scene.min_objects={cfg.scene.min_objects}, "
-                          f"max_objects={cfg.scene.max_objects})")
+    lo, hi = _object_range(cfg, kinds) if pair_type == "changes" else (cfg.scene.min_objects, cfg.scene.max_objects)
     rng = pair_rng(cfg.seed, pair_seed, attempt)
     last: Exception | None = None
     for _ in range(20):
