@@ -229,6 +229,9 @@ class TrainConfig:
     """0: full fine-tuning (paper). >0: LoRA of this rank (peft) so an 8B policy fits one GPU."""
     use_vllm: bool = False
     vllm_mode: str = "colocate"
+    """colocate (vLLM inside every training process) or server (a `trl vllm-serve` elsewhere)."""
+    vllm_server_url: str = ""
+    """Server mode: the server's base URL, e.g. http://node0:8000 ("" = trl's default, localhost:8000)."""
     filter_low: float = 0.01
     filter_high: float = 0.99
     """Online filtering: a group is kept only when low < mean(group reward) < high."""
@@ -340,6 +343,8 @@ def _check(cfg: KitConfig) -> None:
         ("train.loss_type", t.loss_type in ("grpo", "dapo", "dr_grpo", "bnpo"), "must be grpo, dapo, dr_grpo or bnpo"),
         ("train.filter_low", 0 <= t.filter_low < t.filter_high <= 1, "need 0 <= filter_low < filter_high <= 1"),
         ("train.vllm_mode", t.vllm_mode in ("colocate", "server"), "must be colocate or server"),
+        ("train.vllm_server_url", not t.vllm_server_url or t.vllm_server_url.startswith(("http://", "https://")),
+         "must be empty or start with http:// or https://"),
         ("train.lora_rank", t.lora_rank >= 0, "must be >= 0"),
     ]
     w = cfg.twin
