@@ -185,7 +185,7 @@ class TrainConfig:
     model: str = "Qwen/Qwen3-VL-4B-Thinking"
     """Policy: a local path or hub id (paper: Qwen3-VL-4B-Thinking and 8B-Thinking)."""
     stage_steps: list[int] = field(default_factory=lambda: [60, 20, 30])
-    """Optimizer steps of curriculum stages 1, 2, 3 (Table 5)."""
+    """Steps (rollout batches, see prompts_per_step) of curriculum stages 1, 2, 3 (Table 5)."""
     stage_subsets: list[str] = field(default_factory=lambda: ["stage1", "stage2", "stage3"])
     count_hint_stages: list[int] = field(default_factory=lambda: [1, 2])
     """Stages whose prompt states the number of differences (supplement §6)."""

@@ -375,3 +375,23 @@ def test_validation_sampling_reaches_vllm(tiny, tmp_path, monkeypatch):
     trainer.evaluate()
     assert seen == {"vllm": (0.6, 0.95), "hf": (0.6, 0.95)}
     assert (trainer.vllm_generation.temperature, trainer.vllm_generation.top_p) == (1.0, 1.0)  # restored
+
+
+def test_readme_fsdp_launch_command_runs_on_two_cpu_processes(tiny, tmp_path):
+    """The README's 8-GPU command with the shipped FSDP config, as far as CPU allows: accelerate
+    launch, 2 processes (accelerate runs FSDP on GPUs only, so the ranks run plain DDP here)."""
+    root = Path(__file__).parents[1]
+    launch = "accelerate launch --config_file configs/accelerate/fsdp_full_shard.yaml"
+    assert launch in (root / "README.md").read_text()
+    cmd = [str(Path(sys.executable).parent / "accelerate"), "launch", "--config_file",
+           str(root / "configs/accelerate/fsdp_full_shard.yaml"), "--num_processes", "2", "--cpu",
+           "--mixed_precision", "no", "--main_process_port", "0",
+           "-m", "dig_kit.cli", "train", "--preset", "smoke", "--stage", "1", "--data", str(tiny["data"]),
+           "--out", str(tmp_path)]
+    for o in tiny["overrides"] + ["train.per_device_batch=2", "train.stage_steps=[1, 1, 1]", "train.save_steps=100"]:
+        cmd += ["--set", o]
+    res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                         timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert (tmp_path / "stage1" / "final" / "model.safetensors").exists()
+    assert [r["step"] for r in _rows(tmp_path / "stage1" / "metrics.jsonl")] == [1]
