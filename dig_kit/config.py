@@ -208,7 +208,7 @@ class TrainConfig:
     model: str = "Qwen/Qwen3-VL-4B-Thinking"
     """Policy: a local path or hub id (paper: Qwen3-VL-4B-Thinking and 8B-Thinking)."""
     stage_steps: list[int] = field(default_factory=lambda: [60, 20, 30])
-    """Optimizer steps of curriculum stages 1, 2, 3 (Table 5)."""
+    """Steps (rollout batches, see prompts_per_step) of curriculum stages 1, 2, 3 (Table 5)."""
     stage_subsets: list[str] = field(default_factory=lambda: ["stage1", "stage2", "stage3"])
     count_hint_stages: list[int] = field(default_factory=lambda: [1, 2])
     """Stages whose prompt states the number of differences (supplement §6)."""
@@ -223,13 +223,28 @@ class TrainConfig:
     temperature: float = 1.0
     top_p: float = 1.0
     prompts_per_step: int = 32
-    """Prompts (groups) per optimizer step. Paper silent; 32 x 5 = 160 rollouts per step."""
+    """The rollout batch (EasyR1's ``rollout_batch_size``): prompts (groups) per step, over all
+    processes together, so a step is the same amount of data on 1 GPU or 16. A step rolls out
+    ``prompts_per_step x num_generations`` completions and makes ``updates_per_step`` optimizer
+    updates on them."""
+    updates_per_step: int = 1
+    """Optimizer updates (mini-batches) per step: EasyR1's rollout_batch_size / global_batch_size
+    (its defaults 512 / 128 = 4). Must divide prompts_per_step."""
     per_device_batch: int = 10
-    """Completions per device micro-batch (must divide prompts_per_step x num_generations)."""
+    """Completions per device micro-batch; prompts_per_step x num_generations must be a multiple of
+    updates_per_step x processes x per_device_batch (the rest is gradient accumulation)."""
     max_completion_length: int = 1024
-    """Paper silent; thinking + a few boxes fits in 1024 tokens."""
+    """New tokens per completion (trl's max_completion_length, EasyR1's max_response_length)."""
     loss_type: str = "grpo"
-    """The slides' loss: per-sequence token mean, then mean over the group."""
+    """trl's loss averaging: grpo (per-sequence token mean, then mean: the slides' formula),
+    dapo (token mean over the whole batch: EasyR1's default ``token``), dr_grpo, bnpo."""
+    epsilon: float = 0.2
+    """Clip ratio low (trl's epsilon, EasyR1's clip_ratio_low)."""
+    epsilon_high: float = 0.2
+    """Clip ratio high (trl's epsilon_high, EasyR1's clip_ratio_high)."""
+    delta: float = 0.0
+    """Dual clip (EasyR1's clip_ratio_dual; trl's delta, the same loss for token-level ratios):
+    caps the ratio of negative-advantage tokens at delta. 0: off."""
     gradient_checkpointing: bool = True
     freeze_vision: bool = False
     """Table 5 trains the vision tower; true freezes it."""
@@ -237,6 +252,9 @@ class TrainConfig:
     """0: full fine-tuning (paper). >0: LoRA of this rank (peft) so an 8B policy fits one GPU."""
     use_vllm: bool = False
     vllm_mode: str = "colocate"
+    """colocate (vLLM inside every training process) or server (a `trl vllm-serve` elsewhere)."""
+    vllm_server_url: str = ""
+    """Server mode: the server's base URL, e.g. http://node0:8000 ("" = trl's default, localhost:8000)."""
     filter_low: float = 0.01
     filter_high: float = 0.99
     """Online filtering: a group is kept only when low < mean(group reward) < high."""
@@ -280,6 +298,24 @@ def visible_threshold(r: RenderConfig) -> int:
     """Pixels every object must show: ``min_visible_pixels``, or CLEVR's 200 at 480x320 scaled
     to this image's area when it is 0."""
     return r.min_visible_pixels or max(1, round(200 * r.width * r.height / (480 * 320)))
+
+
+def batch_plan(t: TrainConfig, processes: int) -> dict:
+    """What one step is on ``processes`` processes, in trl's terms (raises ConfigError if the
+    global numbers cannot be split evenly). The global numbers never depend on ``processes``."""
+    completions = t.prompts_per_step * t.num_generations
+    per_update = completions // t.updates_per_step
+    chunk = processes * t.per_device_batch
+    if processes < 1 or per_update % chunk:
+        raise ConfigError(
+            f"train.per_device_batch: {t.prompts_per_step} prompts x {t.num_generations} = {completions} completions "
+            f"per step in {t.updates_per_step} update(s) is {per_update} per update, not a multiple of {processes} "
+            f"process(es) x per_device_batch {t.per_device_batch}; change train.per_device_batch or the process count")
+    accumulation = per_update // chunk
+    return {"processes": processes, "completions_per_step": completions, "completions_per_update": per_update,
+            "gradient_accumulation_steps": accumulation,
+            "steps_per_generation": accumulation * t.updates_per_step,
+            "completions_per_process": completions // processes}
 
 
 # ---------------------------------------------------------------------------------------
@@ -340,13 +376,20 @@ def _check(cfg: KitConfig) -> None:
         ("train.learning_rate", t.learning_rate > 0, "must be > 0"),
         ("train.beta", t.beta >= 0, "must be >= 0"),
         ("train.prompts_per_step", t.prompts_per_step >= 1, "must be >= 1"),
+        ("train.updates_per_step", t.updates_per_step >= 1 and t.prompts_per_step % t.updates_per_step == 0,
+         "must be >= 1 and divide prompts_per_step"),
         ("train.per_device_batch", t.per_device_batch >= 1
          and (t.prompts_per_step * t.num_generations) % t.per_device_batch == 0,
          "must divide prompts_per_step * num_generations"),
+        ("train.epsilon", 0 < t.epsilon < 1, "must be in (0, 1)"),
+        ("train.epsilon_high", t.epsilon_high > 0, "must be > 0"),
+        ("train.delta", t.delta == 0 or t.delta > 1 + t.epsilon_high, "must be 0 (off) or > 1 + epsilon_high"),
         ("train.max_completion_length", t.max_completion_length >= 1, "must be >= 1"),
         ("train.loss_type", t.loss_type in ("grpo", "dapo", "dr_grpo", "bnpo"), "must be grpo, dapo, dr_grpo or bnpo"),
         ("train.filter_low", 0 <= t.filter_low < t.filter_high <= 1, "need 0 <= filter_low < filter_high <= 1"),
         ("train.vllm_mode", t.vllm_mode in ("colocate", "server"), "must be colocate or server"),
+        ("train.vllm_server_url", not t.vllm_server_url or t.vllm_server_url.startswith(("http://", "https://")),
+         "must be empty or start with http:// or https://"),
         ("train.lora_rank", t.lora_rank >= 0, "must be >= 0"),
     ]
     w = cfg.twin

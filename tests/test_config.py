@@ -61,3 +61,43 @@ def test_unknown_preset_and_bad_override_syntax(tmp_path):
     bad.write_text("data: [1, 2")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(str(bad))
+
+
+def test_a_step_is_the_same_global_batch_on_any_number_of_processes():
+    from dig_kit.config import batch_plan
+
+    t = load_config("paper").train
+    assert (t.prompts_per_step, t.updates_per_step, t.num_generations) == (512, 4, 5)  # EasyR1's step
+    plans = {p: batch_plan(t, p) for p in (1, 2, 4, 8, 16)}
+    for p, plan in plans.items():
+        assert plan["completions_per_step"] == 2560 and plan["completions_per_update"] == 640
+        # what trl is given per process adds back up to the same global numbers
+        assert plan["gradient_accumulation_steps"] * p * t.per_device_batch == 640
+        assert plan["steps_per_generation"] == 4 * plan["gradient_accumulation_steps"]
+    assert plans[8]["gradient_accumulation_steps"] == 8 and plans[1]["gradient_accumulation_steps"] == 64
+    with pytest.raises(ConfigError, match="not a multiple of 3 process"):
+        batch_plan(t, 3)
+
+
+def test_batch_and_clip_fields_are_checked():
+    with pytest.raises(ConfigError, match="train.updates_per_step"):
+        load_config("smoke", ["train.updates_per_step=3"])
+    with pytest.raises(ConfigError, match="train.delta"):
+        load_config("smoke", ["train.delta=1.1", "train.epsilon_high=0.3"])
+    cfg = load_config("paper")
+    assert (cfg.train.epsilon, cfg.train.epsilon_high, cfg.train.delta) == (0.2, 0.3, 3.0)
+    assert cfg.train.loss_type == "dapo" and cfg.train.max_completion_length == 2048
+
+
+def test_paper_preset_states_where_each_training_value_comes_from():
+    import yaml
+
+    from dig_kit.config import PRESET_DIR
+
+    text = (PRESET_DIR / "paper.yaml").read_text()
+    train = yaml.safe_load(text)["train"]
+    lines = {line.split(":")[0].strip(): line for line in text.split("\ntrain:")[1].splitlines() if ":" in line}
+    for key in train:
+        if key == "reward":
+            continue
+        assert any(tag in lines[key] for tag in ("[T5]", "[EasyR1]", "[ours]")), key

@@ -231,3 +231,167 @@ def test_killed_training_resumes_from_its_last_checkpoint(tiny, tmp_path):
     steps = [r["step"] for r in _rows(stage / "metrics.jsonl") if r["split"] == "train"]
     assert steps == [1, 2, 3, 4, 5, 6]  # nothing lost, nothing logged twice
     assert (stage / "final" / "model.safetensors").exists()
+
+
+# -- several processes, FSDP, vLLM, refills ------------------------------------------------
+def test_two_processes_run_stages_1_and_2_through_the_cli(tiny, tmp_path):
+    """torchrun, 2 CPU processes (gloo): one final/ with full weights, one metrics row per step,
+    stage 2 starts from stage 1's final weights."""
+    from safetensors.torch import load_file, save_file
+
+    overrides = tiny["overrides"] + ["train.per_device_batch=2", "train.save_steps=100"]
+
+    def launch(stage, extra=()):
+        cmd = [str(Path(sys.executable).parent / "torchrun"), "--standalone", "--nproc_per_node", "2",
+               "-m", "dig_kit.cli", "train", "--stage", str(stage), "--data", str(tiny["data"]), "--out", str(tmp_path)]
+        for o in list(overrides) + list(extra):
+            cmd += ["--set", o]
+        res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                             timeout=600)
+        assert res.returncode == 0, res.stderr[-3000:]
+
+    launch(1)
+    stage1 = tmp_path / "stage1"
+    assert sorted(p.name for p in stage1.iterdir() if p.name.startswith("final")) == ["final"]
+    assert [r["step"] for r in _rows(stage1 / "metrics.jsonl") if r["split"] == "train"] == [1, 2]
+    weights = load_file(stage1 / "final" / "model.safetensors")
+    reference = load_file(Path(tiny["model"]) / "model.safetensors")
+    assert set(weights) == set(reference)  # full weights, not a shard
+    assert all(weights[k].shape == reference[k].shape for k in weights)
+    key = next(k for k in weights if k.endswith("norm.weight"))
+    weights[key] = weights[key] + 7.0
+    save_file(weights, stage1 / "final" / "model.safetensors", metadata={"format": "pt"})
+    launch(2, ["train.learning_rate=1e-12"])
+    after = load_file(tmp_path / "stage2" / "final" / "model.safetensors")
+    assert torch.allclose(after[key], weights[key], atol=1e-4)
+    assert [r["step"] for r in _rows(tmp_path / "stage2" / "metrics.jsonl") if r["split"] == "train"] == [1]
+
+
+@pytest.mark.parametrize("config", ["fsdp_full_shard.yaml", "fsdp_multi_node.yaml"])
+def test_final_save_gathers_full_weights_whatever_the_fsdp_config(config, tmp_path):
+    """transformers' save_model writes no weights under SHARDED_STATE_DICT (the shipped configs'
+    choice, good for checkpoints): save_final switches to FULL_STATE_DICT first. accelerate does
+    not run FSDP on CPU, so the trainer is a stand-in that saves as transformers does."""
+    import types
+
+    import yaml
+
+    from dig_kit.train.grpo import save_final
+
+    shipped = yaml.safe_load((Path(__file__).parents[1] / "configs" / "accelerate" / config).read_text())
+    plugin = types.SimpleNamespace(state_dict_type=shipped["fsdp_config"]["fsdp_state_dict_type"])
+    plugin.set_state_dict_type = lambda kind: setattr(plugin, "state_dict_type", kind)
+    acc = types.SimpleNamespace(is_main_process=True, wait_for_everyone=lambda: None,
+                                state=types.SimpleNamespace(fsdp_plugin=plugin))
+
+    class Trainer:
+        accelerator, is_fsdp_enabled = acc, True
+
+        def save_model(self, out):  # transformers.Trainer.save_model's FSDP branch
+            if "FULL_STATE_DICT" in str(plugin.state_dict_type):
+                Path(out).mkdir(parents=True, exist_ok=True)
+                (Path(out) / "model.safetensors").write_bytes(b"full")
+
+    processor = types.SimpleNamespace(save_pretrained=lambda d: (Path(d) / "processor_config.json").write_text("{}"))
+    final = save_final(Trainer(), load_config("smoke"), processor, tmp_path)
+    assert (final / "model.safetensors").read_bytes() == b"full" and not (tmp_path / "final.tmp").exists()
+
+
+def test_refill_merge_with_unequal_completions_keeps_image_markers_and_positions(tiny):
+    """trl extends mm_token_type_ids over the completion; a refill round with shorter prompts and
+    completions must keep every image marker on its image token, and M-RoPE positions unchanged."""
+    from dig_kit.models.loading import load_model_and_processor
+    from dig_kit.train.filtering import merge_parts, select_rows
+
+    model, processor = load_model_and_processor(tiny["model"])
+    tok = processor.tokenizer
+    IMG, VS, VE = (tok.convert_tokens_to_ids(t) for t in ("<|image_pad|>", "<|vision_start|>", "<|vision_end|>"))
+    PAD, TXT = tok.pad_token_id, 100
+
+    def part(prompt_pad, prompt_len, comp_lens):
+        B = len(comp_lens)
+        body = [TXT, VS, IMG, VE, VS, IMG, VE] + [TXT] * (prompt_len - 7)
+        prompt = torch.tensor([[PAD] * prompt_pad + body] * B)
+        pmask = (prompt != PAD).long()
+        C = max(comp_lens)
+        comp = torch.tensor([[TXT + 1] * c + [PAD] * (C - c) for c in comp_lens])
+        cmask = (comp != PAD).long()
+        mm = torch.cat([(prompt == IMG).long(), torch.zeros_like(comp)], dim=1)  # as trl builds it
+        return {"prompt_ids": prompt, "prompt_mask": pmask, "completion_ids": comp, "completion_mask": cmask,
+                "mm_token_type_ids": mm, "num_images": [2] * B,
+                "image_grid_thw": torch.tensor([[1, 2, 2]] * (2 * B)),
+                "advantages": torch.zeros(B)}
+
+    first, refill = part(2, 9, [6, 6]), part(0, 8, [2, 3])
+    m = merge_parts([select_rows(first, [0, 1]), select_rows(refill, [0, 1])], pad_token_id=PAD)
+    ids = torch.cat([m["prompt_ids"], m["completion_ids"]], dim=1)
+    mask = torch.cat([m["prompt_mask"], m["completion_mask"]], dim=1)
+    assert m["mm_token_type_ids"].shape == ids.shape
+    assert torch.equal(m["mm_token_type_ids"] == 1, ids == IMG)  # every marker on an image token
+
+    def positions(ids, mm, grid, mask):
+        pos, _ = model.model.get_rope_index(ids, mm, image_grid_thw=grid, attention_mask=mask)
+        return pos
+
+    merged = positions(ids, m["mm_token_type_ids"], m["image_grid_thw"], mask)
+    for row, (src, r) in enumerate([(first, 0), (first, 1), (refill, 0), (refill, 1)]):
+        alone_ids = torch.cat([src["prompt_ids"][r:r + 1], src["completion_ids"][r:r + 1]], dim=1)
+        alone_mask = torch.cat([src["prompt_mask"][r:r + 1], src["completion_mask"][r:r + 1]], dim=1)
+        alone = positions(alone_ids, src["mm_token_type_ids"][r:r + 1], src["image_grid_thw"][:2], alone_mask)
+        assert torch.equal(merged[:, row][:, mask[row].bool()], alone[:, 0][:, alone_mask[0].bool()])
+
+
+def test_what_the_kit_passes_to_vllm_is_accepted_by_vllm_0_31(tmp_path):
+    """Fields read from vLLM 0.31.0's source (tests/data): colocate builds SamplingParams(**kwargs),
+    server mode puts the same kwargs in an OpenAI completion request."""
+    from dig_kit.train.grpo import grpo_args
+
+    fields = json.loads((Path(__file__).parent / "data" / "vllm_0.31.0_fields.json").read_text())
+    for mode in ("colocate", "server"):
+        cfg = load_config("smoke", ["train.use_vllm=true", f"train.vllm_mode={mode}"])
+        kwargs = grpo_args(cfg, 1, tmp_path, [151652, 151655], processes=1).generation_kwargs
+        assert set(kwargs) <= set(fields["SamplingParams"]) and set(kwargs) <= set(fields["CompletionRequest"])
+        assert kwargs["logit_bias"] == {151652: -100.0, 151655: -100.0}  # vLLM's floor: never sampled
+    hf = grpo_args(load_config("smoke"), 1, tmp_path, [151655], processes=1).generation_kwargs
+    assert hf == {"suppress_tokens": [151655]}
+
+
+def test_validation_sampling_reaches_vllm(tiny, tmp_path, monkeypatch):
+    import types
+
+    from trl import GRPOTrainer
+
+    trainer = _filter_trainer(tiny, tmp_path, dead=set())
+    trainer.val_sampling = (0.6, 0.95)
+    trainer.vllm_generation = types.SimpleNamespace(temperature=1.0, top_p=1.0)  # trl's VLLMGeneration reads these
+    seen = {}
+
+    def fake_evaluate(self, *args, **kwargs):
+        seen["vllm"] = (self.vllm_generation.temperature, self.vllm_generation.top_p)
+        seen["hf"] = (self.generation_config.temperature, self.generation_config.top_p)
+        return {}
+
+    monkeypatch.setattr(GRPOTrainer, "evaluate", fake_evaluate)
+    trainer.evaluate()
+    assert seen == {"vllm": (0.6, 0.95), "hf": (0.6, 0.95)}
+    assert (trainer.vllm_generation.temperature, trainer.vllm_generation.top_p) == (1.0, 1.0)  # restored
+
+
+def test_readme_fsdp_launch_command_runs_on_two_cpu_processes(tiny, tmp_path):
+    """The README's 8-GPU command with the shipped FSDP config, as far as CPU allows: accelerate
+    launch, 2 processes (accelerate runs FSDP on GPUs only, so the ranks run plain DDP here)."""
+    root = Path(__file__).parents[1]
+    launch = "accelerate launch --config_file configs/accelerate/fsdp_full_shard.yaml"
+    assert launch in (root / "README.md").read_text()
+    cmd = [str(Path(sys.executable).parent / "accelerate"), "launch", "--config_file",
+           str(root / "configs/accelerate/fsdp_full_shard.yaml"), "--num_processes", "2", "--cpu",
+           "--mixed_precision", "no", "--main_process_port", "0",
+           "-m", "dig_kit.cli", "train", "--preset", "smoke", "--stage", "1", "--data", str(tiny["data"]),
+           "--out", str(tmp_path)]
+    for o in tiny["overrides"] + ["train.per_device_batch=2", "train.stage_steps=[1, 1, 1]", "train.save_steps=100"]:
+        cmd += ["--set", o]
+    res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                         timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert (tmp_path / "stage1" / "final" / "model.safetensors").exists()
+    assert [r["step"] for r in _rows(tmp_path / "stage1" / "metrics.jsonl")] == [1]

@@ -80,6 +80,20 @@ def cmd_score(args) -> int:
     return 0
 
 
+def cmd_probe(args) -> int:
+    from .backends import BackendUnavailable
+    from .probe import probe
+
+    try:
+        report = probe(args.model, args.data, subset=args.subset, num_pairs=args.num_pairs, backend=args.backend,
+                       max_new_tokens=args.max_new_tokens, temperature=args.temperature)
+    except (BackendUnavailable, KeyError, FileNotFoundError, ValueError) as e:
+        print(f"dig-kit probe: error: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(report, indent=1))
+    return 0
+
+
 def add_evaluate_commands(subparsers) -> None:
     """Add ``evaluate`` and ``score`` to ``dig-kit``'s sub-command parsers."""
     from .tasks import task_names
@@ -104,6 +118,17 @@ def add_evaluate_commands(subparsers) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     _common(p)
     p.set_defaults(func=cmd_evaluate)
+
+    p = subparsers.add_parser("probe", help="which box coordinates (pixels or 0-1000) does a model write on DiG "
+                              "pairs? Reports the share of boxes beyond the image and the reward under each convention")
+    p.add_argument("--model", required=True)
+    p.add_argument("--data", required=True, help="a dataset directory made by `dig-kit render`")
+    p.add_argument("--subset", default="eval")
+    p.add_argument("--num-pairs", type=int, default=16)
+    p.add_argument("--backend", choices=("auto", "vllm", "transformers", "dummy"), default="auto")
+    p.add_argument("--max-new-tokens", type=int, default=2048)
+    p.add_argument("--temperature", type=float, default=0.0, help="0: greedy")
+    p.set_defaults(func=cmd_probe)
 
     p = subparsers.add_parser("score", help="score a predictions JSONL (id + raw output per line) on a benchmark",
                               description=f"Benchmarks: {names}.")

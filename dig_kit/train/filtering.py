@@ -7,7 +7,9 @@ have passed (then :class:`OnlineFilterError`). trl has no such feature, so
 :class:`FilteringGRPOTrainer` wraps ``_generate_and_score_completions``: it keeps the first
 groups that pass, draws refill prompts from the training set with its own seeded generator,
 and merges the kept parts of every round into one batch of the original size (prompt-side
-tensors left-padded, completion-side tensors right-padded, image patches re-selected).
+tensors left-padded, completion-side tensors right-padded, per-token type ids, which trl extends
+over prompt + completion, split at each part's prompt width and padded on both sides, so image
+markers stay on the image tokens; image patches re-selected).
 
 The kept fraction (``filter/kept_fraction``) and the refill rounds (``filter/rounds``) are
 logged with trl's metrics. In multi-process runs every process rolls out the same number of
@@ -21,7 +23,8 @@ import random
 import torch
 from trl import GRPOTrainer
 
-PROMPT_SIDE = {"prompt_ids", "prompt_mask", "token_type_ids", "mm_token_type_ids"}
+PROMPT_SIDE = {"prompt_ids", "prompt_mask"}
+SEQUENCE_SIDE = {"token_type_ids", "mm_token_type_ids"}  # trl: prompt part, then zeros over the completion
 
 
 class OnlineFilterError(RuntimeError):
@@ -86,6 +89,20 @@ def _pad_cat(parts: list[torch.Tensor], left: bool, value) -> torch.Tensor:
     return torch.cat(padded)
 
 
+def _pad_sequence_side(parts: list[dict], key: str) -> torch.Tensor:
+    """Merge a per-token tensor that spans prompt + completion (trl's ``mm_token_type_ids``):
+    each part's prompt columns are left-padded like ``prompt_ids``, its completion columns
+    right-padded like ``completion_ids``, so every column still lines up with its token."""
+    widths = [(p["prompt_ids"].shape[1], p["completion_ids"].shape[1]) for p in parts]
+    if any(p[key].shape[1] not in (pw, pw + cw) for p, (pw, cw) in zip(parts, widths)):
+        raise ValueError(f"{key}: width matches neither the prompt nor prompt + completion")
+    if all(p[key].shape[1] == pw for p, (pw, _) in zip(parts, widths)):  # prompt only
+        return _pad_cat([p[key] for p in parts], True, 0)
+    prompt = _pad_cat([p[key][:, :pw] for p, (pw, _) in zip(parts, widths)], True, 0)
+    completion = _pad_cat([p[key][:, pw:] for p, (pw, _) in zip(parts, widths)], False, 0)
+    return torch.cat([prompt, completion], dim=1)
+
+
 def merge_parts(parts: list[dict], pad_token_id: int) -> dict:
     """Concatenate selected generation outputs into one batch."""
     if len(parts) == 1:
@@ -94,7 +111,9 @@ def merge_parts(parts: list[dict], pad_token_id: int) -> dict:
         merged = {}
         for key, first in parts[0].items():
             values = [p[key] for p in parts]
-            if key in ("num_images",) or isinstance(first, list):
+            if key in SEQUENCE_SIDE and torch.is_tensor(first) and first.dim() == 2:
+                merged[key] = _pad_sequence_side(parts, key)
+            elif key in ("num_images",) or isinstance(first, list):
                 merged[key] = [v for vs in values for v in vs]
             elif key in ("pixel_values", "image_grid_thw"):
                 merged[key] = torch.cat(values)
@@ -124,17 +143,18 @@ class FilteringGRPOTrainer(GRPOTrainer):
         if not self.val_sampling:
             return super().evaluate(*args, **kwargs)
         temperature, top_p = self.val_sampling
-        gen = getattr(self, "generation_config", None)
-        saved = (self.temperature, self.top_p, gen.temperature if gen else None, gen.top_p if gen else None)
-        self.temperature, self.top_p = temperature, top_p
-        if gen is not None:
-            gen.temperature, gen.top_p = temperature, top_p
+        # trl samples from three places: its own attributes, the HF generation config, and (with
+        # vLLM, colocate or server) the VLLMGeneration object, which reads its own copies
+        holders = [self, getattr(self, "generation_config", None), getattr(self, "vllm_generation", None)]
+        holders = [h for h in holders if h is not None]
+        saved = [(h.temperature, h.top_p) for h in holders]
+        for h in holders:
+            h.temperature, h.top_p = temperature, top_p
         try:
             return super().evaluate(*args, **kwargs)
         finally:
-            self.temperature, self.top_p = saved[0], saved[1]
-            if gen is not None:
-                gen.temperature, gen.top_p = saved[2], saved[3]
+            for h, (t, p) in zip(holders, saved):
+                h.temperature, h.top_p = t, p
 
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
         rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)

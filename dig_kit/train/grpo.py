@@ -19,10 +19,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
+import shutil
 import time
 from pathlib import Path
 
-from dig_kit.config import ConfigError, KitConfig, save_config
+from dig_kit.config import ConfigError, KitConfig, batch_plan, save_config
 
 METRIC_KEYS = {
     # our name: trl's log key
@@ -57,6 +59,16 @@ def reward_functions(cfg: KitConfig) -> tuple[list, list[float]]:
     return funcs, weights
 
 
+def world_size() -> int:
+    """Processes of this run, as torchrun / accelerate launch announce them (1 when not launched)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def is_main_process() -> bool:
+    """Whether this process writes the run's shared files (one writer; the others wait)."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def stage_dir(out_dir: str | Path, stage: int) -> Path:
     return Path(out_dir) / f"stage{stage}"
 
@@ -67,6 +79,7 @@ def check_stage(cfg: KitConfig, stage: int, data_dir: str | Path, out_dir: str |
 
     if stage not in (1, 2, 3):
         raise ConfigError(f"stage {stage}: the curriculum has stages 1, 2 and 3")
+    batch_plan(cfg.train, world_size())  # the global batch must split over this many processes
     if cfg.train.task == "twin":
         if not Path(data_dir).exists():
             raise ConfigError(f"TWIN data not found at {data_dir} (render it with `dig-kit render-twin --out {data_dir}`)")
@@ -131,7 +144,7 @@ def _callbacks(cfg: KitConfig, stage: int, out: Path):
             self.t = time.perf_counter()
 
         def on_log(self, args, state, control, logs=None, **kwargs):
-            if not logs:
+            if not logs or not state.is_world_process_zero:  # one writer: trl's logs are already reduced
                 return
             if "eval_reward" in logs:  # validation (held-out split, T=0.6, top-p 0.95, n=1)
                 row = {"step": state.global_step, "stage": stage, "split": "eval"}
@@ -142,7 +155,8 @@ def _callbacks(cfg: KitConfig, stage: int, out: Path):
             if "loss" not in logs and "reward" not in logs:
                 return
             now = time.perf_counter()
-            row = {"step": state.global_step, "stage": stage, "split": "train"}
+            row = {"step": state.global_step, "stage": stage, "split": "train",
+                   "rollout_step": math.ceil(state.global_step / cfg.train.updates_per_step)}
             row.update({k: logs[v] for k, v in METRIC_KEYS.items() if v in logs})
             row["cpu_memory_gb"] = psutil.Process().memory_info().rss / 2**30
             row["step_time_s"] = (now - self.t) / max(args.logging_steps, 1)
@@ -154,25 +168,41 @@ def _callbacks(cfg: KitConfig, stage: int, out: Path):
     class ConfigNextToCheckpoints(TrainerCallback):
         def on_save(self, args, state, control, **kwargs):
             ckpt = out / f"checkpoint-{state.global_step}"
-            if ckpt.exists():
+            if state.is_world_process_zero and ckpt.exists():
                 save_config(cfg, ckpt / "config.yaml")
 
     return [MetricsJSONL(), ConfigNextToCheckpoints()]
 
 
-def grpo_args(cfg: KitConfig, stage: int, out: Path, suppress_tokens: list[int]):
+def sampling_kwargs(suppress_tokens: list[int], use_vllm: bool) -> dict:
+    """Extra sampling arguments that keep vision placeholder tokens out of completions (a sampled
+    ``<|image_pad|>`` would not match any image features). transformers takes ``suppress_tokens``;
+    vLLM's ``SamplingParams`` (colocate) and its OpenAI server (server mode) have no such field but
+    both take ``logit_bias`` (-100 is vLLM's floor: the token is never sampled in practice)."""
+    if not suppress_tokens:
+        return {}
+    if use_vllm:
+        return {"logit_bias": {int(t): -100.0 for t in suppress_tokens}}
+    return {"suppress_tokens": list(suppress_tokens)}
+
+
+def grpo_args(cfg: KitConfig, stage: int, out: Path, suppress_tokens: list[int], processes: int | None = None):
+    """trl's GRPOConfig of a stage. ``train.prompts_per_step`` is global: the per-process
+    micro-batches, accumulation and trl's ``steps_per_generation`` follow from the process count,
+    and a step makes ``train.updates_per_step`` optimizer updates (trl's steps)."""
     from trl import GRPOConfig
 
     t = cfg.train
-    rollouts = t.prompts_per_step * t.num_generations
+    plan = batch_plan(t, processes or world_size())
+    updates = t.updates_per_step
     val = {}
     if t.val_every > 0:
-        val = dict(eval_strategy="steps", eval_steps=t.val_every, num_generations_eval=1,
+        val = dict(eval_strategy="steps", eval_steps=t.val_every * updates, num_generations_eval=1,
                    per_device_eval_batch_size=min(t.val_prompts, t.per_device_batch))
     return GRPOConfig(
         **val,
         output_dir=str(out),
-        max_steps=t.stage_steps[stage - 1],
+        max_steps=t.stage_steps[stage - 1] * updates,
         learning_rate=t.learning_rate,
         weight_decay=t.weight_decay,
         max_grad_norm=t.max_grad_norm,
@@ -184,17 +214,22 @@ def grpo_args(cfg: KitConfig, stage: int, out: Path, suppress_tokens: list[int])
         temperature=t.temperature,
         top_p=t.top_p,
         per_device_train_batch_size=t.per_device_batch,
-        gradient_accumulation_steps=rollouts // t.per_device_batch,
+        gradient_accumulation_steps=plan["gradient_accumulation_steps"],
+        steps_per_generation=plan["steps_per_generation"],
         max_completion_length=t.max_completion_length,
         loss_type=t.loss_type,
+        epsilon=t.epsilon,
+        epsilon_high=t.epsilon_high,
+        delta=t.delta or None,
         gradient_checkpointing=t.gradient_checkpointing,
         bf16=t.bf16,
         use_vllm=t.use_vllm,
         vllm_mode=t.vllm_mode,
-        generation_kwargs={"suppress_tokens": suppress_tokens},
+        **({"vllm_server_base_url": t.vllm_server_url} if t.vllm_server_url else {}),
+        generation_kwargs=sampling_kwargs(suppress_tokens, t.use_vllm),
         logging_steps=t.logging_steps,
         save_strategy="steps",
-        save_steps=t.save_steps,
+        save_steps=t.save_steps * updates,
         save_total_limit=2,
         report_to="none",
         seed=t.seed + stage,
@@ -227,7 +262,8 @@ def run_stage(cfg: KitConfig, stage: int, data_dir: str | Path, out_dir: str | P
     from dig_kit.models.tiny import VISION_TOKENS
 
     out.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, out / "config.yaml")
+    if is_main_process():
+        save_config(cfg, out / "config.yaml")
     dataset = stage_dataset(cfg, data_dir, stage)
     eval_dataset = None
     if cfg.train.val_every > 0:
@@ -252,7 +288,8 @@ def run_stage(cfg: KitConfig, stage: int, data_dir: str | Path, out_dir: str | P
     suppress = [processor.tokenizer.convert_tokens_to_ids(t) for t in VISION_TOKENS]
     args = grpo_args(cfg, stage, out, [i for i in suppress if i is not None])
     if cfg.train.epochs > 0:  # TWIN's recipe: one epoch over the data
-        args.max_steps = max(1, math.ceil(cfg.train.epochs * len(dataset) / cfg.train.prompts_per_step))
+        args.max_steps = max(1, math.ceil(cfg.train.epochs * len(dataset) / cfg.train.prompts_per_step)) \
+            * cfg.train.updates_per_step
     args.reward_weights = weights
     trainer = FilteringGRPOTrainer(
         model=policy, reward_funcs=[guarded(f) for f in funcs], args=args, train_dataset=dataset,
@@ -261,16 +298,40 @@ def run_stage(cfg: KitConfig, stage: int, data_dir: str | Path, out_dir: str | P
         filter_range=(cfg.train.filter_low, cfg.train.filter_high), filter_enabled=cfg.train.filter_enabled,
         filter_max_retries=cfg.train.filter_max_retries, filter_seed=cfg.train.seed + stage,
     )
+    acc = trainer.accelerator
     last = get_last_checkpoint(str(out)) if out.exists() else None
-    if last:  # rows logged after the checkpoint we resume from will be logged again
+    if last and acc.is_main_process:  # rows logged after the checkpoint we resume from will be logged again
         keep_metrics_until(out / "metrics.jsonl", int(Path(last).name.split("-")[-1]))
+    acc.wait_for_everyone()
     trainer.train(resume_from_checkpoint=last)
-    tmp = out / "final.tmp"
-    if peft_config is not None:  # merge LoRA into the weights, so the next stage loads a plain checkpoint
-        trainer.model.merge_and_unload().save_pretrained(str(tmp))
+    save_final(trainer, cfg, processor, out, merge_lora=peft_config is not None)
+    return final
+
+
+def save_final(trainer, cfg: KitConfig, processor, out: Path, merge_lora: bool = False) -> Path:
+    """Write ``out/final`` once, with full weights, from any number of processes.
+
+    Every process takes part in gathering the weights (FSDP shards them); the main process alone
+    writes ``final.tmp`` and renames it to ``final``; the others wait for it. Under FSDP the state
+    dict type is switched to FULL_STATE_DICT first, whatever the accelerate config says
+    (SHARDED_STATE_DICT suits checkpoints, but ``save_model`` would then write no weights)."""
+    acc = trainer.accelerator
+    tmp, final = out / "final.tmp", out / "final"
+    if acc.is_main_process and tmp.exists():  # left by a run killed while saving
+        shutil.rmtree(tmp)
+    acc.wait_for_everyone()
+    if merge_lora:  # merge LoRA into the weights, so the next stage loads a plain checkpoint
+        if acc.is_main_process:
+            acc.unwrap_model(trainer.model).merge_and_unload().save_pretrained(str(tmp))
     else:
-        trainer.save_model(str(tmp))
-    processor.save_pretrained(tmp)
-    save_config(cfg, tmp / "config.yaml")
-    tmp.rename(final)
+        if getattr(trainer, "is_fsdp_enabled", False):
+            acc.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
+        trainer.save_model(str(tmp))  # collective under FSDP; writes on the main process only
+    if acc.is_main_process:
+        if not any(tmp.glob("*.safetensors")):
+            raise RuntimeError(f"{tmp}: no weights were written")
+        processor.save_pretrained(tmp)
+        save_config(cfg, tmp / "config.yaml")
+        tmp.rename(final)
+    acc.wait_for_everyone()
     return final
