@@ -395,3 +395,17 @@ def test_readme_fsdp_launch_command_runs_on_two_cpu_processes(tiny, tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     assert (tmp_path / "stage1" / "final" / "model.safetensors").exists()
     assert [r["step"] for r in _rows(tmp_path / "stage1" / "metrics.jsonl")] == [1]
+
+
+def test_resume_skips_a_checkpoint_killed_mid_save(tmp_path):
+    from dig_kit.train.grpo import last_complete_checkpoint
+
+    assert last_complete_checkpoint(tmp_path) is None
+    for step, files in ((2, ("model.safetensors", "trainer_state.json", "config.yaml")),
+                        (3, ("model.safetensors",)),  # killed while transformers was writing it
+                        (10, ("trainer_state.json",))):  # killed before the kit's on_save marker
+        d = tmp_path / f"checkpoint-{step}"
+        d.mkdir()
+        for f in files:
+            (d / f).write_text("x")
+    assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-2")

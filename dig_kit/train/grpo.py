@@ -245,6 +245,18 @@ def _cuda() -> bool:
     return torch.cuda.is_available()
 
 
+def last_complete_checkpoint(out: Path) -> str | None:
+    """The newest checkpoint saved whole. transformers names a checkpoint directory before it
+    has written its files; the kit writes ``config.yaml`` into it once transformers is done
+    (the ``on_save`` callback), so a run killed mid-save resumes from the checkpoint before."""
+    steps = sorted((int(p.name.split("-")[-1]), p) for p in Path(out).glob("checkpoint-*")
+                   if p.name.split("-")[-1].isdigit())
+    for _, p in reversed(steps):
+        if (p / "config.yaml").exists() and (p / "trainer_state.json").exists():
+            return str(p)
+    return None
+
+
 def run_stage(cfg: KitConfig, stage: int, data_dir: str | Path, out_dir: str | Path, model: str | None = None) -> Path:
     """Train one curriculum stage; return its ``final`` directory."""
     init = check_stage(cfg, stage, data_dir, out_dir, model)
@@ -254,7 +266,6 @@ def run_stage(cfg: KitConfig, stage: int, data_dir: str | Path, out_dir: str | P
         print(f"stage {stage}: already finished ({final}); delete it to train again")
         return final
 
-    from transformers.trainer_utils import get_last_checkpoint
 
     from dig_kit.train.data import stage_dataset
     from dig_kit.train.filtering import FilteringGRPOTrainer
@@ -299,7 +310,7 @@ def run_stage(cfg: KitConfig, stage: int, data_dir: str | Path, out_dir: str | P
         filter_max_retries=cfg.train.filter_max_retries, filter_seed=cfg.train.seed + stage,
     )
     acc = trainer.accelerator
-    last = get_last_checkpoint(str(out)) if out.exists() else None
+    last = last_complete_checkpoint(out)
     if last and acc.is_main_process:  # rows logged after the checkpoint we resume from will be logged again
         keep_metrics_until(out / "metrics.jsonl", int(Path(last).name.split("-")[-1]))
     acc.wait_for_everyone()
