@@ -109,10 +109,15 @@ def test_notebook_is_committed_thin_and_without_outputs(path):
     assert all(c.get("id") for c in nb["cells"])
 
 
-@pytest.mark.parametrize("name", ["01_render_dataset.ipynb", "02_reward_sanity.ipynb", "03_train_stage.ipynb"])
-def test_notebook_resolves_paths_against_the_root_first(name):
-    code = [c for c in committed_notebook(ROOT / "notebooks" / name)["cells"] if c["cell_type"] == "code"]
-    assert "work_from_root()" in "".join(code[1]["source"])  # the cell after the parameters
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_resolves_paths_against_the_root_first(path):
+    """Every notebook, so each works from JupyterLab (kernel in notebooks/) as under papermill."""
+    code = [c for c in committed_notebook(path)["cells"] if c["cell_type"] == "code"]
+    source = "".join(code[1]["source"])  # the cell after the parameters
+    assert "work_from_root()" in source
+    # before anything reads a relative path: only imports may come first
+    before = source[:source.index("work_from_root()")].splitlines()
+    assert all(not line.strip() or line.startswith(("from ", "import ", "root =")) for line in before), before
 
 
 @pytest.mark.skipif(not VENV_PY.exists(), reason="no .venv (run bash scripts/setup.sh)")
