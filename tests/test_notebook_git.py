@@ -109,12 +109,13 @@ def test_setup_registers_the_save_hook():
 @pytest.mark.skipif(not (ROOT / ".venv" / "share" / "jupyter" / "kernels" / "python3").exists(),
                     reason="no kernel in .venv (run bash scripts/setup.sh)")
 def test_notebooks_name_the_kernel_as_the_kit_installs_it():
-    """JupyterLab writes the running kernel's spec into the notebook on save; the committed one
-    must be the same, or saving shows a diff."""
+    """JupyterLab writes the running kernel's spec and language into the notebook on save (the save
+    hook keeps language_info.name only); the committed ones must be the same, or saving shows a diff."""
     spec = json.loads((ROOT / ".venv" / "share" / "jupyter" / "kernels" / "python3" / "kernel.json").read_text())
     for path in NOTEBOOKS:
         ks = committed_notebook(path)["metadata"]["kernelspec"]
         assert (ks["name"], ks["display_name"], ks.get("language")) == ("python3", spec["display_name"], "python"), path.name
+        assert committed_notebook(path)["metadata"].get("language_info") == {"name": "python"}, path.name
 
 def test_gitattributes_route_notebooks_through_the_filter():
     text = (ROOT / ".gitattributes").read_text()
