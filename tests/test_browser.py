@@ -253,8 +253,24 @@ def _until_changed(driver, what, before, message, timeout=60):
     return what()
 
 
-def _shot(driver, shots: Path, name: str):
-    driver.save_screenshot(str(shots / f"{Path(name).stem}.png"))
+SCROLL = """
+const o = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer');
+if (arguments[0] === 0) o.scrollTop = 0; else o.scrollTop += Math.round(o.clientHeight * 0.9);
+return o.scrollTop;
+"""
+
+
+def _shots(driver, shots: Path, name: str, most: int = 12):
+    """The widget as left after its checks (<name>.png), then the notebook top to bottom (<name>-NN.png)."""
+    stem = Path(name).stem
+    driver.save_screenshot(str(shots / f"{stem}.png"))
+    top = driver.execute_script(SCROLL, 0)
+    for k in range(most):
+        time.sleep(0.3)  # let the cells that come into view render
+        driver.save_screenshot(str(shots / f"{stem}-{k:02d}.png"))
+        top, last = driver.execute_script(SCROLL, 1), top
+        if top == last:
+            break
 
 
 def _move_slider(driver, slider, handle: str = ".noUi-handle", offset: int = 60):
@@ -285,7 +301,7 @@ def _check_playground(driver, area):
     slider = area.find_elements(By.CSS_SELECTOR, ".widget-slider")[0]  # x1, x2
     readout = slider.find_element(By.CSS_SELECTOR, ".widget-readout")
     img, xs = _image(area), readout.text
-    _move_slider(driver, slider, ".noUi-handle-lower", 60)
+    _move_slider(driver, slider, ".noUi-handle-upper", 60)  # x2: a wider box
     _until_changed(driver, lambda: readout.text, xs, "reward playground: the x range slider did not move")
     _until_changed(driver, lambda: _image(area), img, "reward playground: the plot did not change with the box")
 
@@ -317,7 +333,7 @@ def test_notebooks_run_in_jupyterlab_widgets_respond_and_git_stays_clean(checkou
         timings[name] = round(_run_all(browser, name), 1)
         area = _last_output(browser)
         WIDGETS[name](browser, area)
-        _shot(browser, shots, name)
+        _shots(browser, shots, name)
         assert browser.execute_async_script(SAVE) is True, f"{name}: save failed"
         assert nb_file.stat().st_mtime_ns != saved_before, f"{name}: JupyterLab did not write the notebook"
         assert _git(checkout, "status", "--porcelain", "notebooks/") == "", f"{name}: saving left git status dirty"
