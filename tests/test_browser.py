@@ -75,7 +75,8 @@ if _missing():
     pytest.skip(f"browser test needs {_missing()}", allow_module_level=True)
 
 from selenium import webdriver  # noqa: E402
-from selenium.common.exceptions import TimeoutException, WebDriverException  # noqa: E402
+from selenium.common.exceptions import (StaleElementReferenceException, TimeoutException,  # noqa: E402
+                                        WebDriverException)
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -211,6 +212,10 @@ for (const cell of nb.model.cells) {
 }
 return found;
 """
+SHUTDOWN = """
+const done = arguments[arguments.length - 1];
+window.jupyterapp.shell.currentWidget.sessionContext.shutdown().then(() => done(true), e => done('error: ' + e));
+"""
 SCROLL_TO_LAST = """
 const nb = window.jupyterapp.shell.currentWidget.content, last = nb.widgets.length - 1;
 nb.activeCellIndex = last;
@@ -241,13 +246,18 @@ def _last_output(driver):
 
 
 def _image(area) -> str:
-    imgs = area.find_elements(By.CSS_SELECTOR, ".widget-output img")
-    return imgs[0].get_attribute("src") if imgs else ""
+    """The widget's figure (a data: URL), or "" while its Output redraws."""
+    try:
+        imgs = area.find_elements(By.CSS_SELECTOR, ".widget-output img")
+        return imgs[0].get_attribute("src") if imgs else ""
+    except StaleElementReferenceException:
+        return ""
 
 
 def _until_changed(driver, what, before, message, timeout=60):
     try:
-        WebDriverWait(driver, timeout, poll_frequency=0.3).until(lambda _: (now := what()) and now != before)
+        WebDriverWait(driver, timeout, poll_frequency=0.3, ignored_exceptions=(StaleElementReferenceException,)).until(
+            lambda _: (now := what()) and now != before)
     except TimeoutException:
         pytest.fail(message)
     return what()
@@ -338,6 +348,7 @@ def test_notebooks_run_in_jupyterlab_widgets_respond_and_git_stays_clean(checkou
         assert nb_file.stat().st_mtime_ns != saved_before, f"{name}: JupyterLab did not write the notebook"
         assert _git(checkout, "status", "--porcelain", "notebooks/") == "", f"{name}: saving left git status dirty"
         assert (checkout / "figures" / FIGURES[name]).stat().st_size > 1000, f"{name}: no figure at the root"
+        browser.execute_async_script(SHUTDOWN)  # its kernel (memory) before the next notebook starts one
     for stray in ("notebooks/runs", "notebooks/figures", "notebooks/data"):
         assert not (checkout / stray).exists(), f"outputs landed under {stray}"
     assert (checkout / "runs" / "smoke" / "data").is_dir() and (checkout / "runs" / "smoke" / "train").is_dir()
