@@ -123,6 +123,7 @@ bash scripts/git-filters.sh
 # ... and JupyterLab saves the kit's notebooks/ as git stores them, so a save leaves `git status`
 # clean (git calls a file of another size modified before any filter runs): dig_kit/paper/jupyter.py.
 mkdir -p .venv/etc/jupyter/jupyter_server_config.d
-echo '{"ContentsManager": {"pre_save_hook": "dig_kit.paper.jupyter.strip_on_save"}}' \
+# (a server extension: the server reads jupyter_server_config.d/ for jpserver_extensions only)
+echo '{"ServerApp": {"jpserver_extensions": {"dig_kit.paper.jupyter": true}}}' \
   > .venv/etc/jupyter/jupyter_server_config.d/dig-kit.json
 echo "dig-kit environment ready ($mode): $(pwd)/.venv (run .venv/bin/dig-kit --help)"

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -86,11 +87,35 @@ def test_saving_a_notebook_leaves_git_status_clean(tmp_path):
     assert '"a warning' in nb_path.read_text()  # the file itself keeps its outputs
 
 def test_setup_registers_the_save_hook():
+    """setup.sh enables dig_kit.paper.jupyter as a server extension, and a server of .venv really
+    registers the hook (the server reads jupyter_server_config.d/ for extensions only: a
+    ContentsManager setting there was silently ignored)."""
     text = (ROOT / "scripts" / "setup.sh").read_text()
-    assert "dig_kit.paper.jupyter.strip_on_save" in text
+    assert '"jpserver_extensions": {"dig_kit.paper.jupyter": true}' in text
     cfg = ROOT / ".venv" / "etc" / "jupyter" / "jupyter_server_config.d" / "dig-kit.json"
-    if cfg.exists():
-        assert json.loads(cfg.read_text())["ContentsManager"]["pre_save_hook"] == "dig_kit.paper.jupyter.strip_on_save"
+    if not cfg.exists() or Path(sys.prefix).resolve() != (ROOT / ".venv").resolve():
+        return
+    assert json.loads(cfg.read_text()) == {"ServerApp": {"jpserver_extensions": {"dig_kit.paper.jupyter": True}}}
+    pytest.importorskip("jupyter_server")
+    code = ("from jupyter_server.serverapp import ServerApp\n"
+            "from dig_kit.paper.jupyter import strip_on_save\n"
+            "app = ServerApp(); app.initialize(['--ServerApp.root_dir=.', '--ServerApp.allow_root=True',"
+            " '--ServerApp.open_browser=False'], new_httpserver=False)\n"
+            "print(strip_on_save in app.contents_manager._pre_save_hooks)\n")
+    r = subprocess.run([str(VENV_PY), "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.stdout.strip().splitlines()[-1:] == ["True"], r.stderr[-2000:]
+
+
+@pytest.mark.skipif(not (ROOT / ".venv" / "share" / "jupyter" / "kernels" / "python3").exists(),
+                    reason="no kernel in .venv (run bash scripts/setup.sh)")
+def test_notebooks_name_the_kernel_as_the_kit_installs_it():
+    """JupyterLab writes the running kernel's spec and language into the notebook on save (the save
+    hook keeps language_info.name only); the committed ones must be the same, or saving shows a diff."""
+    spec = json.loads((ROOT / ".venv" / "share" / "jupyter" / "kernels" / "python3" / "kernel.json").read_text())
+    for path in NOTEBOOKS:
+        ks = committed_notebook(path)["metadata"]["kernelspec"]
+        assert (ks["name"], ks["display_name"], ks.get("language")) == ("python3", spec["display_name"], "python"), path.name
+        assert committed_notebook(path)["metadata"].get("language_info") == {"name": "python"}, path.name
 
 def test_gitattributes_route_notebooks_through_the_filter():
     text = (ROOT / ".gitattributes").read_text()
@@ -109,10 +134,15 @@ def test_notebook_is_committed_thin_and_without_outputs(path):
     assert all(c.get("id") for c in nb["cells"])
 
 
-@pytest.mark.parametrize("name", ["01_render_dataset.ipynb", "02_reward_sanity.ipynb", "03_train_stage.ipynb"])
-def test_notebook_resolves_paths_against_the_root_first(name):
-    code = [c for c in committed_notebook(ROOT / "notebooks" / name)["cells"] if c["cell_type"] == "code"]
-    assert "work_from_root()" in "".join(code[1]["source"])  # the cell after the parameters
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_resolves_paths_against_the_root_first(path):
+    """Every notebook, so each works from JupyterLab (kernel in notebooks/) as under papermill."""
+    code = [c for c in committed_notebook(path)["cells"] if c["cell_type"] == "code"]
+    source = "".join(code[1]["source"])  # the cell after the parameters
+    assert "work_from_root()" in source
+    # before anything reads a relative path: only imports may come first
+    before = source[:source.index("work_from_root()")].splitlines()
+    assert all(not line.strip() or line.startswith(("from ", "import ", "root =")) for line in before), before
 
 
 @pytest.mark.skipif(not VENV_PY.exists(), reason="no .venv (run bash scripts/setup.sh)")

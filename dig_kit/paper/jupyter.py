@@ -3,11 +3,17 @@
 The nbstripout git filter (``.gitattributes``, ``scripts/git-filters.sh``) keeps outputs out of
 commits, but git decides "modified" from the file's size before it runs any filter, so a notebook
 saved with outputs would still show in ``git status``. ``scripts/setup.sh`` therefore also
-registers :func:`strip_on_save` with the Jupyter server of ``.venv``: a notebook under
+enables this module as a Jupyter server extension of ``.venv``
+(``.venv/etc/jupyter/jupyter_server_config.d/dig-kit.json``), which registers :func:`strip_on_save`
+as a pre-save hook of the server's contents manager: a notebook under
 ``<checkout>/notebooks/`` is written exactly as git stores it (outputs, execution counts and
 run-specific metadata dropped by nbstripout's own function, the same one the filter runs), so
 saving or autosaving leaves ``git status`` clean. Outputs stay on screen for the session; a
 notebook anywhere else (your own copies) is saved untouched.
+
+Why an extension and not ``{"ContentsManager": {"pre_save_hook": ...}}`` in that folder: the
+server reads ``jupyter_server_config.d/*.json`` for ``ServerApp.jpserver_extensions`` only, so such
+a setting there is silently ignored (tests/test_browser.py caught it).
 """
 
 from __future__ import annotations
@@ -49,3 +55,16 @@ def strip_on_save(model, path, contents_manager, **kwargs):
     root = Path(getattr(contents_manager, "root_dir", ".") or ".")
     if is_kit_notebook(root / path.lstrip("/")):
         model["content"] = strip(model["content"])
+
+
+# -- Jupyter server extension (enabled by scripts/setup.sh) --------------------------------------------
+
+
+def _jupyter_server_extension_points():
+    return [{"module": "dig_kit.paper.jupyter"}]
+
+
+def _load_jupyter_server_extension(serverapp):
+    """Register :func:`strip_on_save` with the server's contents manager."""
+    serverapp.contents_manager.register_pre_save_hook(strip_on_save)
+    serverapp.log.info("dig-kit: notebooks under <checkout>/notebooks/ are saved without outputs")
