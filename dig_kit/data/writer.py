@@ -189,16 +189,13 @@ def render_dataset(
         cfg = from_dict(to_dict(cfg))  # re-validate (seed ranges must stay disjoint)
     _check_existing_config(out, cfg)
     _check_writable(out)
-    if kind == "dig":  # placement that cannot work fails here, not after the first renders
-        for s in names:
-            size, offset = _subsets(cfg, kind)[s]
-            if size:
-                sub = cfg.data.subsets[s]
-                sample_pair(cfg.data, offset, sub.min_differences, sub.max_differences)
 
     tasks, mine = [], 0
     for s in names:
         size, offset = _subsets(cfg, kind)[s]
+        if kind == "dig" and size:  # placement that cannot work fails here, before anything is written
+            sub = cfg.data.subsets[s]
+            sample_pair(cfg.data, offset, sub.min_differences, sub.max_differences)
         have = done_ids(out / s)
         shard_dir = out / s / shard_name(index, count)
         for k in range(size):
@@ -211,8 +208,6 @@ def render_dataset(
                "wall_s": 0.0, "render_s": 0.0, "renders": 0, "pair_wall_s": 0.0}
     t0 = time.perf_counter()
     threads = max(1, (os.cpu_count() or 1) // workers)
-    # The workers start (bpy loaded) before anything is written: a missing render environment
-    # leaves no half-made dataset directory behind.
     created = not out.exists()
     try:
         _render_tasks(cfg, out, names, tasks, (index, count), workers, threads, progress, summary)
@@ -226,6 +221,8 @@ def render_dataset(
 
 
 def _render_tasks(cfg, out, names, tasks, shard, workers, threads, progress, summary) -> None:
+    # The workers start (bpy loaded) before anything is written: a missing render environment
+    # leaves no half-made dataset directory behind.
     index, count = shard
     with RenderPool(to_dict(cfg), workers, threads) if tasks else contextlib.nullcontext() as pool:
         out.mkdir(parents=True, exist_ok=True)

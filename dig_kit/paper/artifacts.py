@@ -73,14 +73,17 @@ def snapshot(figures: Path) -> dict[str, float]:
     return {p.name: p.stat().st_mtime_ns for p in figures.glob("*") if p.is_file()} if figures.exists() else {}
 
 
-def record_artifacts(figures: Path, before: dict, step: str, notebook: str, executed: Path, records_path: Path) -> None:
+def record_artifacts(figures: Path, before: dict, step: str, notebook: str, executed: Path,
+                     records_path: Path) -> list[str]:
     """Remember which artifacts in ``figures`` a step wrote: new files, or files whose
-    modification time changed since the ``before`` snapshot."""
+    modification time changed since the ``before`` snapshot. Returns their file names."""
     records = json.loads(records_path.read_text()) if records_path.exists() else {}
-    for name, mtime in snapshot(figures).items():
-        if name not in ("index.md", "README.md") and before.get(name) != mtime:
-            records[Path(name).stem] = {"step": step, "notebook": notebook, "executed": str(executed)}
+    written = sorted(name for name, mtime in snapshot(figures).items()
+                     if name not in ("index.md", "README.md") and before.get(name) != mtime)
+    for name in written:
+        records[Path(name).stem] = {"step": step, "notebook": notebook, "executed": str(executed)}
     records_path.write_text(json.dumps(records, indent=1, sort_keys=True))
+    return written
 
 
 def write_index(figures: Path, records_path: Path, profile: str) -> Path:

@@ -147,13 +147,11 @@ def _root_for_kernels(root: Path):
             os.environ[ROOT_ENV] = saved
 
 
-def _written(figures: Path, before: dict) -> str:
-    from dig_kit.paper.artifacts import snapshot
-
+def _written(names: list[str]) -> str:
+    """``fig7_pairs.{pdf,png}, tab1.csv`` for the file names a step wrote."""
     stems: dict[str, list[str]] = {}
-    for name, mtime in snapshot(figures).items():
-        if name not in ("index.md", "README.md") and before.get(name) != mtime:
-            stems.setdefault(Path(name).stem, []).append(Path(name).suffix.lstrip("."))
+    for name in names:
+        stems.setdefault(Path(name).stem, []).append(Path(name).suffix.lstrip("."))
     return ", ".join(f"{s}.{{{','.join(sorted(e))}}}" if len(e) > 1 else f"{s}.{e[0]}"
                      for s, e in sorted(stems.items())) or "no figures"
 
@@ -213,9 +211,9 @@ def run_pipeline(profile: str = "smoke", runs_dir: str = "runs", figures_dir: st
                   f"  executed notebook with the traceback: {dst}\n  full log: {log}", file=sys.stderr)
             return 1
         figures.mkdir(parents=True, exist_ok=True)
-        record_artifacts(figures, before, name, nb, dst, runs / "artifacts.json")
+        written = record_artifacts(figures, before, name, nb, dst, runs / "artifacts.json")
         stamp.write_text(digest)
-        print(f"{tag}: done in {time.perf_counter() - t0:.1f} s -> {dst}; wrote {_written(figures, before)} "
+        print(f"{tag}: done in {time.perf_counter() - t0:.1f} s -> {dst}; wrote {_written(written)} "
               f"(log: {log})", flush=True)
     if figures.exists():
         write_index(figures, runs / "artifacts.json", profile)

@@ -230,7 +230,7 @@ def sample_pair(
     if max_differences > cfg.scene.max_objects:
         raise ChangeError(f"{max_differences} differences cannot fit scenes of at most {cfg.scene.max_objects} objects")
     pair_type, kinds = pair_kinds(cfg, pair_seed, min_differences, max_differences)
-    lo, hi = _object_range(cfg, kinds) if pair_type == "changes" else (cfg.scene.min_objects, cfg.scene.max_objects)
+    lo, hi = _object_range(cfg, kinds)
     rng = pair_rng(cfg.seed, pair_seed, attempt)
     last: Exception | None = None
     for _ in range(20):
