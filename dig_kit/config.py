@@ -284,6 +284,33 @@ class TrainConfig:
 
 
 @dataclass
+class WarmStartConfig:
+    """Supervised warm start of a model built from scratch (the ``mini`` profile), standing in
+    for the pretraining the paper's Qwen3-VL brings: phase ``grounding`` boxes every object of
+    one image (per-object annotations), then phase ``dig`` answers the DiG prompt on pairs. Both
+    with trl's SFTTrainer on the training subsets; the held-out split is never used. A phase with
+    0 steps is skipped. Unused by profiles that start from a pretrained checkpoint."""
+
+    grounding_steps: int = 0
+    """Optimizer steps of single-image grounding (0: skip)."""
+    dig_steps: int = 0
+    """Optimizer steps of supervised DiG on the pairs (0: skip)."""
+    grounding_lr: float = 1.0e-3
+    dig_lr: float = 5.0e-4
+    batch_size: int = 16
+    grounding_share: float = 0.25
+    """In the DiG phase, this share of the rows are grounding rows (so grounding is kept)."""
+    augment: bool = True
+    """Mirror each example left-right and (DiG) also swap before/after, with boxes transformed
+    exactly: 2x grounding rows, 4x DiG rows from the same renders."""
+    subsets: list[str] = field(default_factory=lambda: ["stage1", "stage2", "stage3"])
+    """Training subsets the warm start reads (never the held-out ``eval``)."""
+    count_hint: bool = True
+    """DiG phase: state the number of differences in the prompt (as stages 1-2 do)."""
+    seed: int = 0
+
+
+@dataclass
 class KitConfig:
     """The whole configuration of one run."""
 
@@ -292,6 +319,7 @@ class KitConfig:
     data: DataConfig = field(default_factory=DataConfig)
     twin: TwinConfig = field(default_factory=TwinConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    warm_start: WarmStartConfig = field(default_factory=WarmStartConfig)
 
 
 def visible_threshold(r: RenderConfig) -> int:
@@ -405,6 +433,18 @@ def _check(cfg: KitConfig) -> None:
         ("train.mix_twin_fraction", 0 < t.mix_twin_fraction < 1, "must be in (0, 1)"),
         ("train.epochs", t.epochs >= 0, "must be >= 0"),
     ]
+    ws = cfg.warm_start
+    rules += [
+        ("warm_start.grounding_steps", ws.grounding_steps >= 0, "must be >= 0"),
+        ("warm_start.dig_steps", ws.dig_steps >= 0, "must be >= 0"),
+        ("warm_start.grounding_lr", ws.grounding_lr > 0, "must be > 0"),
+        ("warm_start.dig_lr", ws.dig_lr > 0, "must be > 0"),
+        ("warm_start.batch_size", ws.batch_size >= 1, "must be >= 1"),
+        ("warm_start.grounding_share", 0 <= ws.grounding_share < 1, "must be in [0, 1)"),
+    ]
+    for sub in ws.subsets:
+        rules.append(("warm_start.subsets", sub in d.subsets and sub != "eval",
+                      f"{sub!r} must be a training subset of data.subsets (not the held-out 'eval')"))
     for stage, sub in enumerate(t.stage_subsets, 1):
         rules.append(("train.stage_subsets", sub in d.subsets, f"stage {stage} subset {sub!r} is not a data subset"))
     try:

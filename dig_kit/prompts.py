@@ -44,6 +44,15 @@ TWIN_MULTI_TEMPLATE = (
 )
 
 
+GROUNDING_PROMPT = (
+    "Locate every object in the image. Provide your answer as a JSON list of bounding boxes, one per object, "
+    "in the format [x1, y1, x2, y2] with absolute pixel coordinates."
+)
+"""Single-image grounding (every object boxed): the skill a pretrained Qwen3-VL brings, taught
+first by the ``mini`` profile's warm start (:mod:`dig_kit.train.warmstart`) and scored on the
+held-out images by the ``dig_grounding`` task."""
+
+
 def dig_prompt(num_differences: int | None = None) -> str:
     """The DiG instruction; with ``num_differences`` (stages 1-2) the count is stated."""
     if num_differences is None:

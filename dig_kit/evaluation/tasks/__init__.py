@@ -5,7 +5,7 @@
 | perception (Table 1) | hallusionbench, hrbench8k, pope, vstar, vsr, cvbench, mmvp |
 | general (Table 2) | mmbench_dev_en, mmvet, mmstar, scienceqa_img, textvqa_val, mme, ai2d_test |
 | grounding (Table 3) | refcoco_val, refcoco_testa, refcoco_testb, refcoco+_val, refcoco+_testa, refcoco+_testb, refcocog_val, refcocog_test; refcoco_all, refcoco+_all, refcocog_all (every split, per split + macro/micro) |
-| dig | dig_eval (the held-out split of a rendered DiG dataset) |
+| dig | dig_eval (the held-out split of a rendered DiG dataset), dig_grounding (every object of its before images) |
 | twin | fgvqa |
 
 Names are case-insensitive; common spellings are aliases (``HallusionBench``, ``HRBench8K``,

@@ -74,7 +74,9 @@ class DigHeldOut(Task):
         rows.sort(key=lambda r: r["id"])
         return [{"id": r["id"], "boxes": [list(map(float, b)) for b in r["boxes"]],
                  "change_types": list(r["change_types"]), "num_differences": int(r["num_differences"]),
-                 "width": int(r["width"]), "height": int(r["height"]), "images": r["images"]} for r in rows]
+                 "width": int(r["width"]), "height": int(r["height"]), "images": r["images"],
+                 **({"objects_before": r.get("objects_before") or []} if self.name == "dig_grounding" else {})}
+                for r in rows]
 
     def prompt(self, doc):
         from dig_kit.prompts import dig_prompt
@@ -118,6 +120,30 @@ class DigHeldOut(Task):
                 types[t].append(h)
         out["by_change_type"] = {t: {"recall": pct(mean(v)), "n_boxes": len(v)} for t, v in sorted(types.items())}
         return out
+
+
+class DigGrounding(DigHeldOut):
+    """Single-image grounding on the held-out pairs' before images: box every object
+    (:data:`dig_kit.prompts.GROUNDING_PROMPT`; ground truth = ``objects_before``' full boxes).
+    What a pretrained Qwen3-VL can do before DiG, and what the ``mini`` profile's warm start
+    teaches first; the same metrics as ``dig_eval``, with M = the number of objects."""
+
+    name = "dig_grounding"
+    data_names = ("dig",)
+    max_images = 1
+
+    def read(self, path: Path) -> list[dict]:
+        docs = []
+        for doc in super().read(path):
+            objects = doc.pop("objects_before")
+            docs.append({**doc, "images": doc["images"][:1], "boxes": [list(map(float, o["bbox_full"])) for o in objects],
+                         "change_types": ["object"] * len(objects), "num_differences": len(objects)})
+        return docs
+
+    def prompt(self, doc):
+        from dig_kit.prompts import GROUNDING_PROMPT
+
+        return GROUNDING_PROMPT
 
 
 def _as_text(boxes) -> str:
@@ -193,4 +219,4 @@ class FGVQA(Task):
         return out
 
 
-TASKS = [DigHeldOut(), FGVQA()]
+TASKS = [DigHeldOut(), DigGrounding(), FGVQA()]
