@@ -73,7 +73,7 @@ def cmd_reproduce(args) -> int:
     from dig_kit.paper.pipeline import run_pipeline
 
     return run_pipeline(profile=args.profile, runs_dir=args.runs_dir, figures_dir=args.figures,
-                        only=args.only, start=args.start)
+                        only=args.only, start=args.start, overrides=args.overrides)
 
 
 def cmd_doctor(args) -> int:
@@ -161,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--figures", default="figures", help="where figures and tables are written")
     p.add_argument("--only", action="append", help="run only these steps (repeatable)")
     p.add_argument("--from", dest="start", default=None, help="start at this step")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config field in every step, e.g. --set data.subsets.stage1.num_pairs=100")
     p.set_defaults(func=cmd_reproduce)
 
     p = sub.add_parser("doctor", help="show what the environments hold: versions, CUDA, the Blender render env")

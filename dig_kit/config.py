@@ -303,6 +303,8 @@ class WarmStartConfig:
     augment: bool = True
     """Mirror each example left-right and (DiG) also swap before/after, with boxes transformed
     exactly: 2x grounding rows, 4x DiG rows from the same renders."""
+    vqa: bool = True
+    """Grounding phase: also two yes/no questions per pair (general VQA in ``<answer>`` tags)."""
     subsets: list[str] = field(default_factory=lambda: ["stage1", "stage2", "stage3"])
     """Training subsets the warm start reads (never the held-out ``eval``)."""
     count_hint: bool = True

@@ -53,6 +53,14 @@ first by the ``mini`` profile's warm start (:mod:`dig_kit.train.warmstart`) and 
 held-out images by the ``dig_grounding`` task."""
 
 
+VQA_ONE_TEMPLATE = "Is there a {thing} in the image? Answer yes or no inside <answer></answer> tags."
+VQA_BOTH_TEMPLATE = "Is there a {thing} in both images? Answer yes or no inside <answer></answer> tags."
+"""Yes/no questions about one image or two (``thing``: e.g. ``red cube``): general visual
+question answering, which a pretrained Qwen3-VL also brings; the ``mini`` warm start mixes them
+into its grounding phase so the model knows the ``<answer>`` format before TWIN, without ever
+seeing a same-or-not question."""
+
+
 def dig_prompt(num_differences: int | None = None) -> str:
     """The DiG instruction; with ``num_differences`` (stages 1-2) the count is stated."""
     if num_differences is None:

@@ -32,10 +32,13 @@ MAX_NUMBER = 1000
 """Integers 0..MAX_NUMBER are single tokens (pixels of small images, and Qwen's 0-1000 scale)."""
 
 def _corpus() -> list[str]:
-    from dig_kit.prompts import GROUNDING_PROMPT, TWIN_MULTI_TEMPLATE, TWIN_PAIR_TEMPLATE, dig_prompt
+    from dig_kit.prompts import (GROUNDING_PROMPT, TWIN_MULTI_TEMPLATE, TWIN_PAIR_TEMPLATE, VQA_BOTH_TEMPLATE,
+                                 VQA_ONE_TEMPLATE, dig_prompt)
+    from dig_kit.scenes.attributes import COLORS, SHAPES
 
     texts = [dig_prompt(None), TWIN_PAIR_TEMPLATE, TWIN_MULTI_TEMPLATE, GROUNDING_PROMPT]
     texts += [dig_prompt(n) for n in range(1, 11)]
+    texts += [t.format(thing=f"{c} {s}") for t in (VQA_ONE_TEMPLATE, VQA_BOTH_TEMPLATE) for c in COLORS for s in SHAPES]
     chat = ["<|im_start|>user\n", "<|im_end|>\n", "<|im_start|>assistant\n", "\n</think>\n\n", "</think>\n\n",
             "<answer>yes</answer>", "<answer>no</answer>", "<answer>0</answer>", "[]", "[[1, 2, 3, 4]]",
             "[[1, 2, 3, 4], [5, 6, 7, 8]]", "yes", "no", "same", "different"]

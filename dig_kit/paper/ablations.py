@@ -255,6 +255,40 @@ def evaluate_models(models: dict[str, str | Path], benchmarks: list[str], data_p
 # Reports (pure)
 
 
+def mean_over_seeds(per_seed: dict) -> dict[str, dict[str, dict]]:
+    """``{name: {benchmark: metrics}}`` averaged over seeds, from ``{seed: {name: {benchmark:
+    metrics}}}``: every number of the metrics is the mean over the seeds where it was scored,
+    ``<key>_sd`` its sample standard deviation (0 with one seed), ``seeds`` how many, and
+    ``per_seed`` the headline score of each seed. Unscored entries (missing data) pass through."""
+    import statistics
+
+    names: list[str] = []
+    for res in per_seed.values():
+        names += [n for n in res if n not in names]
+    out: dict[str, dict[str, dict]] = {}
+    for name in names:
+        benches: list[str] = []
+        for res in per_seed.values():
+            benches += [b for b in res.get(name, {}) if b not in benches]
+        out[name] = {}
+        for b in benches:
+            ms = {str(s): res[name][b] for s, res in per_seed.items() if b in res.get(name, {})}
+            scored = {s: m for s, m in ms.items() if m.get("status") in (None, "scored")}
+            if not scored:
+                out[name][b] = next(iter(ms.values()))
+                continue
+            first = next(iter(scored.values()))
+            agg = {"status": "scored", "headline": first.get("headline"), "seeds": len(scored),
+                   "per_seed": {s: m.get("score") for s, m in scored.items()}}
+            for k, v in first.items():
+                if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "seeds":
+                    vals = [m[k] for m in scored.values() if isinstance(m.get(k), (int, float))]
+                    agg[k] = round(statistics.fmean(vals), 4)
+                    agg[f"{k}_sd"] = round(statistics.stdev(vals), 4) if len(vals) > 1 else 0.0
+            out[name][b] = agg
+    return out
+
+
 def _value(metrics: dict | None, key: str):
     m = metrics or {}
     if m.get("status") not in (None, "scored"):
@@ -310,17 +344,22 @@ def reward_ablation_rows(results: dict[str, dict[str, dict]], measured_source: s
         return {c: CHECK if used else "" for c, used in zip(("Format", "IoU", "F1"), REWARD_COMPONENTS[variant])}
 
     rows = []
+    seeds = max((m.get("seeds", 1) for r in results.values() for m in r.values()), default=1)
+    extra = ["DiG held-out F1 sd", "Seeds"] if seeds > 1 else []
     for variant in [v for v in REWARD_VARIANTS if v in results]:
         by_bench = results[variant]
         row = {**marks(variant), "Source": measured_source, "Variant": variant}
         for col, (bench, key) in TAB4_MEASURED.items():
             row[col] = _value(by_bench.get(bench), key)
+        if extra:
+            row["DiG held-out F1 sd"] = _value(by_bench.get("dig_eval"), "f1_sd")
+            row["Seeds"] = (by_bench.get("dig_eval") or {}).get("seeds")
         rows.append(row)
     for r in TAB4_REWARD_ABLATION:
         v = r["RefCOCO@50 val"]
         rows.append({**marks(r["Variant"]), "RefCOCO val Acc@0.5": "–" if v is None else v, "DiG held-out F1": None,
                      "DiG held-out mIoU": None, "Source": PUBLISHED_SOURCE, "Variant": r["Variant"]})
-    return [{c: r.get(c) for c in TAB4_COLUMNS} for r in rows]
+    return [{c: r.get(c) for c in TAB4_COLUMNS[:-2] + extra + TAB4_COLUMNS[-2:]} for r in rows]
 
 
 def curriculum_bars(results: dict[str, dict[str, dict]], benchmarks: Sequence[str] | None = None,
@@ -340,6 +379,11 @@ def curriculum_bars(results: dict[str, dict[str, dict]], benchmarks: Sequence[st
     return names, list(benchmarks), values
 
 
+def _spreads(results: dict, names: list[str], benches: list[str]) -> dict[str, list]:
+    """The ``score_sd`` (spread over seeds) of each bar, None where there is none."""
+    return {n: [_value(results[n].get(b), "score_sd") for b in benches] for n in names}
+
+
 def plot_curriculum_ablation(results: dict[str, dict[str, dict]], baseline_name: str | None = None,
                              benchmarks: Sequence[str] | None = None,
                              title: str = "Curriculum scheduling ablation (DiG-1 / DiG-2 / DiG-Mix)"):
@@ -349,6 +393,7 @@ def plot_curriculum_ablation(results: dict[str, dict[str, dict]], baseline_name:
     import matplotlib.pyplot as plt
 
     names, benches, values = curriculum_bars(results, benchmarks, baseline_name)
+    spreads = _spreads(results, names, benches)
     headline = {}
     for b in benches:
         for n in names:
@@ -367,8 +412,12 @@ def plot_curriculum_ablation(results: dict[str, dict[str, dict]], baseline_name:
                 ax.text(x, 1, "n/a", ha="center", va="bottom", fontsize=5, rotation=90, color="0.4")
             else:
                 ax.text(x, v, f"{v:.1f}", ha="center", va="bottom", fontsize=5)
-        ax.bar(xs, [0 if v is None else v for v in values[n]], width, label=n,
-               color="0.75" if base else colors[i], hatch="//" if base else None, edgecolor="0.3", linewidth=0.4)
+        sd = spreads[n]
+        seeds = max(((results[n].get(b) or {}).get("seeds", 1) for b in benches), default=1)
+        ax.bar(xs, [0 if v is None else v for v in values[n]], width, label=n + (f" ({seeds} seeds)" if seeds > 1 else ""),
+               color="0.75" if base else colors[i], hatch="//" if base else None, edgecolor="0.3", linewidth=0.4,
+               yerr=[0 if e is None else e for e in sd] if any(e for e in sd) else None, capsize=2,
+               error_kw={"linewidth": 0.6})
     ax.set_xticks(range(len(benches)))
     ax.set_xticklabels([f"{b}\n({headline[b]})" if b in headline else b for b in benches])
     present = [v for vs in values.values() for v in vs if v is not None]

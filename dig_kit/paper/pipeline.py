@@ -22,53 +22,69 @@ PACKAGE = Path(__file__).resolve().parents[1]
 NOTEBOOKS = PACKAGE.parent / "notebooks"
 
 
-def steps(profile: str, runs: Path, figures: Path) -> list[tuple[str, str, str, dict]]:
-    """(step name, notebook file, executed copy's name, papermill parameters) in dependency order."""
+def steps(profile: str, runs: Path, figures: Path, extra: list[str] | None = None) -> list[tuple[str, str, str, dict]]:
+    """(step name, notebook file, executed copy's name, papermill parameters) in dependency order.
+    ``extra``: config overrides (``--set``) given to every step that reads the profile's config."""
     from dig_kit.paper.published import benchmarks_of
 
     data, train = str(runs / "data"), str(runs / "train")
     plan = [
         ("render", "01_render_dataset.ipynb", "01_render_dataset.ipynb",
-         {"preset": profile, "data_dir": data, "out_dir": str(figures), "interactive": False}),
+         {"preset": profile, "overrides": list(extra or []), "data_dir": data, "out_dir": str(figures),
+          "interactive": False, **({"workers": 2} if profile == "mini" else {})}),
         ("rewards", "02_reward_sanity.ipynb", "02_reward_sanity.ipynb", {"out_dir": str(figures), "interactive": False}),
     ]
-    smoke = profile == "smoke"
+    smoke, mini = profile == "smoke", profile == "mini"
+    warm = runs / "warm_start"
+    policy = runs / "tiny-model" if smoke else warm / "dig" / "final" if mini else None
+    overrides = ([f"train.model={policy}"] if policy else []) + list(extra or [])
+    if mini:  # the model is built here and warm-started (stand-in for pretraining) before the curriculum
+        plan.append(("warm_start", "02a_warm_start.ipynb", "02a_warm_start.ipynb",
+                     {"preset": profile, "overrides": list(extra or []), "data_dir": data,
+                      "model_dir": str(runs / "model"), "run_dir": str(warm),
+                      "eval_dir": str(runs / "eval" / "warm_start"), "out_dir": str(figures)}))
     for stage in (1, 2, 3):
         plan.append((f"train{stage}", "03_train_stage.ipynb", f"03_train_stage{stage}.ipynb",
                      {"stage": stage, "preset": profile, "data_dir": data, "run_dir": train, "out_dir": str(figures),
-                      "tiny_model": smoke, "interactive": False,
-                      "overrides": [f"train.model={runs / 'tiny-model'}"] if smoke else []}))
+                      "tiny_model": smoke, "interactive": False, "overrides": overrides}))
     if smoke:  # the tiny model before and after the smoke curriculum, on tiny files in each real format
         evaluation = {"models": {"tiny random Qwen3-VL": str(runs / "tiny-model"),
                                  "tiny + DiG smoke curriculum": str(runs / "train" / "stage3" / "final")},
                       "benchmarks": ["pope", "mmstar", "mme", "refcoco_val", "dig_eval"],
                       "data_root": str(runs / "eval_data"), "write_smoke_data": True, "backend": "transformers",
                       "max_new_tokens": 16, "limit": 4}
+    elif mini:  # the held-out DiG split (and single-image grounding) after the warm start and each stage
+        evaluation = {"models": {"warm start": str(policy),
+                                 **{f"+ DiG stage {k}": str(runs / "train" / f"stage{k}" / "final") for k in (1, 2, 3)}},
+                      "benchmarks": ["dig_eval", "dig_grounding"], "data_root": str(runs / "eval_data"),
+                      "backend": "transformers", "max_new_tokens": 64, "limit": None}
     else:
         evaluation = {"models": {"Qwen3-VL-4B-Thinking": "Qwen/Qwen3-VL-4B-Thinking",
                                  "Qwen3-VL-4B + DiG (this kit)": str(runs / "train" / "stage3" / "final")},
                       "benchmarks": "paper", "data_root": "data/benchmarks", "backend": "auto"}
     plan.append(("evaluate", "04_evaluate.ipynb", "04_evaluate.ipynb",
-                 {**evaluation, "data_paths": {"dig_eval": data}, "eval_dir": str(runs / "eval"),
+                 {**evaluation, "data_paths": {"dig_eval": data, "dig_grounding": data}, "eval_dir": str(runs / "eval"),
                   "out_dir": str(figures)}))
     plan.append(("twin", "05_twin.ipynb", "05_twin.ipynb",
-                 {"preset": profile if smoke else "twin", "twin_dir": str(runs / "twin"),
+                 {"preset": profile if smoke or mini else "twin", "twin_dir": str(runs / "twin"),
                   "nohard_dir": str(runs / "twin-nohard"), "run_dir": str(runs / "twin-train"),
-                  "out_dir": str(figures), "tiny_model": smoke, "max_new_tokens": 32 if smoke else 4096,
-                  "overrides": [f"train.model={runs / 'tiny-model'}"] if smoke else []}))
+                  "out_dir": str(figures), "tiny_model": smoke, "max_new_tokens": 32 if smoke or mini else 4096,
+                  "overrides": overrides}))
+    small = smoke or mini
     plan.append(("ablations", "06_ablations.ipynb", "06_ablations.ipynb",
-                 {"preset": profile, "overrides": [f"train.model={runs / 'tiny-model'}"] if smoke else [],
+                 {"preset": profile, "overrides": overrides,
                   "data_dir": data, "run_dir": str(runs / "ablations"), "main_run_dir": train,
-                  "eval_data_root": str(runs / "eval_data") if smoke else "data/benchmarks",
+                  "eval_data_root": str(runs / "eval_data") if small else "data/benchmarks",
                   "write_smoke_data": smoke,
-                  "benchmarks": ["pope", "refcoco_val", "dig_eval"] if smoke
+                  "benchmarks": ["pope", "refcoco_val", "dig_eval"] if smoke else ["dig_eval"] if mini
                   else benchmarks_of("tab1_perception") + ["refcoco_val", "dig_eval"],
-                  "reward_stages": [1, 2, 3], "curriculum_budget": "total",
-                  "backend": "transformers" if smoke else "auto",
-                  "max_new_tokens": 16 if smoke else 4096, "limit": 4 if smoke else None,
+                  "reward_stages": [1, 2, 3], "curriculum_budget": "total", "seeds": [0, 1, 2] if mini else [None],
+                  "baseline_name": "warm start" if mini else "Baseline",
+                  "backend": "transformers" if small else "auto",
+                  "max_new_tokens": 16 if smoke else 64 if mini else 4096, "limit": 4 if smoke else None,
                   "out_dir": str(figures), "tiny_model": smoke}))
     plan.append(("artifacts", "07_paper_artifacts.ipynb", "07_paper_artifacts.ipynb",
-                 {"run_dir": train, "out_dir": str(figures)}))
+                 {"run_dir": train, "out_dir": str(figures), "profile": profile, "runs_dir": str(runs)}))
     return plan
 
 
@@ -156,8 +172,32 @@ def _written(names: list[str]) -> str:
                      for s, e in sorted(stems.items())) or "no figures"
 
 
+def _record_time(runs: Path, step: str, seconds: float) -> None:
+    """``runs/timings.json``: the duration of each step's last successful run."""
+    path = runs / "timings.json"
+    times = json.loads(path.read_text()) if path.exists() else {}
+    times[step] = round(seconds, 1)
+    path.write_text(json.dumps(times, indent=1))
+
+
+def _stamp_wall_time(runs: Path, names: list[str]) -> float | None:
+    """Write ``wall_s`` (the sum of every step's last run: the time the profile takes end to end)
+    and ``step_s`` into ``runs/results.json`` when a step wrote that file (the mini profile)."""
+    results, timings = runs / "results.json", runs / "timings.json"
+    if not (results.exists() and timings.exists()):
+        return None
+    times = json.loads(timings.read_text())
+    if any(n not in times for n in names):
+        return None
+    data = json.loads(results.read_text())
+    data["wall_s"] = round(sum(times[n] for n in names), 1)
+    data["step_s"] = {n: times[n] for n in names}
+    results.write_text(json.dumps(data, indent=1))
+    return data["wall_s"]
+
+
 def run_pipeline(profile: str = "smoke", runs_dir: str = "runs", figures_dir: str = "figures",
-                 only: list[str] | None = None, start: str | None = None) -> int:
+                 only: list[str] | None = None, start: str | None = None, overrides: list[str] | None = None) -> int:
     """Run the plan; print one line per step (name, status, time, outputs). Each step's full
     log (cell outputs, warnings, the kernel's stderr) goes to ``runs/<profile>/logs/<step>.log``;
     on a terminal a progress bar over the step's cells shows while it runs."""
@@ -169,7 +209,14 @@ def run_pipeline(profile: str = "smoke", runs_dir: str = "runs", figures_dir: st
     runs = Path(runs_dir) / profile
     figures = Path(figures_dir)
     plan, upstream = [], _code_digest()
-    for step in steps(profile, runs, figures):
+    from dig_kit.config import ConfigError, load_config
+
+    try:
+        load_config(profile, overrides)  # a bad --set fails here, before any step runs
+    except ConfigError as e:
+        print(f"dig-kit reproduce: error: {e}", file=sys.stderr)
+        return 2
+    for step in steps(profile, runs, figures, overrides):
         if not (NOTEBOOKS / step[1]).exists():
             print(f"dig-kit reproduce: error: notebook {NOTEBOOKS / step[1]} not found (reproduce runs from a "
                   "checkout of the repository, which holds notebooks/)", file=sys.stderr)
@@ -212,10 +259,14 @@ def run_pipeline(profile: str = "smoke", runs_dir: str = "runs", figures_dir: st
             return 1
         figures.mkdir(parents=True, exist_ok=True)
         written = record_artifacts(figures, before, name, nb, dst, runs / "artifacts.json")
+        _record_time(runs, name, time.perf_counter() - t0)
         stamp.write_text(digest)
         print(f"{tag}: done in {time.perf_counter() - t0:.1f} s -> {dst}; wrote {_written(written)} "
               f"(log: {log})", flush=True)
     if figures.exists():
         write_index(figures, runs / "artifacts.json", profile)
+    wall = _stamp_wall_time(runs, [s[0] for s in steps(profile, runs, figures, overrides)])
+    if wall is not None:
+        print(f"wall time of the whole profile (each step's last run, render included): {wall:.0f} s")
     print(f"figures in {figures}/ (index: {figures / 'index.md'}), executed notebooks in {runs}/")
     return 0

@@ -8,6 +8,10 @@ Phase ``dig``: the DiG prompt (count stated when ``warm_start.count_hint``) on t
 training subsets; the target is the ground-truth boxes. A share of grounding rows is mixed in
 so the first skill is kept.
 
+The grounding phase also mixes in two yes/no questions per pair (:func:`vqa_examples`, with
+``warm_start.vqa``): general VQA in ``<answer>`` tags, so the model can answer TWIN's question
+format without ever having seen a same-or-not question.
+
 Both answer as the DiG-trained model does: an empty thought, then the JSON list
 (``</think>\\n\\n[[x1, y1, x2, y2], ...]``). With ``warm_start.augment`` each example is also
 used mirrored left-right and (DiG) with before and after swapped, boxes transformed exactly: a
@@ -29,7 +33,7 @@ import time
 from pathlib import Path
 
 from dig_kit.config import ConfigError, KitConfig, save_config
-from dig_kit.prompts import GROUNDING_PROMPT, chat_messages, dig_prompt
+from dig_kit.prompts import GROUNDING_PROMPT, VQA_BOTH_TEMPLATE, VQA_ONE_TEMPLATE, chat_messages, dig_prompt
 
 PHASES = ("grounding", "dig")
 ANSWER_PREFIX = "</think>\n\n"
@@ -66,6 +70,30 @@ def grounding_examples(row: dict, augment: bool) -> list[dict]:
     return out
 
 
+def _things(objects) -> set[str]:
+    return {f"{o['color']} {o['shape']}" for o in objects}
+
+
+def vqa_examples(row: dict, rng: random.Random) -> list[dict]:
+    """Two yes/no questions of a pair (general VQA, answered in ``<answer>`` tags): is there a
+    <color> <shape> in the before image; in both images. Each is a yes or a no with
+    probability 1/2 (a no names a colour-shape pair absent from the image, or from one of them)."""
+    from dig_kit.scenes.attributes import COLORS, SHAPES
+
+    every = sorted(f"{c} {s}" for c in COLORS for s in SHAPES)
+    one = _things(row["objects_before"])
+    both = one & _things(row["objects_after"])
+    out = []
+    for template, present, images in ((VQA_ONE_TEMPLATE, one, [row["before"]]),
+                                      (VQA_BOTH_TEMPLATE, both, [row["before"], row["after"]])):
+        absent = [t for t in every if t not in present]
+        yes = bool(present) and (not absent or rng.random() < 0.5)
+        thing = rng.choice(sorted(present) if yes else absent)
+        out.append({"text": template.format(thing=thing), "images": images,
+                    "completion": f"<answer>{'yes' if yes else 'no'}</answer>"})
+    return out
+
+
 def swapped_boxes(row: dict) -> list[list[float]]:
     """Ground truth of the pair with before and after swapped: each difference boxed on the
     after image (an add becomes a remove of the same box, a remove an add, a changed object is
@@ -96,14 +124,16 @@ def phase_examples(cfg: KitConfig, data_dir: str | Path, phase: str) -> list[dic
     from dig_kit.data.reader import load_split
 
     ws = cfg.warm_start
+    rng = random.Random(ws.seed)
     grounding, dig = [], []
     for subset in ws.subsets:
         for row in load_split(data_dir, subset):
             row = {**row, "before": row["before"].convert("RGB"), "after": row["after"].convert("RGB")}
             grounding += grounding_examples(row, ws.augment)
+            if ws.vqa:
+                grounding += vqa_examples(row, rng)
             if phase == "dig" and row["num_differences"] > 0:
                 dig += dig_examples(row, ws.augment, ws.count_hint)
-    rng = random.Random(ws.seed)
     if phase == "grounding":
         examples = grounding
     else:

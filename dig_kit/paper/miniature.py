@@ -1,0 +1,216 @@
+"""The ``mini`` profile's report: DiG in miniature on a CPU (README "The method in miniature").
+
+Everything here reads what the notebooks wrote under ``runs/mini/`` and turns it into
+``runs/mini/results.json`` (machine-readable), ``tab_mini_results`` and ``fig_mini_heldout``:
+
+- ``heldout.baseline_mean_box``: no model, the same box for every pair, the mean of the
+  ground-truth boxes of the training subsets (what a model that learned only where differences
+  usually are would score); scored by the ``dig_eval`` task like any model;
+- ``heldout.random_init``, ``heldout.after_grounding``, ``heldout.warm_start``: the built
+  model before training, after the grounding phase, after the supervised DiG phase (notebook 02a);
+- ``heldout.stage1..3``: after each GRPO curriculum stage (notebook 04);
+- ``twin``: pair accuracy on the held-out TWIN split, with and without hard negatives, and the
+  warm start's (notebook 05), against chance (50%: the labels are balanced);
+- ``ablations``: curriculum and reward-component ablations, mean and spread over seeds
+  (notebook 06);
+- ``wall_s``: added by ``dig-kit reproduce`` (the sum of each step's last run, render included).
+
+Every metric is on the held-out ``eval`` split, as fractions in [0, 1] (the evaluation tasks
+report percentages; they are divided by 100 here).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+HELDOUT_KEYS = ("f1", "miou", "precision", "recall", "format")
+PHASE_LABELS = {  # results.json key -> label in the tables and figures
+    "baseline_mean_box": "mean-box baseline (no model)",
+    "random_init": "mini model, random init",
+    "after_grounding": "after SFT grounding",
+    "warm_start": "warm start (after SFT DiG)",
+    "stage1": "+ GRPO stage 1",
+    "stage2": "+ GRPO stage 2",
+    "stage3": "+ GRPO stage 3",
+}
+STANDIN = ("mini Qwen3-VL built from scratch; its warm start (supervised grounding + DiG) stands in for "
+           "Qwen3-VL's pretraining; not the paper's model or numbers")
+
+
+def heldout_summary(metrics: dict | None) -> dict | None:
+    """``{f1, miou, precision, recall, format}`` (fractions) of a ``dig_eval`` metrics dict."""
+    if not metrics or metrics.get("status") not in (None, "scored") or metrics.get("f1") is None:
+        return None
+    return {k: round(float(metrics[k]) / 100.0, 4) for k in HELDOUT_KEYS if metrics.get(k) is not None}
+
+
+def mean_box(data_dir: str | Path, subsets=("stage1", "stage2", "stage3")) -> list[float]:
+    """The mean ground-truth difference box of the training subsets (pixels)."""
+    from dig_kit.data.reader import read_rows
+
+    boxes = []
+    for subset in subsets:
+        for meta in sorted((Path(data_dir) / subset).glob("*/metadata.jsonl")):
+            boxes += [b for r in read_rows(meta) for b in r["boxes"]]
+    if not boxes:
+        raise ValueError(f"{data_dir}: no ground-truth boxes in subsets {list(subsets)}")
+    return [round(sum(b[i] for b in boxes) / len(boxes), 1) for i in range(4)]
+
+
+def mean_box_baseline(data_dir: str | Path) -> dict:
+    """``dig_eval`` metrics of answering :func:`mean_box` for every held-out pair."""
+    from dig_kit.evaluation.tasks import get_task
+
+    task = get_task("dig_eval")
+    docs = task.load(data_dir)
+    box = mean_box(data_dir)
+    answer = "</think>\n\n[" + json.dumps(box) + "]"
+    metrics, _ = task.score(docs, {d["id"]: {"output": answer} for d in docs}, thinking=True)
+    return {**metrics, "box": box}
+
+
+def _sd(values: list[float]) -> float:
+    return round(statistics.stdev(values), 4) if len(values) > 1 else 0.0
+
+
+def over_seeds(per_seed: dict[str, dict[str, dict[str, dict]]], benchmark: str = "dig_eval") -> dict[str, dict]:
+    """``{variant: {f1, f1_sd, miou, miou_sd, ..., seeds, per_seed: {seed: {f1, ...}}}}`` from
+    ``{seed: {variant: {benchmark: metrics}}}`` (fractions; mean and sample standard deviation)."""
+    out: dict[str, dict] = {}
+    variants = []
+    for res in per_seed.values():
+        variants += [v for v in res if v not in variants]
+    for v in variants:
+        rows = {s: heldout_summary(res.get(v, {}).get(benchmark)) for s, res in per_seed.items()}
+        rows = {s: r for s, r in rows.items() if r}
+        entry: dict = {"seeds": len(rows), "per_seed": rows}
+        for k in HELDOUT_KEYS:
+            vals = [r[k] for r in rows.values() if k in r]
+            if vals:
+                entry[k] = round(statistics.fmean(vals), 4)
+                entry[f"{k}_sd"] = _sd(vals)
+        out[v] = entry
+    return out
+
+
+def _read(path: Path):
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def collect_results(runs: str | Path, data_dir: str | Path | None = None) -> dict:
+    """Gather the mini profile's numbers from ``runs`` (``runs/mini``) into one dict and write
+    ``runs/results.json`` (keeping a ``wall_s`` the pipeline wrote before)."""
+    runs = Path(runs)
+    data_dir = Path(data_dir or runs / "data")
+    heldout = {"baseline_mean_box": heldout_summary(mean_box_baseline(data_dir))}
+    warm = _read(runs / "warm_start" / "results.json") or {}
+    for key, label in (("random_init", "random init"), ("after_grounding", "after grounding"),
+                       ("warm_start", "after DiG SFT")):
+        heldout[key] = heldout_summary(warm.get(label, {}).get("dig_eval"))
+    grounding = {k: heldout_summary(warm.get(label, {}).get("dig_grounding"))
+                 for k, label in (("random_init", "random init"), ("after_grounding", "after grounding"),
+                                  ("warm_start", "after DiG SFT"))}
+    evaluation = _read(runs / "eval" / "summary.json") or {}
+    for k in (1, 2, 3):
+        heldout[f"stage{k}"] = heldout_summary(evaluation.get(f"+ DiG stage {k}", {}).get("dig_eval"))
+        grounding[f"stage{k}"] = heldout_summary(evaluation.get(f"+ DiG stage {k}", {}).get("dig_grounding"))
+    twin_metrics = _read(runs / "twin-train" / "summary.json") or {}
+
+    def pair(name):
+        m = twin_metrics.get(name) or {}
+        return None if m.get("pair") is None else round(float(m["pair"]) / 100.0, 4)
+
+    twin = {"pair_accuracy": pair("+ TWIN (synthetic)"), "pair_accuracy_no_hard_negatives":
+            pair("+ TWIN w/o hard negatives (synthetic)"), "pair_accuracy_warm_start": pair("base policy"),
+            "chance": 0.5, "n": (twin_metrics.get("+ TWIN (synthetic)") or {}).get("n")}
+    ablations = _read(runs / "ablations" / "summary.json") or {}
+    old = _read(runs / "results.json") or {}
+    results = {
+        "profile": "mini",
+        "model": STANDIN,
+        "wall_s": old.get("wall_s"),
+        "step_s": old.get("step_s"),
+        "heldout": heldout,
+        "heldout_grounding": grounding,
+        "twin": twin,
+        "ablations": ablations,
+        "notes": {"heldout": "DiG held-out split (eval subset), no count hint, IoU >= 0.5 after Hungarian matching; "
+                             "fractions", "wall_s": "sum of each pipeline step's last run (dig-kit reproduce)"},
+    }
+    (runs / "results.json").write_text(json.dumps(results, indent=1))
+    return results
+
+
+def results_rows(results: dict) -> list[dict]:
+    """Rows of ``tab_mini_results``: the held-out metrics of each phase (percent)."""
+    rows = []
+    for key, label in PHASE_LABELS.items():
+        m = results["heldout"].get(key)
+        if m is None:
+            continue
+        g = (results.get("heldout_grounding") or {}).get(key) or {}
+        rows.append({"Model": label, **{k.upper() if k == "f1" else k.capitalize() if k != "miou" else "mIoU":
+                                        round(100 * m[k], 1) for k in HELDOUT_KEYS if k in m},
+                     "Grounding F1 (1 image)": round(100 * g["f1"], 1) if "f1" in g else None})
+    return rows
+
+
+def plot_heldout(results: dict):
+    """Bars: held-out F1 and mIoU of the baseline, the warm-start phases and each GRPO stage."""
+    import matplotlib.pyplot as plt
+
+    keys = [k for k in PHASE_LABELS if results["heldout"].get(k)]
+    fig, ax = plt.subplots(figsize=(6.4, 3.0))
+    width = 0.38
+    for j, (metric, color) in enumerate((("f1", "#3b6fb6"), ("miou", "#e39b3b"))):
+        vals = [100 * results["heldout"][k][metric] for k in keys]
+        xs = [i + (j - 0.5) * width for i in range(len(keys))]
+        ax.bar(xs, vals, width, label="F1 (IoU>=0.5)" if metric == "f1" else "mIoU", color=color)
+        for x, v in zip(xs, vals):
+            ax.text(x, v, f"{v:.0f}", ha="center", va="bottom", fontsize=6)
+    ax.set_xticks(range(len(keys)))
+    ax.set_xticklabels([PHASE_LABELS[k].replace(" (", "\n(") for k in keys], fontsize=6, rotation=20, ha="right")
+    ax.set_ylabel("held-out DiG (%)")
+    ax.set_title("DiG in miniature: held-out split after each phase")
+    ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def plot_warm_start_loss(run_dir: str | Path):
+    """Training loss of the warm start's phases (logged every 10 steps)."""
+    import matplotlib.pyplot as plt
+
+    from dig_kit.train.warmstart import PHASES, read_loss
+
+    fig, ax = plt.subplots(figsize=(5.0, 2.6))
+    offset = 0
+    for phase in PHASES:
+        rows = read_loss(run_dir, phase)
+        if rows:
+            ax.plot([offset + r["step"] for r in rows], [r["loss"] for r in rows], label=f"SFT {phase}")
+            offset += rows[-1]["step"]
+    ax.set_xlabel("optimizer step (phases in order)")
+    ax.set_ylabel("loss (completion tokens)")
+    ax.set_title("Warm start (stand-in for pretraining)")
+    ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def warm_start_rows(results: dict[str, dict[str, dict]]) -> list[dict]:
+    """Rows of ``tab_mini_warm_start``: what each warm-start phase buys on the held-out split."""
+    rows = []
+    for label, by_bench in results.items():
+        dig = heldout_summary(by_bench.get("dig_eval")) or {}
+        ground = heldout_summary(by_bench.get("dig_grounding")) or {}
+        rows.append({"Model": label, "DiG F1": _pct(dig.get("f1")), "DiG mIoU": _pct(dig.get("miou")),
+                     "DiG format": _pct(dig.get("format")), "Grounding F1": _pct(ground.get("f1")),
+                     "Grounding mIoU": _pct(ground.get("miou"))})
+    return rows
+
+
+def _pct(v):
+    return None if v is None else round(100 * v, 1)
