@@ -20,8 +20,8 @@ ALLOWED = {
     "render": {"config", "scenes", "prompts"},
     "data": {"config", "scenes", "prompts", "render", "rewards"},  # exports write the reward's ground truth
     "rewards": set(),
-    "models": {"config", "prompts"},
-    "train": {"config", "prompts", "rewards", "data", "models"},
+    "models": {"config", "prompts", "scenes"},  # the mini tokenizer learns the attribute words (scenes.attributes)
+    "train": {"config", "prompts", "scenes", "rewards", "data", "models"},  # warm-start VQA names attributes
     "evaluation": {"config", "prompts", "rewards", "data", "models"},
     "paper": {"paths", "config", "prompts", "scenes", "render", "data", "rewards", "models", "train", "evaluation"},
     "cli": {"paths", "config", "prompts", "scenes", "render", "data", "rewards", "models", "train", "evaluation", "paper"},

@@ -20,7 +20,7 @@ box and the reverse, and a changed object is boxed where it is in the new first 
 (``bbox_full_after``). The held-out ``eval`` split is never read.
 
 Layout: ``OUT/<phase>/final`` (weights, processor, config.yaml), ``OUT/<phase>/metrics.jsonl``
-(loss per logged step), checkpoints in ``OUT/<phase>/checkpoint-N``. A finished phase is not
+(loss every 10 steps, or more often in a short phase), checkpoints in ``OUT/<phase>/checkpoint-N``. A finished phase is not
 trained again; a killed one resumes from its last complete checkpoint; one writer under
 torchrun/accelerate (:func:`dig_kit.train.grpo.save_final`).
 """
@@ -238,7 +238,8 @@ def run_phase(cfg: KitConfig, phase: str, data_dir: str | Path, init: str | Path
     args = SFTConfig(
         output_dir=str(out), max_steps=steps, per_device_train_batch_size=ws.batch_size,
         learning_rate=ws.grounding_lr if phase == "grounding" else ws.dig_lr, lr_scheduler_type="cosine",
-        warmup_steps=0.03, weight_decay=0.0, max_grad_norm=1.0, logging_steps=10, save_strategy="steps",
+        warmup_steps=0.03, weight_decay=0.0, max_grad_norm=1.0, logging_steps=max(1, min(10, steps // 5)),
+        save_strategy="steps",
         save_steps=max(50, steps // 4), save_total_limit=1, report_to="none", seed=ws.seed,
         completion_only_loss=True, max_length=None, remove_unused_columns=False,
         dataset_kwargs={"skip_prepare_dataset": True}, use_cpu=not torch.cuda.is_available(),
