@@ -307,8 +307,13 @@ class WarmStartConfig:
     """Grounding phase: also two yes/no questions per pair (general VQA in ``<answer>`` tags)."""
     subsets: list[str] = field(default_factory=lambda: ["stage1", "stage2", "stage3"])
     """Training subsets the warm start reads (never the held-out ``eval``)."""
-    count_hint: bool = True
-    """DiG phase: state the number of differences in the prompt (as stages 1-2 do)."""
+    count_hint_share: float = 0.5
+    """DiG phase: share of pairs whose prompt states the number of differences (stages 1-2 do,
+    stage 3 and the held-out evaluation do not)."""
+    eval_every: int = 0
+    """Held-out check every N steps of each phase (greedy, ``eval_pairs`` pairs; the mini
+    profile's F1-against-budget curve). 0: off."""
+    eval_pairs: int = 40
     seed: int = 0
 
 
@@ -443,6 +448,9 @@ def _check(cfg: KitConfig) -> None:
         ("warm_start.dig_lr", ws.dig_lr > 0, "must be > 0"),
         ("warm_start.batch_size", ws.batch_size >= 1, "must be >= 1"),
         ("warm_start.grounding_share", 0 <= ws.grounding_share < 1, "must be in [0, 1)"),
+        ("warm_start.count_hint_share", 0 <= ws.count_hint_share <= 1, "must be in [0, 1]"),
+        ("warm_start.eval_every", ws.eval_every >= 0, "must be >= 0 (0: off)"),
+        ("warm_start.eval_pairs", ws.eval_pairs >= 1, "must be >= 1"),
     ]
     for sub in ws.subsets:
         rules.append(("warm_start.subsets", sub in d.subsets and sub != "eval",

@@ -132,19 +132,25 @@ def test_warm_start_examples_grounding_dig_swap_and_vqa(mini):
 
 def test_warm_start_phases_train_with_sft_lower_the_loss_and_resume(mini, tmp_path):
     pytest.importorskip("trl")
+    from dig_kit.paper.miniature import heldout_callbacks
     from dig_kit.train.warmstart import read_loss, run_warm_start
 
     cfg = load_config("mini", MINI_TINY + ["warm_start.grounding_steps=15", "warm_start.dig_steps=3",
                                            "warm_start.batch_size=4", "warm_start.subsets=[stage1]",
-                                           "warm_start.grounding_lr=3e-3"])
+                                           "warm_start.grounding_lr=3e-3", "warm_start.eval_every=5",
+                                           "warm_start.eval_pairs=2"])
     out = tmp_path / "ws"
-    phases = run_warm_start(cfg, mini["data"], mini["model"], out)
+    phases = run_warm_start(cfg, mini["data"], mini["model"], out, callbacks=heldout_callbacks(cfg, mini["data"], 8))
     assert phases["grounding"] == out / "grounding" / "final" and phases["dig"] == out / "dig" / "final"
     for phase in ("grounding", "dig"):
         assert (out / phase / "final" / "model.safetensors").exists()
         assert (out / phase / "final" / "config.yaml").exists()
     loss = [r["loss"] for r in read_loss(out, "grounding")]
     assert len(loss) == 5 and loss[-1] < 0.8 * loss[0], loss  # 15 steps on the same 12 images: the loss falls
+    checks = read_loss(out, "grounding", "eval")  # the held-out curve: steps 5, 10 and the end
+    assert [r["step"] for r in checks] == [5, 10, 15] and {r["benchmark"] for r in checks} == {"dig_grounding"}
+    assert all(0 <= r["f1"] <= 1 and 0 <= r["format"] <= 1 for r in checks)
+    assert [(r["step"], r["benchmark"]) for r in read_loss(out, "dig", "eval")] == [(3, "dig_eval")]
     stamp = (out / "dig" / "final" / "model.safetensors").stat().st_mtime
     assert run_warm_start(cfg, mini["data"], mini["model"], out) == phases  # finished phases are not retrained
     assert (out / "dig" / "final" / "model.safetensors").stat().st_mtime == stamp

@@ -85,6 +85,23 @@ def generation_stats(records: list[dict]) -> dict:
     }
 
 
+def score_loaded(model, processor, benchmark: str, data: str | Path, limit: int | None = None,
+                 max_new_tokens: int = 64, batch_size: int = 16) -> dict:
+    """Greedy-generate and score ``benchmark`` (first ``limit`` items) with a model already in
+    memory, nothing cached or written: a held-out check during training. Leaves the model in
+    eval mode (the caller restores ``train()``)."""
+    from dig_kit.evaluation.backends.transformers_backend import TransformersBackend
+
+    task = _task(benchmark, None, None, None)
+    docs = task.load(data, limit)
+    be = TransformersBackend.from_loaded(model, processor, batch_size)
+    items = [{"id": d["id"], "images": [ref.open() for ref in task.images(d)], "prompt": task.prompt(d)} for d in docs]
+    gens = generate_detailed(be, items, max_new_tokens, 0.0)
+    preds = {d["id"]: {"output": g.text, "finish_reason": g.finish_reason} for d, g in zip(docs, gens)}
+    metrics, _ = task.score(docs, preds, thinking=be.thinking)
+    return metrics
+
+
 def evaluate(model: str, benchmark: str, data: str | Path, out_dir: str | Path, backend: str = "transformers",
              max_new_tokens: int = PAPER_MAX_NEW_TOKENS, temperature: float = PAPER_TEMPERATURE,
              batch_size: int | None = None, limit: int | None = None, thinking: Any = "auto",

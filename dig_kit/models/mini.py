@@ -27,6 +27,7 @@ import json
 from pathlib import Path
 
 from dig_kit.models.tiny import CHAT_TEMPLATE, SPECIAL_TOKENS, THINK_TOKENS, VISION_TOKENS
+from dig_kit.prompts import GROUNDING_PROMPT  # noqa: F401 - the warm start's grounding instruction
 
 MAX_NUMBER = 1000
 """Integers 0..MAX_NUMBER are single tokens (pixels of small images, and Qwen's 0-1000 scale)."""
@@ -92,8 +93,8 @@ def _smooth_number_embeddings(n: int, dim: int, generator):
 
 
 def build_mini_model(out_dir: str | Path, seed: int = 0, image_size: int = 128, text_width: int = 128,
-                     text_layers: int = 4, vision_width: int = 96, vision_depth: int = 2,
-                     overwrite: bool = True) -> Path:
+                     text_layers: int = 4, vision_width: int = 96, vision_depth: int = 2, patch: int = 8,
+                     merge: int = 2, overwrite: bool = True) -> Path:
     """Build and save the mini Qwen3-VL (model, tokenizer, processor files) into ``out_dir``.
     With ``overwrite=False`` an existing model there is kept."""
     out = Path(out_dir)
@@ -102,7 +103,6 @@ def build_mini_model(out_dir: str | Path, seed: int = 0, image_size: int = 128, 
     import torch
     from transformers import Qwen2VLImageProcessor, Qwen3VLConfig, Qwen3VLForConditionalGeneration
 
-    patch, merge = 8, 2
     if image_size % (patch * merge):
         raise ValueError(f"image_size {image_size}: must be a multiple of {patch * merge}")
     tokenizer = build_mini_tokenizer()

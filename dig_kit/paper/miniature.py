@@ -179,23 +179,75 @@ def plot_heldout(results: dict):
     return fig
 
 
-def plot_warm_start_loss(run_dir: str | Path):
-    """Training loss of the warm start's phases (logged every 10 steps)."""
+def heldout_callbacks(cfg, data_dir: str | Path, max_new_tokens: int = 64):
+    """``callbacks`` for :func:`dig_kit.train.warmstart.run_warm_start`: every
+    ``warm_start.eval_every`` steps (and at the end), greedy-decode the first
+    ``warm_start.eval_pairs`` held-out pairs with the model being trained and append
+    ``{"split": "eval", "step", "benchmark", f1, miou, precision, recall, format}`` to the phase's
+    metrics.jsonl: ``dig_grounding`` in the grounding phase, ``dig_eval`` (no count hint) in the
+    DiG phase. Only the main process checks; training waits meanwhile (it is what the curve costs)."""
+    ws = cfg.warm_start
+    if ws.eval_every <= 0:
+        return None
+    from transformers import TrainerCallback
+
+    from dig_kit.evaluation.runner import score_loaded
+
+    def make(phase, processor, out):
+        bench = "dig_grounding" if phase == "grounding" else "dig_eval"
+
+        class HeldOut(TrainerCallback):
+            def check(self, state, model):
+                if not state.is_world_process_zero:
+                    return
+                metrics = score_loaded(model, processor, bench, data_dir, limit=ws.eval_pairs,
+                                       max_new_tokens=max_new_tokens)
+                model.train()
+                row = {"split": "eval", "step": state.global_step, "benchmark": bench,
+                       **(heldout_summary(metrics) or {})}
+                with open(Path(out) / "metrics.jsonl", "a") as f:
+                    f.write(json.dumps(row) + "\n")
+
+            def on_step_end(self, args, state, control, model=None, **kwargs):
+                if state.global_step % ws.eval_every == 0 and state.global_step < state.max_steps:
+                    self.check(state, model)
+
+            def on_train_end(self, args, state, control, model=None, **kwargs):
+                self.check(state, model)
+
+        return [HeldOut()]
+
+    return make
+
+
+def plot_warm_start(run_dir: str | Path):
+    """Left: training loss of the warm start's phases. Right: held-out F1 / mIoU against
+    optimizer steps (grounding on single images, then DiG), when checks were logged."""
     import matplotlib.pyplot as plt
 
     from dig_kit.train.warmstart import PHASES, read_loss
 
-    fig, ax = plt.subplots(figsize=(5.0, 2.6))
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(8.0, 2.8))
     offset = 0
     for phase in PHASES:
-        rows = read_loss(run_dir, phase)
+        rows, checks = read_loss(run_dir, phase), read_loss(run_dir, phase, "eval")
         if rows:
             ax.plot([offset + r["step"] for r in rows], [r["loss"] for r in rows], label=f"SFT {phase}")
+        for key, style in (("f1", "-o"), ("miou", "--s")):
+            pts = [(offset + r["step"], 100 * r[key]) for r in checks if key in r]
+            if pts:
+                bx.plot(*zip(*pts), style, markersize=3,
+                        label=f"{'grounding' if phase == 'grounding' else 'DiG'} {'F1' if key == 'f1' else 'mIoU'}")
+        if rows:
             offset += rows[-1]["step"]
     ax.set_xlabel("optimizer step (phases in order)")
     ax.set_ylabel("loss (completion tokens)")
     ax.set_title("Warm start (stand-in for pretraining)")
     ax.legend(fontsize=7, frameon=False)
+    bx.set_xlabel("optimizer step (phases in order)")
+    bx.set_ylabel("held-out (%)")
+    bx.set_title("Held-out checks against training budget")
+    bx.legend(fontsize=6, frameon=False)
     fig.tight_layout()
     return fig
 

@@ -4,7 +4,8 @@ already knows, taught first and cheaply, with trl's ``SFTTrainer`` (the ``mini``
 Phase ``grounding``: one rendered image and :data:`dig_kit.prompts.GROUNDING_PROMPT`; the
 target is every object's box (the per-object annotations ``objects_before`` /
 ``objects_after``, ``bbox_full``), left to right. Qwen3-VL arrives able to do this.
-Phase ``dig``: the DiG prompt (count stated when ``warm_start.count_hint``) on the pairs of the
+Phase ``dig``: the DiG prompt (the count stated for a ``warm_start.count_hint_share`` of the
+pairs, as in stages 1-2; not for the others, as in stage 3 and the held-out test) on the pairs of the
 training subsets; the target is the ground-truth boxes. A share of grounding rows is mixed in
 so the first skill is kept.
 
@@ -133,7 +134,7 @@ def phase_examples(cfg: KitConfig, data_dir: str | Path, phase: str) -> list[dic
             if ws.vqa:
                 grounding += vqa_examples(row, rng)
             if phase == "dig" and row["num_differences"] > 0:
-                dig += dig_examples(row, ws.augment, ws.count_hint)
+                dig += dig_examples(row, ws.augment, rng.random() < ws.count_hint_share)
     if phase == "grounding":
         examples = grounding
     else:
@@ -209,9 +210,11 @@ def _callbacks(cfg: KitConfig, out: Path):
     return [LossJSONL(), ConfigNextToCheckpoints()]
 
 
-def run_phase(cfg: KitConfig, phase: str, data_dir: str | Path, init: str | Path, out_dir: str | Path) -> Path:
+def run_phase(cfg: KitConfig, phase: str, data_dir: str | Path, init: str | Path, out_dir: str | Path,
+              callbacks: list | None = None) -> Path:
     """Train one warm-start phase from ``init``; return its ``final`` directory (``init`` itself
-    when the phase has 0 steps)."""
+    when the phase has 0 steps). ``callbacks(phase, processor, out)`` may add transformers
+    callbacks (e.g. held-out checks, :func:`dig_kit.paper.miniature.heldout_callbacks`)."""
     steps = check_phase(cfg, phase, data_dir, init)
     if steps == 0:
         print(f"warm start: phase {phase} has 0 steps, skipped")
@@ -245,8 +248,9 @@ def run_phase(cfg: KitConfig, phase: str, data_dir: str | Path, init: str | Path
         dataset_kwargs={"skip_prepare_dataset": True}, use_cpu=not torch.cuda.is_available(),
         dataloader_num_workers=0, bf16=cfg.train.bf16,
     )
+    extra = callbacks(phase, processor, out) if callbacks else []
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=processor,
-                         callbacks=_callbacks(cfg, out))
+                         callbacks=_callbacks(cfg, out) + list(extra))
     last = last_complete_checkpoint(out)
     if last and trainer.accelerator.is_main_process:
         keep_metrics_until(out / "metrics.jsonl", int(Path(last).name.split("-")[-1]))
@@ -255,20 +259,23 @@ def run_phase(cfg: KitConfig, phase: str, data_dir: str | Path, init: str | Path
     return save_final(trainer, cfg, processor, out)
 
 
-def run_warm_start(cfg: KitConfig, data_dir: str | Path, init: str | Path, out_dir: str | Path) -> dict[str, Path]:
+def run_warm_start(cfg: KitConfig, data_dir: str | Path, init: str | Path, out_dir: str | Path,
+                   callbacks=None) -> dict[str, Path]:
     """Phase ``grounding`` from ``init``, then phase ``dig`` from its result; return
     ``{"init": init, "grounding": ..., "dig": ...}`` (the weights after each phase)."""
     done = {"init": Path(init)}
     current = Path(init)
     for phase in PHASES:
-        current = run_phase(cfg, phase, data_dir, current, out_dir)
+        current = run_phase(cfg, phase, data_dir, current, out_dir, callbacks)
         done[phase] = current
     return done
 
 
-def read_loss(out_dir: str | Path, phase: str) -> list[dict]:
-    """The logged loss rows of a phase (``[]`` before it ran)."""
+def read_loss(out_dir: str | Path, phase: str, split: str = "train") -> list[dict]:
+    """The logged rows of a phase (``[]`` before it ran): ``split="train"`` the loss rows,
+    ``"eval"`` the held-out checks a callback wrote (``step``, ``benchmark``, metrics)."""
     path = phase_dir(out_dir, phase) / "metrics.jsonl"
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [r for r in rows if r.get("split", "train") == split]

@@ -30,15 +30,29 @@ class TransformersBackend:
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         dtype = dtype or ("bf16" if self.device.startswith("cuda") else "fp32")
         t0 = time.perf_counter()
-        self.model, self.processor = load_model_and_processor(model, dtype=dtype)
-        self.model.to(self.device).eval()
+        model, processor = load_model_and_processor(model, dtype=dtype)
+        model.to(self.device)
         self.load_seconds = time.perf_counter() - t0
-        self.processor.tokenizer.padding_side = "left"
         if max_pixels:
-            ip = self.processor.image_processor
+            ip = processor.image_processor
             ip.max_pixels = max_pixels
             if isinstance(getattr(ip, "size", None), dict) and "longest_edge" in ip.size:
                 ip.size["longest_edge"] = max_pixels
+        self._attach(model, processor, batch_size, ignore_eos)
+
+    @classmethod
+    def from_loaded(cls, model, processor, batch_size: int = 8) -> "TransformersBackend":
+        """A backend around a model already in memory (e.g. the one being trained: held-out
+        checks during training); the caller switches it back to ``train()`` afterwards."""
+        self = cls.__new__(cls)
+        self.device, self.load_seconds = str(next(model.parameters()).device), 0.0
+        self._attach(model, processor, batch_size, False)
+        return self
+
+    def _attach(self, model, processor, batch_size: int, ignore_eos: bool) -> None:
+        self.model, self.processor = model, processor
+        self.model.eval()
+        self.processor.tokenizer.padding_side = "left"
         self.batch_size = batch_size
         self.ignore_eos = ignore_eos  # benchmarks only: always generate max_new_tokens
         tok = self.processor.tokenizer
