@@ -165,13 +165,21 @@ def _callbacks(cfg: KitConfig, stage: int, out: Path):
             with open(out / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(row) + "\n")
 
+    return [MetricsJSONL(), config_next_to_checkpoints(cfg, out)]
+
+
+def config_next_to_checkpoints(cfg: KitConfig, out: Path):
+    """A callback writing the run's config.yaml into each checkpoint once transformers saved it
+    (which is also how :func:`last_complete_checkpoint` tells a whole checkpoint)."""
+    from transformers import TrainerCallback
+
     class ConfigNextToCheckpoints(TrainerCallback):
         def on_save(self, args, state, control, **kwargs):
             ckpt = out / f"checkpoint-{state.global_step}"
             if state.is_world_process_zero and ckpt.exists():
                 save_config(cfg, ckpt / "config.yaml")
 
-    return [MetricsJSONL(), ConfigNextToCheckpoints()]
+    return ConfigNextToCheckpoints()
 
 
 def sampling_kwargs(suppress_tokens: list[int], use_vllm: bool) -> dict:

@@ -201,13 +201,9 @@ def _callbacks(cfg: KitConfig, out: Path):
             with open(out / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(row) + "\n")
 
-    class ConfigNextToCheckpoints(TrainerCallback):
-        def on_save(self, args, state, control, **kwargs):
-            ckpt = out / f"checkpoint-{state.global_step}"
-            if state.is_world_process_zero and ckpt.exists():
-                save_config(cfg, ckpt / "config.yaml")
+    from dig_kit.train.grpo import config_next_to_checkpoints
 
-    return [LossJSONL(), ConfigNextToCheckpoints()]
+    return [LossJSONL(), config_next_to_checkpoints(cfg, out)]
 
 
 def run_phase(cfg: KitConfig, phase: str, data_dir: str | Path, init: str | Path, out_dir: str | Path,
