@@ -117,6 +117,16 @@ def curriculum_config(cfg: KitConfig, name: str, budget: str = "total") -> tuple
                           "count_hint_stages": [1] if k in t.count_hint_stages else []}), [1]
 
 
+def seeded(preset: str, overrides: Sequence[str], seed: int | None, run_dir: str | Path) -> tuple[KitConfig, Path]:
+    """The config and run directory of one repeat of an ablation: ``train.seed=seed`` and
+    ``run_dir/seed<seed>`` (``seed=None``: the config as given, in ``run_dir`` itself)."""
+    from dig_kit.config import load_config
+
+    if seed is None:
+        return load_config(preset, list(overrides)), Path(run_dir)
+    return load_config(preset, list(overrides) + [f"train.seed={seed}"]), Path(run_dir) / f"seed{seed}"
+
+
 def reward_config(cfg: KitConfig, variant: str) -> KitConfig:
     """``cfg`` with ``train.reward.variant=variant``."""
     if variant not in REWARD_VARIANTS:
@@ -212,20 +222,33 @@ def reward_run_dir(run_dir: str | Path, variant: str, stages: Sequence[int]) -> 
 
 
 def run_reward_ablation(cfg: KitConfig, data_dir: str | Path, run_dir: str | Path, stages: Sequence[int] = (1, 2, 3),
-                        variants: Sequence[str] | None = None, reuse: dict[str, str | Path] | None = None
-                        ) -> dict[str, Path]:
+                        variants: Sequence[str] | None = None, reuse: dict[str, str | Path] | None = None,
+                        failures: dict[str, str] | None = None) -> dict[str, Path]:
     """Train each reward variant on curriculum ``stages`` into :func:`reward_run_dir`; return
     ``{variant: final checkpoint dir}``.
 
     ``reuse``: ``{variant: final dir}`` of runs made elsewhere with exactly this variant's
     config (e.g. ``{"format_iou_f1": <DiG-Mix final>}``); used only when that dir's saved
-    ``config.yaml`` matches the variant's config, otherwise the variant is trained."""
+    ``config.yaml`` matches the variant's config, otherwise the variant is trained.
+
+    ``failures``: a dict to record, instead of raising, a variant that online filtering cannot
+    train (``OnlineFilterError``: every group's reward constant, e.g. the format-only reward of a
+    policy that always writes a box; the slides' "did not converge"). Such a variant is left out
+    of the result and its reason stored under its name."""
+    from dig_kit.train.filtering import OnlineFilterError
+
     stages = _check_stages(stages)
     out = {}
     for variant in variants or REWARD_VARIANTS:
         c = reward_config(cfg, variant)
         reused = _reusable(c, variant, reuse) if len(stages) == 3 else None
-        out[variant] = reused or train_stages(c, stages, data_dir, reward_run_dir(run_dir, variant, stages))
+        try:
+            out[variant] = reused or train_stages(c, stages, data_dir, reward_run_dir(run_dir, variant, stages))
+        except OnlineFilterError as e:
+            if failures is None:
+                raise
+            failures[variant] = f"not trained: {e}".split(": widen")[0]
+            print(f"{variant}: {failures[variant]}")
     return out
 
 
@@ -326,7 +349,8 @@ def run_description(cfg: KitConfig, data_dir: str | Path, eval_data_root: str | 
     return text
 
 
-def reward_ablation_rows(results: dict[str, dict[str, dict]], measured_source: str = "measured") -> list[dict]:
+def reward_ablation_rows(results: dict[str, dict[str, dict]], measured_source: str = "measured",
+                         not_trained: dict[str, str] | None = None) -> list[dict]:
     """Rows of ``tab4_reward_ablation``: one measured row per variant in ``results``
     (``{variant: {benchmark: metrics}}``, :data:`REWARD_VARIANTS` order) with RefCOCO val
     Acc@0.5 and the DiG held-out F1 / mIoU, labelled ``measured_source``; then the slides'
@@ -355,6 +379,11 @@ def reward_ablation_rows(results: dict[str, dict[str, dict]], measured_source: s
             row["DiG held-out F1 sd"] = _value(by_bench.get("dig_eval"), "f1_sd")
             row["Seeds"] = (by_bench.get("dig_eval") or {}).get("seeds")
         rows.append(row)
+    for variant, why in (not_trained or {}).items():  # e.g. format-only under online filtering
+        if variant not in results:
+            rows.append({**marks(variant), **{c: "–" for c in TAB4_MEASURED}, "Source": f"{measured_source}; {why}",
+                         "Variant": variant})
+    rows.sort(key=lambda r: (not r["Source"].startswith(measured_source), REWARD_VARIANTS.index(r["Variant"])))
     for r in TAB4_REWARD_ABLATION:
         v = r["RefCOCO@50 val"]
         rows.append({**marks(r["Variant"]), "RefCOCO val Acc@0.5": "–" if v is None else v, "DiG held-out F1": None,
