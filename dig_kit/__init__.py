@@ -8,13 +8,13 @@ The map, one room per line (data flows down; ``tests/test_architecture.py`` enfo
 - ``render/``: the Blender renderer and its worker pool, the only bpy importer
 - ``data/``: the dataset on disk: layout and reader, the writer (renders via ``render``), exports
 - ``rewards/``: plain reward functions and their trl / EasyR1 adapters, nothing else
-- ``models/``: loading checkpoints and processors; the tiny-model builder (train + evaluation)
-- ``train/``: the GRPO stage runner and online filtering (torch/trl imported here only)
+- ``models/``: loading checkpoints and processors; the tiny and mini model builders (train + evaluation)
+- ``train/``: the GRPO stage runner, online filtering, the supervised warm start (torch/trl imported here only)
 - ``evaluation/``: backends (vLLM, transformers), file formats, answer extraction, benchmark tasks
 - ``paper/``: the reproduction layer (reproduce pipeline, ablations, figures, tables, widgets)
 
 The core never imports ``paper/`` (``cli`` does, for ``reproduce``); ``rewards`` and ``paths`` import nothing
-else of the kit; ``scenes`` only ``config``; ``train`` and ``evaluation`` meet in ``models``
+else of the kit; ``scenes`` only ``config`` (``models`` and ``train`` may read its attribute words); ``train`` and ``evaluation`` meet in ``models``
 and ``data`` and never import each other or ``render``. ``import dig_kit`` and the pure
 modules import only the standard library, numpy, scipy, yaml and matplotlib: ``bpy`` lives in
 ``render.blender``, torch/transformers/trl in ``models``/``train``, vLLM in an evaluation backend.

@@ -232,3 +232,15 @@ def test_a_run_is_reused_only_when_its_saved_config_matches(tmp_path, capsys):
     with pytest.raises(ConfigError, match="not a dig_kit dataset"):
         run_reward_ablation(cfg, tmp_path / "no-data", tmp_path / "abl", variants=["format"], reuse={"format": main})
     assert "not reusing" in capsys.readouterr().out
+
+
+def test_a_variant_online_filtering_could_not_train_gets_a_dashed_row_saying_why():
+    results = {k: v for k, v in RESULTS.items() if k != "format"}
+    why = "not trained: online filtering: after 8 refill rounds only 0 of 8 groups had a mean reward inside (0.01, 0.99)"
+    rows = reward_ablation_rows(results, "measured: mini", not_trained={"format": why})
+    measured = [r for r in rows if r["Source"].startswith("measured")]
+    assert [r["Variant"] for r in measured] == ["format", "format_iou", "format_iou_f1"]
+    fmt = measured[0]
+    assert fmt["Source"] == f"measured: mini; {why}"
+    assert (fmt["RefCOCO val Acc@0.5"], fmt["DiG held-out F1"], fmt["DiG held-out mIoU"]) == ("–", "–", "–")
+    assert reward_ablation_rows(RESULTS, "measured: mini", {"format": why})[0]["DiG held-out F1"] == 1.0  # trained: values
