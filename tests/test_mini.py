@@ -241,3 +241,17 @@ def test_pipeline_plans_the_mini_profile_and_checks_overrides_first(tmp_path, ca
     assert run_pipeline("mini", str(tmp_path / "r"), str(tmp_path / "f"), overrides=["warm_start.dig_steps=-1"]) == 2
     assert "warm_start.dig_steps" in capsys.readouterr().err
     assert not (tmp_path / "r").exists() and not (tmp_path / "f").exists()
+
+
+def test_wall_time_is_stated_only_when_every_step_ran_in_one_invocation(tmp_path):
+    from dig_kit.paper.pipeline import _stamp_wall_time
+
+    (tmp_path / "timings.json").write_text(json.dumps({"a": 10.0, "b": 5.5}))
+    (tmp_path / "results.json").write_text(json.dumps({"heldout": {}}))
+    assert _stamp_wall_time(tmp_path, ["a", "b"], {"a", "b"}) == 15.5
+    assert json.loads((tmp_path / "results.json").read_text())["wall_s"] == 15.5
+    assert _stamp_wall_time(tmp_path, ["a", "b"], set()) is None  # nothing ran: left as it was
+    assert json.loads((tmp_path / "results.json").read_text())["wall_s"] == 15.5
+    assert _stamp_wall_time(tmp_path, ["a", "b"], {"b"}) is None  # a resumed rerun: only a lower bound
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["wall_s"] is None and data["wall_s_lower_bound"] == 15.5 and "['a']" in data["wall_s_note"]

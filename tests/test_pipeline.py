@@ -31,7 +31,7 @@ def fake_plan(tmp_path, monkeypatch):
     monkeypatch.setattr(pipeline, "NOTEBOOKS", nbs)
     plan = {"value": 1}
 
-    def steps(profile, runs, figures):
+    def steps(profile, runs, figures, extra=None):
         return [("a", "a.ipynb", "a.ipynb", {"out_dir": str(figures), "value": plan["value"]}),
                 ("b", "b.ipynb", "b.ipynb", {"out_dir": str(figures), "value": plan["value"]})]
 

@@ -183,18 +183,29 @@ def _record_time(runs: Path, step: str, seconds: float) -> None:
     path.write_text(json.dumps(times, indent=1))
 
 
-def _stamp_wall_time(runs: Path, names: list[str]) -> float | None:
-    """Write ``wall_s`` (the sum of every step's last run: the time the profile takes end to end)
-    and ``step_s`` into ``runs/results.json`` when a step wrote that file (the mini profile)."""
+def _stamp_wall_time(runs: Path, names: list[str], ran: set[str]) -> float | None:
+    """Write the profile's end-to-end time into ``runs/results.json`` when a step wrote that file
+    (the mini profile): ``wall_s`` = the sum of the steps when every step ran in this invocation
+    (``ran``); when some ran in an earlier one (a resumed or partial rerun, whose steps may have
+    reused earlier work) ``wall_s`` is null and ``wall_s_lower_bound`` the sum of the last runs.
+    ``step_s``: each step's last run. Nothing changes when no step ran."""
     results, timings = runs / "results.json", runs / "timings.json"
-    if not (results.exists() and timings.exists()):
+    if not (ran and results.exists() and timings.exists()):
         return None
     times = json.loads(timings.read_text())
     if any(n not in times for n in names):
         return None
     data = json.loads(results.read_text())
-    data["wall_s"] = round(sum(times[n] for n in names), 1)
+    total = round(sum(times[n] for n in names), 1)
+    whole = set(names) <= ran
+    data["wall_s"] = total if whole else None
+    data["wall_s_lower_bound"] = total
     data["step_s"] = {n: times[n] for n in names}
+    if not whole:
+        data["wall_s_note"] = (f"steps {sorted(set(names) - ran)} ran in an earlier invocation; the sum of each "
+                               "step's last run is a lower bound of the end-to-end time")
+    else:
+        data.pop("wall_s_note", None)
     results.write_text(json.dumps(data, indent=1))
     return data["wall_s"]
 
@@ -238,6 +249,7 @@ def run_pipeline(profile: str = "smoke", runs_dir: str = "runs", figures_dir: st
     logs = runs / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     tty = sys.stderr.isatty()
+    ran: set[str] = set()
     for i, (name, nb, executed, params, digest) in enumerate(plan, 1):
         src, dst, log = NOTEBOOKS / nb, runs / executed, logs / f"{name}.log"
         tag = f"[{i}/{len(plan)}] {name}"
@@ -263,13 +275,14 @@ def run_pipeline(profile: str = "smoke", runs_dir: str = "runs", figures_dir: st
         figures.mkdir(parents=True, exist_ok=True)
         written = record_artifacts(figures, before, name, nb, dst, runs / "artifacts.json")
         _record_time(runs, name, time.perf_counter() - t0)
+        ran.add(name)
         stamp.write_text(digest)
         print(f"{tag}: done in {time.perf_counter() - t0:.1f} s -> {dst}; wrote {_written(written)} "
               f"(log: {log})", flush=True)
     if figures.exists():
         write_index(figures, runs / "artifacts.json", profile)
-    wall = _stamp_wall_time(runs, [s[0] for s in steps(profile, runs, figures, overrides)])
+    wall = _stamp_wall_time(runs, [s[0] for s in steps(profile, runs, figures, overrides)], ran)
     if wall is not None:
-        print(f"wall time of the whole profile (each step's last run, render included): {wall:.0f} s")
+        print(f"wall time of the whole profile (every step in this run, render included): {wall:.0f} s")
     print(f"figures in {figures}/ (index: {figures / 'index.md'}), executed notebooks in {runs}/")
     return 0
