@@ -22,7 +22,6 @@ report percentages; they are divided by 100 here).
 from __future__ import annotations
 
 import json
-import statistics
 from pathlib import Path
 
 HELDOUT_KEYS = ("f1", "miou", "precision", "recall", "format")
@@ -69,30 +68,6 @@ def mean_box_baseline(data_dir: str | Path) -> dict:
     answer = "</think>\n\n[" + json.dumps(box) + "]"
     metrics, _ = task.score(docs, {d["id"]: {"output": answer} for d in docs}, thinking=True)
     return {**metrics, "box": box}
-
-
-def _sd(values: list[float]) -> float:
-    return round(statistics.stdev(values), 4) if len(values) > 1 else 0.0
-
-
-def over_seeds(per_seed: dict[str, dict[str, dict[str, dict]]], benchmark: str = "dig_eval") -> dict[str, dict]:
-    """``{variant: {f1, f1_sd, miou, miou_sd, ..., seeds, per_seed: {seed: {f1, ...}}}}`` from
-    ``{seed: {variant: {benchmark: metrics}}}`` (fractions; mean and sample standard deviation)."""
-    out: dict[str, dict] = {}
-    variants = []
-    for res in per_seed.values():
-        variants += [v for v in res if v not in variants]
-    for v in variants:
-        rows = {s: heldout_summary(res.get(v, {}).get(benchmark)) for s, res in per_seed.items()}
-        rows = {s: r for s, r in rows.items() if r}
-        entry: dict = {"seeds": len(rows), "per_seed": rows}
-        for k in HELDOUT_KEYS:
-            vals = [r[k] for r in rows.values() if k in r]
-            if vals:
-                entry[k] = round(statistics.fmean(vals), 4)
-                entry[f"{k}_sd"] = _sd(vals)
-        out[v] = entry
-    return out
 
 
 def _read(path: Path):
