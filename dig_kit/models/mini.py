@@ -6,8 +6,8 @@ Why these choices (the issue's first two attempts failed for want of them):
 - **Tokenizer**: a byte-level BPE whose pre-tokenizer splits only digit runs off (no split at
   spaces), trained on the kit's own prompts (DiG with and without the count hint, TWIN, the
   grounding instruction of the warm start) and the integers 0-1000. Every integer 0-1000 is one
-  token and a whole prompt sentence is a handful of tokens, so the DiG prompt costs ~10 tokens
-  instead of ~330 and a box ``[12, 34, 56, 78]`` costs 9. Any text still tokenizes (bytes).
+  token and a whole prompt sentence is a handful of tokens, so the DiG prompt costs ~13 tokens
+  instead of ~330 and an answer ``[[12, 34, 56, 78]]`` costs 9. Any text still tokenizes (bytes).
 - **Number embeddings**: the embedding (tied with the output layer) of the token of integer
   ``v`` starts as a smooth function of ``v`` (sinusoids at several scales, then a fixed random
   projection) plus noise, so neighbouring coordinates start with neighbouring logits: a wrong
@@ -27,7 +27,6 @@ import json
 from pathlib import Path
 
 from dig_kit.models.tiny import CHAT_TEMPLATE, SPECIAL_TOKENS, THINK_TOKENS, VISION_TOKENS
-from dig_kit.prompts import GROUNDING_PROMPT  # noqa: F401 - the warm start's grounding instruction
 
 MAX_NUMBER = 1000
 """Integers 0..MAX_NUMBER are single tokens (pixels of small images, and Qwen's 0-1000 scale)."""

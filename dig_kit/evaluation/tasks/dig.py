@@ -74,9 +74,12 @@ class DigHeldOut(Task):
         rows.sort(key=lambda r: r["id"])
         return [{"id": r["id"], "boxes": [list(map(float, b)) for b in r["boxes"]],
                  "change_types": list(r["change_types"]), "num_differences": int(r["num_differences"]),
-                 "width": int(r["width"]), "height": int(r["height"]), "images": r["images"],
-                 **({"objects_before": r.get("objects_before") or []} if self.name == "dig_grounding" else {})}
+                 "width": int(r["width"]), "height": int(r["height"]), "images": r["images"], **self.extra(r)}
                 for r in rows]
+
+    def extra(self, row: dict) -> dict:
+        """Fields of a rendered row a subclass keeps in its docs (none here)."""
+        return {}
 
     def prompt(self, doc):
         from dig_kit.prompts import dig_prompt
@@ -131,6 +134,9 @@ class DigGrounding(DigHeldOut):
     name = "dig_grounding"
     data_names = ("dig",)
     max_images = 1
+
+    def extra(self, row: dict) -> dict:
+        return {"objects_before": row.get("objects_before") or []}
 
     def read(self, path: Path) -> list[dict]:
         docs = []
