@@ -308,3 +308,24 @@ def test_no_change_pairs_render_with_an_empty_ground_truth(tmp_path):
         assert row["pair_type"] == "no_change" and row["boxes"] == [] and row["num_differences"] == 0
         assert row["before_scene"] == row["after_scene"]
         assert [o["mask"] for o in row["objects_before"]] == [o["mask"] for o in row["objects_after"]]
+
+
+def test_the_ray_cast_pass_matches_cycles_index_pass(renderer, tmp_path):
+    """The pre-render check sees what Cycles renders: same camera, same objects, same occlusion."""
+    from dig_kit.render import raycast
+    from dig_kit.scenes.changes import sample_pair
+
+    cfg = load_config("smoke", TINY).data
+    r = cfg.render
+    ious = []
+    for seed in range(4):
+        pair = sample_pair(cfg, seed, 1, 4)
+        for scene in (pair.before, pair.after):
+            real = renderer.render(scene, tmp_path / "x.png")
+            est = raycast.index_pass(scene, r.width, r.height)
+            assert (real != est).mean() < 0.03  # only pixels on an edge may differ
+            for o in scene.objects:
+                a, b = real == o.id + 1, est == o.id + 1
+                if a.sum() >= 30:
+                    ious.append((a & b).sum() / (a | b).sum())
+    assert len(ious) >= 10 and min(ious) > 0.9 and np.median(ious) > 0.97

@@ -205,7 +205,8 @@ def render_dataset(
                 if pair_id(s, seed) not in have:
                     tasks.append((kind, s, seed, k, str(shard_dir)))
     summary = {"rendered": 0, "skipped": mine - len(tasks),
-               "wall_s": 0.0, "render_s": 0.0, "renders": 0, "pair_wall_s": 0.0}
+               "wall_s": 0.0, "render_s": 0.0, "renders": 0, "pair_wall_s": 0.0,
+               "skipped_unrendered": 0}
     t0 = time.perf_counter()
     threads = max(1, (os.cpu_count() or 1) // workers)
     created = not out.exists()
@@ -240,5 +241,6 @@ def _render_tasks(cfg, out, names, tasks, shard, workers, threads, progress, sum
                 summary["render_s"] += timing["render_s"]
                 summary["pair_wall_s"] += timing["wall_s"]
                 summary["renders"] += timing["renders"]
+                summary["skipped_unrendered"] += timing.get("skipped_unrendered", 0)
                 bar.update(1)
             bar.close()

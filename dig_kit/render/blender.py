@@ -78,6 +78,7 @@ class BlenderRenderer:
         self.device = self._pick_device(cfg.device)
         sc.cycles.device = "GPU" if self.device == "gpu" else "CPU"
         sc.cycles.samples = cfg.samples
+        sc.cycles.sampling_pattern = cfg.sampling_pattern.upper()
         sc.cycles.use_adaptive_sampling = cfg.adaptive
         sc.cycles.adaptive_threshold = cfg.adaptive_threshold
         sc.cycles.use_denoising = cfg.denoise
