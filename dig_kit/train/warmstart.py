@@ -243,6 +243,7 @@ def run_phase(cfg: KitConfig, phase: str, data_dir: str | Path, init: str | Path
         completion_only_loss=True, max_length=None, remove_unused_columns=False,
         dataset_kwargs={"skip_prepare_dataset": True}, use_cpu=not torch.cuda.is_available(),
         dataloader_num_workers=0, bf16=cfg.train.bf16,
+        gradient_checkpointing=cfg.train.gradient_checkpointing,  # trl's default is on; a small model needs no recompute
     )
     extra = callbacks(phase, processor, out) if callbacks else []
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=processor,
