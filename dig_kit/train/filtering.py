@@ -12,7 +12,8 @@ over prompt + completion, split at each part's prompt width and padded on both s
 markers stay on the image tokens; image patches re-selected).
 
 The kept fraction (``filter/kept_fraction``) and the refill rounds (``filter/rounds``) are
-logged with trl's metrics. In multi-process runs every process rolls out the same number of
+logged with trl's metrics. The trainer also makes the policy's and the reference model's
+vision towers encode each distinct image of a batch once (:mod:`dig_kit.models.vision_dedup`). In multi-process runs every process rolls out the same number of
 rounds (the shortfall is reduced with a max across processes), as trl's gathers require.
 """
 
@@ -131,6 +132,11 @@ class FilteringGRPOTrainer(GRPOTrainer):
     def __init__(self, *args, filter_range=(0.01, 0.99), filter_enabled=True, filter_max_retries=8,
                  filter_seed=0, val_sampling=None, **kwargs):
         super().__init__(*args, **kwargs)
+        from dig_kit.models.vision_dedup import dedup_vision
+
+        for model in (self.model, self.ref_model):  # a batch holds each image num_generations times
+            if model is not None:
+                dedup_vision(model)
         self.val_sampling = val_sampling  # (temperature, top_p) for evaluation, e.g. (0.6, 0.95)
         self.filter_low, self.filter_high = filter_range
         self.filter_enabled = filter_enabled
