@@ -9,6 +9,11 @@ with and without deduplication (interleaved repeats, median), and prints the rat
 
     python benchmarks/bench_vision_dedup.py                    # the mini profile's model and batch (CPU)
     python benchmarks/bench_vision_dedup.py --model DIR --size 480x320 --generations 5   # any Qwen3-VL
+    python benchmarks/bench_vision_dedup.py --grpo-data runs/mini/data --model runs/mini/warm_start/dig/final
+
+With ``--grpo-data`` it also times whole GRPO stage-1 runs of the mini preset (``--grpo-steps``
+steps from ``--model``, online filtering on, as in the profile), alternately without and with
+deduplication, twice each.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ def main() -> None:
     ap.add_argument("--size", default="128x128", help="image size WxH (mini: 128x128)")
     ap.add_argument("--completion", type=int, default=48, help="completion tokens appended to each prompt")
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--grpo-data", default=None, help="a rendered mini dataset: also time GRPO stage-1 runs")
+    ap.add_argument("--grpo-steps", type=int, default=12, help="steps of each timed GRPO run (mini stage 1: 12)")
     args = ap.parse_args()
 
     import torch
@@ -97,6 +104,33 @@ def main() -> None:
         print(f"  {name:26s} all copies {a:7.3f} s   deduplicated {b:7.3f} s   {a / b:5.2f}x")
     a, b = total["all copies"], total["deduplicated"]
     print(f"  {'sum of the three passes':26s} all copies {a:7.3f} s   deduplicated {b:7.3f} s   {a / b:5.2f}x")
+    if args.grpo_data:
+        grpo_runs(args, path)
+
+
+def grpo_runs(args, model: str) -> None:
+    """Whole GRPO stage-1 runs of the mini preset, alternately without and with deduplication."""
+    import shutil
+
+    import dig_kit.models.vision_dedup as vd
+    from dig_kit.config import load_config
+    from dig_kit.train.grpo import run_stage
+
+    keep = vd.dedup_vision
+    cfg = load_config("mini", [f"train.model={model}", f"train.stage_steps=[{args.grpo_steps},1,1]", "train.save_steps=1000"])
+    walls = {"all copies": [], "deduplicated": []}
+    for kind in ("all copies", "deduplicated") * 2:
+        vd.dedup_vision = keep if kind == "deduplicated" else (lambda m: 0)  # the trainer looks it up at init
+        out = tempfile.mkdtemp(prefix="bench-dedup-grpo-")
+        t = time.perf_counter()
+        run_stage(cfg, 1, args.grpo_data, out)
+        walls[kind].append(time.perf_counter() - t)
+        shutil.rmtree(out)
+    vd.dedup_vision = keep
+    a, b = (statistics.mean(walls[k]) for k in ("all copies", "deduplicated"))
+    print(f"GRPO stage 1 of the mini preset, {args.grpo_steps} steps (model load to final weights, mean of 2): "
+          f"all copies {a:.1f} s, deduplicated {b:.1f} s, {a / b:.2f}x "
+          f"(runs: {', '.join(f'{k} {v:.1f} s' for k in walls for v in walls[k])})")
 
 
 if __name__ == "__main__":
