@@ -12,9 +12,11 @@ over prompt + completion, split at each part's prompt width and padded on both s
 markers stay on the image tokens; image patches re-selected).
 
 The kept fraction (``filter/kept_fraction``) and the refill rounds (``filter/rounds``) are
-logged with trl's metrics. The trainer also makes the policy's and the reference model's
-vision towers encode each distinct image of a batch once (:mod:`dig_kit.models.vision_dedup`). In multi-process runs every process rolls out the same number of
+logged with trl's metrics. In multi-process runs every process rolls out the same number of
 rounds (the shortfall is reduced with a max across processes), as trl's gathers require.
+
+The trainer also makes the policy's and the reference model's vision towers encode each
+distinct image of a batch once (:mod:`dig_kit.models.vision_dedup`).
 """
 
 from __future__ import annotations
