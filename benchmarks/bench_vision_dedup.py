@@ -56,12 +56,8 @@ def main() -> None:
              for _ in range(args.prompts)]
     batch = [p for p in pairs for _ in range(args.generations)]
 
-    def load():
-        model, processor = load_model_and_processor(path, dtype="fp32")
-        return model, processor
-
-    model, processor = load()
-    deduped, _ = load()
+    model, processor = load_model_and_processor(path, dtype="fp32")
+    deduped, _ = load_model_and_processor(path, dtype="fp32")
     assert dedup_vision(deduped) >= 1, "no Qwen3-VL vision tower in this model"
     text = processor.apply_chat_template(chat_messages(dig_prompt(None), 2), add_generation_prompt=True, tokenize=False)
     enc = processor(text=[text] * len(batch), images=batch, return_tensors="pt", padding=True)
