@@ -227,7 +227,17 @@ def test_a_run_is_reused_only_when_its_saved_config_matches(tmp_path, capsys):
                                    reuse={"DiG-Mix": main}) == {"DiG-Mix": main}
     assert run_reward_ablation(cfg, tmp_path / "no-data", tmp_path / "abl", variants=["format_iou_f1"],
                                reuse={"format_iou_f1": main}) == {"format_iou_f1": main}
+    # a stage-1-only reward run is the full run's stage 1: that stage's weights are reused, checked the same way
+    stage1 = tmp_path / "train" / "stage1" / "final"
+    save_config(cfg, stage1 / "config.yaml")
+    assert run_reward_ablation(cfg, tmp_path / "no-data", tmp_path / "abl", stages=[1], variants=["format_iou_f1"],
+                               reuse={"format_iou_f1": main}) == {"format_iou_f1": stage1}
     assert not (tmp_path / "abl").exists()  # nothing trained
+    save_config(load_config("smoke", ["train.seed=7"]), stage1 / "config.yaml")
+    with pytest.raises(ConfigError, match="not a dig_kit dataset"):
+        run_reward_ablation(cfg, tmp_path / "no-data", tmp_path / "abl", stages=[1], variants=["format_iou_f1"],
+                            reuse={"format_iou_f1": main})
+    assert "not reusing" in capsys.readouterr().out
     # another config (here: another reward) is trained instead, and training checks its data first
     with pytest.raises(ConfigError, match="not a dig_kit dataset"):
         run_reward_ablation(cfg, tmp_path / "no-data", tmp_path / "abl", variants=["format"], reuse={"format": main})

@@ -23,8 +23,8 @@ is trained like the full model, with ``train.reward.variant=<variant>``, on the 
 stages given (``stages=(1, 2, 3)`` by default; ``(1,)`` trains stage 1 only, a cheaper proxy
 for small budgets, and says so in the run directory's name). A variant identical to a run
 that already exists (by default the full reward under the full curriculum is DiG-Mix) may
-reuse that run's weights (``reuse=``) after its saved ``config.yaml`` is checked to match;
-likewise DiG-Mix may reuse the main curriculum run (notebook 03's ``run_dir``).
+reuse that run's weights (``reuse=``) after its saved ``config.yaml`` is checked to match (with
+``stages=(1,)``, the weights of that run's stage 1); likewise DiG-Mix may reuse the main curriculum run (notebook 03's ``run_dir``).
 
 Layout under ``run_dir``::
 
@@ -197,6 +197,21 @@ def _reusable(cfg: KitConfig, name: str, reuse: dict[str, str | Path] | None) ->
     return None
 
 
+def _stage_prefix(reuse: dict[str, str | Path] | None, last: int) -> dict[str, Path] | None:
+    """``reuse`` with each ``.../stage3/final`` replaced by ``.../stage<last>/final``: a run of the
+    first ``last`` stages is the same run as the full curriculum's first ``last`` stages (each
+    stage trains from the previous one with its own schedule), so its weights are reusable."""
+    if not reuse:
+        return None
+    out = {}
+    for name, final in reuse.items():
+        final = Path(final)
+        if final.parent.name.startswith("stage"):
+            final = final.parent.parent / f"stage{last}" / final.name
+        out[name] = final
+    return out
+
+
 def run_curriculum_ablation(cfg: KitConfig, data_dir: str | Path, run_dir: str | Path, budget: str = "total",
                             names: Sequence[str] | None = None, reuse: dict[str, str | Path] | None = None
                             ) -> dict[str, Path]:
@@ -241,7 +256,7 @@ def run_reward_ablation(cfg: KitConfig, data_dir: str | Path, run_dir: str | Pat
     out = {}
     for variant in variants or REWARD_VARIANTS:
         c = reward_config(cfg, variant)
-        reused = _reusable(c, variant, reuse) if len(stages) == 3 else None
+        reused = _reusable(c, variant, _stage_prefix(reuse, stages[-1]))
         try:
             out[variant] = reused or train_stages(c, stages, data_dir, reward_run_dir(run_dir, variant, stages))
         except OnlineFilterError as e:
