@@ -24,7 +24,8 @@ stages given (``stages=(1, 2, 3)`` by default; ``(1,)`` trains stage 1 only, a c
 for small budgets, and says so in the run directory's name). A variant identical to a run
 that already exists (by default the full reward under the full curriculum is DiG-Mix) may
 reuse that run's weights (``reuse=``) after its saved ``config.yaml`` is checked to match (with
-``stages=(1,)``, the weights of that run's stage 1); likewise DiG-Mix may reuse the main curriculum run (notebook 03's ``run_dir``).
+``stages=(1,)``, the weights of that run's stage 1); likewise DiG-Mix may reuse the main
+curriculum run (notebook 03's ``run_dir``).
 
 Layout under ``run_dir``::
 
