@@ -233,6 +233,11 @@ def test_a_run_is_reused_only_when_its_saved_config_matches(tmp_path, capsys):
     assert run_reward_ablation(cfg, tmp_path / "no-data", tmp_path / "abl", stages=[1], variants=["format_iou_f1"],
                                reuse={"format_iou_f1": main}) == {"format_iou_f1": stage1}
     assert not (tmp_path / "abl").exists()  # nothing trained
+    elsewhere = tmp_path / "other" / "final"  # not a curriculum stage's dir: a stage-1 run cannot reuse it
+    save_config(cfg, elsewhere / "config.yaml")
+    with pytest.raises(ConfigError, match="not a dig_kit dataset"):
+        run_reward_ablation(cfg, tmp_path / "no-data", tmp_path / "abl", stages=[1], variants=["format_iou_f1"],
+                            reuse={"format_iou_f1": elsewhere})
     save_config(load_config("smoke", ["train.seed=7"]), stage1 / "config.yaml")
     with pytest.raises(ConfigError, match="not a dig_kit dataset"):
         run_reward_ablation(cfg, tmp_path / "no-data", tmp_path / "abl", stages=[1], variants=["format_iou_f1"],

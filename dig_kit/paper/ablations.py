@@ -199,18 +199,14 @@ def _reusable(cfg: KitConfig, name: str, reuse: dict[str, str | Path] | None) ->
 
 
 def _stage_prefix(reuse: dict[str, str | Path] | None, last: int) -> dict[str, Path] | None:
-    """``reuse`` with each ``.../stage3/final`` replaced by ``.../stage<last>/final``: a run of the
-    first ``last`` stages is the same run as the full curriculum's first ``last`` stages (each
-    stage trains from the previous one with its own schedule), so its weights are reusable."""
-    if not reuse:
-        return None
-    out = {}
-    for name, final in reuse.items():
-        final = Path(final)
-        if final.parent.name.startswith("stage"):
-            final = final.parent.parent / f"stage{last}" / final.name
-        out[name] = final
-    return out
+    """``reuse`` for a run of the first ``last`` stages: each ``.../stage3/final`` becomes
+    ``.../stage<last>/final`` (such a run is the same run as the full curriculum's first ``last``
+    stages: each stage trains from the previous one with its own schedule). A shorter run
+    cannot reuse a dir that is not a curriculum stage's, so such entries are dropped."""
+    if not reuse or last == 3:
+        return reuse
+    return {name: Path(final).parent.parent / f"stage{last}" / Path(final).name
+            for name, final in reuse.items() if Path(final).parent.name.startswith("stage")}
 
 
 def run_curriculum_ablation(cfg: KitConfig, data_dir: str | Path, run_dir: str | Path, budget: str = "total",
