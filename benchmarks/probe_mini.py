@@ -1,0 +1,180 @@
+"""What a mini checkpoint perceives: is an object's colour in its image tokens, and does the
+language model read it? (The ``mini`` profile's diagnosis; README "The method in miniature".)
+
+For one or more checkpoints (e.g. ``runs/mini/warm_start/grounding/final``, ``.../dig/final``)
+and, as the baseline in the same run, a freshly built mini model (random init, same
+architecture), it prints:
+
+- **colour probe**: a linear classifier (8 colours) fitted on the image tokens at the centre of
+  every object of ``--train-images`` training images (subset ``stage1``, image *before*) and
+  scored on the held-out ``eval`` images: how much of the colour the vision tower hands over.
+  Chance is about 1/8.
+- **yes/no questions** (:func:`dig_kit.train.warmstart.vqa_examples`, balanced, on held-out
+  pairs): "is there a <colour> <shape> in the image / in both images?", answered by comparing
+  the model's log-probabilities of the two complete answers: whether the language model uses it.
+- **TWIN**: the mean probability of "yes" on held-out TWIN items, by item kind (positive, hard
+  negative, easy negative): a model that perceives nothing gives every kind the same.
+
+    python benchmarks/probe_mini.py --runs runs/mini runs/mini/warm_start/grounding/final runs/mini/warm_start/dig/final
+
+``--runs`` is a mini reproduce's run dir (its ``data/`` and ``twin/``). CPU, about a minute per
+checkpoint at the defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def image_tokens(model, processor, image):
+    """(rows, cols, dim): the language model's input embeddings of one image's merged tokens."""
+    import torch
+
+    enc = processor.image_processor(images=[image], return_tensors="pt")
+    with torch.no_grad():
+        out = model.model.get_image_features(enc["pixel_values"], enc["image_grid_thw"])
+    feats = getattr(out, "pooler_output", None)
+    if feats is None:
+        feats = out[0]
+    if isinstance(feats, (list, tuple)):
+        feats = feats[0]
+    _, h, w = (int(v) for v in enc["image_grid_thw"][0])
+    m = processor.image_processor.merge_size
+    return feats.reshape(h // m, w // m, -1).float().numpy()
+
+
+def colour_samples(model, processor, rows, colours):
+    """Features of the token under each object's box centre, and the object's colour index."""
+    xs, ys = [], []
+    for row in rows:
+        image = row["before"].convert("RGB")
+        grid = image_tokens(model, processor, image)
+        cell_h, cell_w = image.height / grid.shape[0], image.width / grid.shape[1]
+        for o in row["objects_before"]:
+            x1, y1, x2, y2 = o["bbox_full"]
+            r = min(int((y1 + y2) / 2 // cell_h), grid.shape[0] - 1)
+            c = min(int((x1 + x2) / 2 // cell_w), grid.shape[1] - 1)
+            xs.append(grid[r, c])
+            ys.append(colours.index(o["color"]))
+    return np.array(xs), np.array(ys)
+
+
+def linear_probe(x_train, y_train, x_test, y_test, classes: int) -> float:
+    """Held-out accuracy of an L2-regularised softmax classifier on standardised features."""
+    import torch
+
+    mu, sd = x_train.mean(0), x_train.std(0) + 1e-6
+    a = torch.tensor((x_train - mu) / sd, dtype=torch.float32)
+    b = torch.tensor(y_train)
+    lin = torch.nn.Linear(a.shape[1], classes)
+    opt = torch.optim.LBFGS(lin.parameters(), max_iter=500)
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(lin(a), b) + 1e-3 * lin.weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        pred = lin(torch.tensor((x_test - mu) / sd, dtype=torch.float32)).argmax(1).numpy()
+    return float((pred == y_test).mean())
+
+
+def answer_logprob(model, processor, text: str, images, completion: str) -> float:
+    """log p(completion | prompt): the chat-templated prompt with its images, the completion
+    tokenized apart and appended (as trl's collator builds a training row)."""
+    import torch
+
+    from dig_kit.prompts import chat_messages
+
+    prompt = processor.apply_chat_template(chat_messages(text, len(images)), add_generation_prompt=True, tokenize=False)
+    enc = processor(text=[prompt], images=[images], return_tensors="pt")
+    comp = processor.tokenizer(completion, add_special_tokens=False, return_tensors="pt")["input_ids"]
+    ids = torch.cat([enc["input_ids"], comp], dim=1)
+    inputs = {**enc, "input_ids": ids, "attention_mask": torch.ones_like(ids)}
+    if "mm_token_type_ids" in enc:  # text tokens are type 0
+        inputs["mm_token_type_ids"] = torch.cat([enc["mm_token_type_ids"], torch.zeros_like(comp)], dim=1)
+    with torch.no_grad():
+        logits = model(**inputs).logits[0].float().log_softmax(-1)
+    n = enc["input_ids"].shape[1]
+    return float(sum(logits[i - 1, ids[0, i]] for i in range(n, ids.shape[1])))
+
+
+def p_yes(model, processor, text: str, images) -> float:
+    from dig_kit.train.warmstart import ANSWER_PREFIX
+
+    eos = processor.tokenizer.eos_token
+    yes, no = (answer_logprob(model, processor, text, images, f"{ANSWER_PREFIX}<answer>{a}</answer>{eos}")
+               for a in ("yes", "no"))
+    return float(1 / (1 + np.exp(no - yes)))
+
+
+def probe(path, runs: Path, train_images: int, eval_pairs: int, twin_items: int) -> dict:
+    from dig_kit.data.reader import load_split
+    from dig_kit.models.loading import load_model_and_processor
+    from dig_kit.scenes.attributes import COLORS
+    from dig_kit.train.warmstart import vqa_examples
+
+    model, processor = load_model_and_processor(path, dtype="fp32")
+    model.eval()
+    colours = list(COLORS)
+    train = load_split(runs / "data", "stage1")
+    held = load_split(runs / "data", "eval")
+    x_tr, y_tr = colour_samples(model, processor, [train[i] for i in range(min(train_images, len(train)))], colours)
+    x_te, y_te = colour_samples(model, processor, [held[i] for i in range(min(eval_pairs, len(held)))], colours)
+    out = {"colour_probe": linear_probe(x_tr, y_tr, x_te, y_te, len(colours)), "colour_objects": [len(y_tr), len(y_te)]}
+
+    rng = random.Random(0)
+    correct = {"one image": [], "both images": []}
+    for i in range(min(eval_pairs, len(held))):
+        row = held[i]
+        row = {**row, "before": row["before"].convert("RGB"), "after": row["after"].convert("RGB")}
+        for kind, ex in zip(correct, vqa_examples(row, rng)):
+            truth = ex["completion"] == "<answer>yes</answer>"
+            correct[kind].append((p_yes(model, processor, ex["text"], ex["images"]) > 0.5) == truth)
+    out["vqa_accuracy"] = {k: float(np.mean(v)) for k, v in correct.items()}
+
+    twin_dir = runs / "twin"
+    if twin_items and (twin_dir / "eval").exists():
+        twin = load_split(twin_dir, "eval")
+        by_kind: dict[str, list[float]] = {}
+        for i in range(min(twin_items, len(twin))):
+            item = twin[i]
+            p = p_yes(model, processor, item["question"], [im.convert("RGB") for im in item["images"]])
+            by_kind.setdefault(item["candidate_kinds"][0], []).append(p)
+        out["twin_p_yes"] = {k: (round(float(np.mean(v)), 3), len(v)) for k, v in sorted(by_kind.items())}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("models", nargs="+", help="checkpoint dirs (the kit's layout)")
+    ap.add_argument("--runs", type=Path, default=Path("runs/mini"), help="a mini run dir (data/, twin/)")
+    ap.add_argument("--train-images", type=int, default=300)
+    ap.add_argument("--eval-pairs", type=int, default=100)
+    ap.add_argument("--twin-items", type=int, default=60)
+    args = ap.parse_args()
+    from dig_kit.data.reader import check_dataset_dir
+    from dig_kit.models.mini import build_mini_model
+
+    for subset in ("stage1", "eval"):
+        check_dataset_dir(args.runs / "data", subset)
+    with tempfile.TemporaryDirectory() as tmp:
+        models = [("random init (same architecture, built now)", build_mini_model(Path(tmp) / "init"))]
+        models += [(str(m), Path(m)) for m in args.models]
+        print("chance: colour probe ~0.125, yes/no 0.5")
+        for name, path in models:
+            r = probe(path, args.runs, args.train_images, args.eval_pairs, args.twin_items)
+            print(f"{name}\n  colour probe (held-out objects {r['colour_objects'][1]}): {r['colour_probe']:.3f}"
+                  f"\n  yes/no accuracy: " + ", ".join(f"{k} {v:.3f}" for k, v in r["vqa_accuracy"].items())
+                  + (f"\n  TWIN p(yes) by kind (mean, items): {r['twin_p_yes']}" if "twin_p_yes" in r else ""))
+
+
+if __name__ == "__main__":
+    main()
