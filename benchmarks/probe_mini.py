@@ -160,11 +160,18 @@ def main() -> None:
     ap.add_argument("--eval-pairs", type=int, default=100)
     ap.add_argument("--twin-items", type=int, default=60)
     args = ap.parse_args()
+    from dig_kit.config import ConfigError
     from dig_kit.data.reader import check_dataset_dir
     from dig_kit.models.mini import build_mini_model
 
-    for subset in ("stage1", "eval"):
-        check_dataset_dir(args.runs / "data", subset)
+    try:
+        for subset in ("stage1", "eval"):
+            check_dataset_dir(args.runs / "data", subset)
+    except ConfigError as e:
+        ap.error(str(e))
+    missing = [m for m in args.models if not (Path(m) / "config.json").exists()]
+    if missing:
+        ap.error(f"not a checkpoint dir (no config.json): {', '.join(missing)}")
     with tempfile.TemporaryDirectory() as tmp:
         models = [("random init (same architecture, built now)", build_mini_model(Path(tmp) / "init"))]
         models += [(str(m), Path(m)) for m in args.models]

@@ -1,6 +1,7 @@
 """The mini profile's pieces on tiny settings: the compact tokenizer, the mini Qwen3-VL
 builder, the warm start (examples, augmentation, trl SFT phases), the grounding task, the
-report (mean over seeds, results.json) and the pipeline's plan. The full profile is a
+report (mean over seeds, results.json), the pipeline's plan and ``benchmarks/probe_mini.py``'s
+measurements. The full profile is a
 benchmark (README "The method in miniature"), not a test."""
 
 import json
@@ -189,6 +190,56 @@ def test_grounding_task_scores_every_object_of_the_before_image(mini):
     metrics, _ = task.score(docs, one, thinking=True)
     n_obj = sum(len(r["objects_before"]) for r in rows.values())
     assert metrics["precision"] == 100 and metrics["recall"] == pytest.approx(100 * len(docs) / n_obj, abs=0.01)
+
+
+def _probe_module():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "probe_mini.py"
+    spec = importlib.util.spec_from_file_location("probe_mini", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_probe_mini_linear_probe_and_answer_logprob(mini):
+    """benchmarks/probe_mini.py, whose numbers the README cites: the probe separates separable
+    features and not shuffled ones; an answer's log-probability is exactly the model's own
+    loss on the completion tokens (no off-by-one between prompt and answer)."""
+    import torch
+
+    from dig_kit.data.reader import load_split
+    from dig_kit.models.loading import load_model_and_processor
+    from dig_kit.prompts import chat_messages
+
+    probe = _probe_module()
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 8, 400)
+    x = np.eye(8)[y] * 6 + rng.normal(size=(400, 8))
+    assert probe.linear_probe(x[:300], y[:300], x[300:], y[300:], 8) > 0.95
+    noise = rng.normal(size=(400, 16))
+    assert probe.linear_probe(noise[:300], y[:300], noise[300:], y[300:], 8) < 0.35
+
+    model, processor = load_model_and_processor(mini["model"], dtype="fp32")
+    model.eval()
+    row = load_split(mini["data"], "eval")[0]
+    images = [row["before"].convert("RGB"), row["after"].convert("RGB")]
+    completion = "</think>\n\n<answer>yes</answer>" + processor.tokenizer.eos_token
+    got = probe.answer_logprob(model, processor, "Same?", images, completion)
+    prompt = processor.apply_chat_template(chat_messages("Same?", 2), add_generation_prompt=True, tokenize=False)
+    enc = processor(text=[prompt], images=[images], return_tensors="pt")
+    comp = processor.tokenizer(completion, add_special_tokens=False, return_tensors="pt")["input_ids"]
+    ids = torch.cat([enc["input_ids"], comp], 1)
+    labels = torch.full_like(ids, -100)
+    labels[:, enc["input_ids"].shape[1]:] = comp
+    extra = {"mm_token_type_ids": torch.cat([enc["mm_token_type_ids"], torch.zeros_like(comp)], 1)} \
+        if "mm_token_type_ids" in enc else {}
+    with torch.no_grad():
+        loss = model(**{**enc, **extra, "input_ids": ids, "attention_mask": torch.ones_like(ids)}, labels=labels).loss
+    assert got == pytest.approx(-float(loss) * comp.shape[1], rel=1e-4)
+    assert 0 < probe.p_yes(model, processor, "Same?", images) < 1
+    grid = probe.image_tokens(model, processor, images[0])
+    assert grid.shape[:2] == (row["height"] // 16, row["width"] // 16)
 
 
 def test_mean_over_seeds_and_results_json(mini, tmp_path):
