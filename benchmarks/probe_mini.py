@@ -86,9 +86,10 @@ def linear_probe(x_train, y_train, x_test, y_test, classes: int) -> float:
     return float((pred == y_test).mean())
 
 
-def answer_logprob(model, processor, text: str, images, completion: str) -> float:
-    """log p(completion | prompt): the chat-templated prompt with its images, the completion
-    tokenized apart and appended (as trl's collator builds a training row)."""
+def answer_inputs(processor, text: str, images, completion: str):
+    """Model inputs for prompt + completion, and the prompt's length: the chat-templated prompt
+    with its images, the completion tokenized apart and appended (as trl's collator builds a
+    training row); text tokens are multimodal type 0."""
     import torch
 
     from dig_kit.prompts import chat_messages
@@ -98,12 +99,20 @@ def answer_logprob(model, processor, text: str, images, completion: str) -> floa
     comp = processor.tokenizer(completion, add_special_tokens=False, return_tensors="pt")["input_ids"]
     ids = torch.cat([enc["input_ids"], comp], dim=1)
     inputs = {**enc, "input_ids": ids, "attention_mask": torch.ones_like(ids)}
-    if "mm_token_type_ids" in enc:  # text tokens are type 0
+    if "mm_token_type_ids" in enc:
         inputs["mm_token_type_ids"] = torch.cat([enc["mm_token_type_ids"], torch.zeros_like(comp)], dim=1)
+    return inputs, enc["input_ids"].shape[1]
+
+
+def answer_logprob(model, processor, text: str, images, completion: str) -> float:
+    """log p(completion | prompt) (:func:`answer_inputs`)."""
+    import torch
+
+    inputs, n = answer_inputs(processor, text, images, completion)
     with torch.no_grad():
         logits = model(**inputs).logits[0].float().log_softmax(-1)
-    n = enc["input_ids"].shape[1]
-    return float(sum(logits[i - 1, ids[0, i]] for i in range(n, ids.shape[1])))
+    ids = inputs["input_ids"][0]
+    return float(sum(logits[i - 1, ids[i]] for i in range(n, len(ids))))
 
 
 def p_yes(model, processor, text: str, images) -> float:

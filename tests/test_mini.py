@@ -1,8 +1,7 @@
 """The mini profile's pieces on tiny settings: the compact tokenizer, the mini Qwen3-VL
 builder, the warm start (examples, augmentation, trl SFT phases), the grounding task, the
 report (mean over seeds, results.json), the pipeline's plan and ``benchmarks/probe_mini.py``'s
-measurements. The full profile is a
-benchmark (README "The method in miniature"), not a test."""
+measurements. The full profile is a benchmark (README "The method in miniature"), not a test."""
 
 import json
 import random
@@ -204,13 +203,12 @@ def _probe_module():
 
 def test_probe_mini_linear_probe_and_answer_logprob(mini):
     """benchmarks/probe_mini.py, whose numbers the README cites: the probe separates separable
-    features and not shuffled ones; an answer's log-probability is exactly the model's own
+    features and not noise; an answer's log-probability is exactly the model's own
     loss on the completion tokens (no off-by-one between prompt and answer)."""
     import torch
 
     from dig_kit.data.reader import load_split
     from dig_kit.models.loading import load_model_and_processor
-    from dig_kit.prompts import chat_messages
 
     probe = _probe_module()
     rng = np.random.default_rng(0)
@@ -226,17 +224,13 @@ def test_probe_mini_linear_probe_and_answer_logprob(mini):
     images = [row["before"].convert("RGB"), row["after"].convert("RGB")]
     completion = "</think>\n\n<answer>yes</answer>" + processor.tokenizer.eos_token
     got = probe.answer_logprob(model, processor, "Same?", images, completion)
-    prompt = processor.apply_chat_template(chat_messages("Same?", 2), add_generation_prompt=True, tokenize=False)
-    enc = processor(text=[prompt], images=[images], return_tensors="pt")
-    comp = processor.tokenizer(completion, add_special_tokens=False, return_tensors="pt")["input_ids"]
-    ids = torch.cat([enc["input_ids"], comp], 1)
-    labels = torch.full_like(ids, -100)
-    labels[:, enc["input_ids"].shape[1]:] = comp
-    extra = {"mm_token_type_ids": torch.cat([enc["mm_token_type_ids"], torch.zeros_like(comp)], 1)} \
-        if "mm_token_type_ids" in enc else {}
+    inputs, n = probe.answer_inputs(processor, "Same?", images, completion)
+    labels = torch.full_like(inputs["input_ids"], -100)
+    labels[:, n:] = inputs["input_ids"][:, n:]
     with torch.no_grad():
-        loss = model(**{**enc, **extra, "input_ids": ids, "attention_mask": torch.ones_like(ids)}, labels=labels).loss
-    assert got == pytest.approx(-float(loss) * comp.shape[1], rel=1e-4)
+        loss = model(**inputs, labels=labels).loss
+    assert inputs["input_ids"].shape[1] - n == len(processor.tokenizer(completion, add_special_tokens=False)["input_ids"])
+    assert got == pytest.approx(-float(loss) * (inputs["input_ids"].shape[1] - n), rel=1e-4)
     assert 0 < probe.p_yes(model, processor, "Same?", images) < 1
     grid = probe.image_tokens(model, processor, images[0])
     assert grid.shape[:2] == (row["height"] // 16, row["width"] // 16)
