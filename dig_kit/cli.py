@@ -15,6 +15,7 @@ import sys
 from dig_kit.config import ConfigError, load_config, preset_names, to_dict
 from dig_kit.render.pairs import RenderError
 from dig_kit.render.pool import RenderEnvError
+from dig_kit.runlock import RunLockError
 from dig_kit.scenes import ChangeError, SceneError
 
 
@@ -59,13 +60,15 @@ def cmd_tiny_model(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from dig_kit.train.grpo import check_stage
-
-    cfg = load_config(args.preset, args.overrides)
-    check_stage(cfg, args.stage, args.data, args.out, args.model)  # before torch/trl are imported
+    from dig_kit.launcher import LaunchError
     from dig_kit.train.grpo import run_stage
 
-    print(run_stage(cfg, args.stage, args.data, args.out, model=args.model))
+    cfg = load_config(args.preset, args.overrides)
+    try:  # everything is checked before torch/trl are imported
+        print(run_stage(cfg, args.stage, args.data, args.out, model=args.model, log_dir=args.log_dir))
+    except LaunchError as e:
+        print(f"dig-kit train: error: {e}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -153,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="run directory (stageN/ subdirectories)")
     p.add_argument("--model", default=None, help="initial weights (default: train.model for stage 1, else the "
                    "previous stage's final weights)")
+    p.add_argument("--log-dir", default=None, help="where a launched stage's log goes (default: OUT/../logs); "
+                   "with --set train.launch.processes=N (or auto: one per GPU) the stage starts N processes")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("reproduce", help="run the notebooks headlessly with papermill, in dependency order")
@@ -178,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, SceneError, ChangeError, RenderEnvError, RenderError) as e:
+    except (ConfigError, SceneError, ChangeError, RenderEnvError, RenderError, RunLockError) as e:
         print(f"dig-kit {args.command}: error: {e}", file=sys.stderr)
         return 2
 

@@ -209,6 +209,30 @@ class RewardConfig:
 
 
 @dataclass
+class LaunchConfig:
+    """How a stage's processes are started (:mod:`dig_kit.train.launch`). One process trains in
+    the calling process (a notebook kernel, ``dig-kit train``); more, or several nodes, are
+    started as a child process tree with ``accelerate launch``, followed by a progress bar, logged
+    to ``<runs>/logs/`` and recorded in ``stage<k>/launch.json``."""
+
+    processes: int | str = 1
+    """Training processes per node: a number, or ``auto`` = one per visible GPU
+    (``CUDA_VISIBLE_DEVICES``, else ``nvidia-smi -L``; 1 where none is visible)."""
+    accelerate_config: str = "ddp"
+    """The accelerate config file: a name under ``configs/accelerate/`` (``ddp``,
+    ``fsdp_full_shard``, ...) or a path. Without GPUs the ranks run DDP on gloo whatever it
+    says (accelerate runs FSDP on GPUs only); the record says so."""
+    nodes: int = 1
+    """Machines taking part (each runs the same command with its own ``machine_rank``)."""
+    machine_rank: int = 0
+    """This machine's rank, 0 .. nodes-1 (0 writes the run's files)."""
+    main_address: str = ""
+    """Address of the rank-0 machine when nodes > 1."""
+    main_port: int = 0
+    """Rendezvous port; 0 = a free port on one node, 29500 across nodes."""
+
+
+@dataclass
 class TrainConfig:
     """GRPO on trl (supplement Table 5). Fields the paper is silent on say so."""
 
@@ -288,6 +312,7 @@ class TrainConfig:
     local copy of the published TWIN pairs (Hugging Face dataset folder)."""
     epochs: float = 0.0
     """>0: train this many epochs over the stage's data instead of stage_steps (TWIN: one epoch)."""
+    launch: LaunchConfig = field(default_factory=LaunchConfig)
 
 
 @dataclass
@@ -434,6 +459,14 @@ def _check(cfg: KitConfig) -> None:
         ("train.vllm_server_url", not t.vllm_server_url or t.vllm_server_url.startswith(("http://", "https://")),
          "must be empty or start with http:// or https://"),
         ("train.lora_rank", t.lora_rank >= 0, "must be >= 0"),
+        ("train.launch.processes", t.launch.processes == "auto"
+         or (isinstance(t.launch.processes, int) and t.launch.processes >= 1), "must be a number >= 1 or auto"),
+        ("train.launch.nodes", t.launch.nodes >= 1, "must be >= 1"),
+        ("train.launch.machine_rank", 0 <= t.launch.machine_rank < t.launch.nodes, "must be in 0..nodes-1"),
+        ("train.launch.main_address", t.launch.nodes == 1 or bool(t.launch.main_address),
+         "must be set (the rank-0 machine's address) when nodes > 1"),
+        ("train.launch.main_port", 0 <= t.launch.main_port <= 65535, "must be a port number (0: automatic)"),
+        ("train.launch.accelerate_config", bool(t.launch.accelerate_config), "must name a config or give a path"),
     ]
     w = cfg.twin
     rules += [

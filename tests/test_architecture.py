@@ -16,15 +16,17 @@ ALLOWED = {
     "config": {"rewards"},  # the reward section takes its defaults and checks from rewards.dig
     "prompts": set(),
     "paths": set(),
+    "launcher": set(),
+    "runlock": set(),
     "scenes": {"config"},
-    "render": {"config", "scenes", "prompts"},
+    "render": {"config", "scenes", "prompts", "launcher"},
     "data": {"config", "scenes", "prompts", "render", "rewards"},  # exports write the reward's ground truth
     "rewards": set(),
     "models": {"config", "prompts", "scenes"},  # the mini tokenizer learns the attribute words (scenes.attributes)
-    "train": {"config", "prompts", "scenes", "rewards", "data", "models"},  # warm-start VQA names attributes
-    "evaluation": {"config", "prompts", "rewards", "data", "models"},
-    "paper": {"paths", "config", "prompts", "scenes", "render", "data", "rewards", "models", "train", "evaluation"},
-    "cli": {"paths", "config", "prompts", "scenes", "render", "data", "rewards", "models", "train", "evaluation", "paper"},
+    "train": {"config", "prompts", "scenes", "rewards", "data", "models", "launcher", "runlock"},  # warm-start VQA names attributes
+    "evaluation": {"config", "prompts", "rewards", "data", "models", "launcher"},
+    "paper": {"paths", "launcher", "runlock", "config", "prompts", "scenes", "render", "data", "rewards", "models", "train", "evaluation"},
+    "cli": {"paths", "launcher", "runlock", "config", "prompts", "scenes", "render", "data", "rewards", "models", "train", "evaluation", "paper"},
 }
 
 

@@ -379,12 +379,13 @@ def test_validation_sampling_reaches_vllm(tiny, tmp_path, monkeypatch):
 
 def test_readme_fsdp_launch_command_runs_on_two_cpu_processes(tiny, tmp_path):
     """The README's 8-GPU command with the shipped FSDP config, as far as CPU allows: accelerate
-    launch, 2 processes (accelerate runs FSDP on GPUs only, so the ranks run plain DDP here)."""
+    launch, 2 processes (accelerate runs FSDP on GPUs only, so the ranks run plain DDP here;
+    its --cpu flag would start one process only)."""
     root = Path(__file__).parents[1]
     launch = "accelerate launch --config_file configs/accelerate/fsdp_full_shard.yaml"
     assert launch in (root / "README.md").read_text()
     cmd = [str(Path(sys.executable).parent / "accelerate"), "launch", "--config_file",
-           str(root / "configs/accelerate/fsdp_full_shard.yaml"), "--num_processes", "2", "--cpu",
+           str(root / "configs/accelerate/fsdp_full_shard.yaml"), "--num_processes", "2",
            "--mixed_precision", "no", "--main_process_port", "0",
            "-m", "dig_kit.cli", "train", "--preset", "smoke", "--stage", "1", "--data", str(tiny["data"]),
            "--out", str(tmp_path)]
@@ -395,6 +396,9 @@ def test_readme_fsdp_launch_command_runs_on_two_cpu_processes(tiny, tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     assert (tmp_path / "stage1" / "final" / "model.safetensors").exists()
     assert [r["step"] for r in _rows(tmp_path / "stage1" / "metrics.jsonl")] == [1]
+    world = json.loads((tmp_path / "stage1" / "world.json").read_text())
+    assert world["world_size"] == 2 and world["distributed_type"] == "MULTI_CPU"
+    assert json.loads((tmp_path / "stage1" / "launch.json").read_text())["mode"].startswith("launched outside")
 
 
 def test_resume_skips_a_checkpoint_killed_mid_save(tmp_path):

@@ -21,6 +21,7 @@ import json
 import math
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -73,13 +74,15 @@ def stage_dir(out_dir: str | Path, stage: int) -> Path:
     return Path(out_dir) / f"stage{stage}"
 
 
-def check_stage(cfg: KitConfig, stage: int, data_dir: str | Path, out_dir: str | Path, model: str | None) -> str:
-    """Validate a stage run before anything heavy is imported; return the initial weights."""
+def check_stage(cfg: KitConfig, stage: int, data_dir: str | Path, out_dir: str | Path, model: str | None,
+                processes: int | None = None) -> str:
+    """Validate a stage run before anything heavy is imported; return the initial weights.
+    ``processes``: the processes it will run on (default: this launch's world size)."""
     from dig_kit.data.reader import check_dataset_dir
 
     if stage not in (1, 2, 3):
         raise ConfigError(f"stage {stage}: the curriculum has stages 1, 2 and 3")
-    batch_plan(cfg.train, world_size())  # the global batch must split over this many processes
+    batch_plan(cfg.train, processes or world_size())  # the global batch must split over this many processes
     if cfg.train.task == "twin":
         if not Path(data_dir).exists():
             raise ConfigError(f"TWIN data not found at {data_dir} (render it with `dig-kit render-twin --out {data_dir}`)")
@@ -87,10 +90,14 @@ def check_stage(cfg: KitConfig, stage: int, data_dir: str | Path, out_dir: str |
         check_dataset_dir(data_dir, cfg.train.stage_subsets[stage - 1])
     if cfg.train.task == "mix" and not (cfg.train.twin_data and Path(cfg.train.twin_data).exists()):
         raise ConfigError(f"train.task=mix needs train.twin_data (a TWIN data dir), got {cfg.train.twin_data!r}")
-    if model:
-        return model
-    if stage == 1:
-        return cfg.train.model
+    if model or stage == 1:
+        init = model or cfg.train.model
+        where = "--model" if model else "train.model"
+        local = Path(init).expanduser()
+        if not local.exists() and (local.is_absolute() or init.startswith((".", "~")) or init.count("/") > 1):
+            raise ConfigError(f"{where}: {init} does not exist (a local checkpoint directory, or a hub id such as "
+                              "Qwen/Qwen3-VL-4B-Thinking)")
+        return init
     prev = stage_dir(out_dir, stage - 1) / "final"
     if not (prev / "config.json").exists():
         raise ConfigError(f"stage {stage} starts from stage {stage - 1}'s final weights, but {prev} does not exist: "
@@ -265,16 +272,57 @@ def last_complete_checkpoint(out: Path) -> str | None:
     return None
 
 
-def run_stage(cfg: KitConfig, stage: int, data_dir: str | Path, out_dir: str | Path, model: str | None = None) -> Path:
-    """Train one curriculum stage; return its ``final`` directory."""
-    init = check_stage(cfg, stage, data_dir, out_dir, model)
+def run_stage(cfg: KitConfig, stage: int, data_dir: str | Path, out_dir: str | Path, model: str | None = None,
+              log_dir: str | Path | None = None) -> Path:
+    """Train one curriculum stage; return its ``final`` directory.
+
+    With ``train.launch`` asking for more than one process (or node) the stage is launched as a
+    child process tree (:mod:`dig_kit.train.launch`; its output goes to ``log_dir``, default
+    ``<out_dir>/../logs``); with one it trains in this process. Either way the run dir is locked
+    against a second run (:mod:`dig_kit.runlock`) and ``stage<k>/launch.json`` says what ran."""
+    from dig_kit.runlock import run_lock
+    from dig_kit.train.launch import inside_launch, launch_plan, launch_stage
+
+    plan = None if inside_launch() else launch_plan(cfg)
+    init = check_stage(cfg, stage, data_dir, out_dir, model, processes=plan["world_size"] if plan else None)
     out = stage_dir(out_dir, stage)
     final = out / "final"
     if (final / "config.json").exists():
         print(f"stage {stage}: already finished ({final}); delete it to train again")
         return final
+    if plan is None:  # a launched rank (this kit's launcher, torchrun, accelerate)
+        return _train_here(cfg, stage, data_dir, out_dir, init)
+    if cfg.train.launch.machine_rank != 0:  # another node of a multi-node run: node 0 holds the lock
+        return launch_stage(cfg, stage, data_dir, out_dir, init, plan, log_dir)
+    with run_lock(out_dir, f"training stage {stage} into {out_dir}"):
+        if plan["launched"]:
+            return launch_stage(cfg, stage, data_dir, out_dir, init, plan, log_dir)
+        return _train_here(cfg, stage, data_dir, out_dir, init)
 
 
+def _write_world(trainer, out: Path, launched_here: bool) -> None:
+    """``world.json``: the processes the trainer itself sees (and, when nothing launched this
+    process, ``launch.json`` saying so)."""
+    acc = trainer.accelerator
+    if not acc.is_main_process:
+        return
+    from dig_kit.train.launch import LAUNCHED_ENV, write_launch_record
+
+    kind = acc.distributed_type
+    world = {"world_size": acc.num_processes, "distributed_type": getattr(kind, "value", str(kind)),
+             "device": str(acc.device), "max_steps": trainer.args.max_steps}
+    (out / "world.json").write_text(json.dumps(world, indent=1) + "\n")
+    if os.environ.get(LAUNCHED_ENV) != "1":
+        mode = "in-process" if launched_here else "launched outside the kit (torchrun / accelerate by hand)"
+        write_launch_record(out / "launch.json", {"stage": int(out.name.removeprefix("stage") or 0), "mode": mode,
+                                                  "command": sys.argv, "processes": acc.num_processes, "nodes": None,
+                                                  "world_size": acc.num_processes, "trainer": world})
+
+
+def _train_here(cfg: KitConfig, stage: int, data_dir: str | Path, out_dir: str | Path, init: str) -> Path:
+    """Train the stage in this process (one of the ranks, or the only one)."""
+    out = stage_dir(out_dir, stage)
+    final = out / "final"
     from dig_kit.train.data import stage_dataset
     from dig_kit.train.filtering import FilteringGRPOTrainer
     from dig_kit.models.loading import load_model_and_processor
@@ -318,6 +366,7 @@ def run_stage(cfg: KitConfig, stage: int, data_dir: str | Path, out_dir: str | P
         filter_max_retries=cfg.train.filter_max_retries, filter_seed=cfg.train.seed + stage,
     )
     acc = trainer.accelerator
+    _write_world(trainer, out, launched_here=world_size() == 1)
     last = last_complete_checkpoint(out)
     if last and acc.is_main_process:  # rows logged after the checkpoint we resume from will be logged again
         keep_metrics_until(out / "metrics.jsonl", int(Path(last).name.split("-")[-1]))
