@@ -33,6 +33,19 @@ def cmd_config(args) -> int:
     return 0
 
 
+def _workers_arg(text: str) -> int | str:
+    """``--workers``: ``auto`` or a number >= 1."""
+    if text.strip() == "auto":
+        return "auto"
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: a number >= 1 or auto") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: a number >= 1 or auto")
+    return n
+
+
 def cmd_render(args) -> int:
     from dig_kit.data.writer import parse_shard, render_dataset
 
@@ -76,7 +89,7 @@ def cmd_reproduce(args) -> int:
     from dig_kit.paper.pipeline import run_pipeline
 
     return run_pipeline(profile=args.profile, runs_dir=args.runs_dir, figures_dir=args.figures,
-                        only=args.only, start=args.start, overrides=args.overrides)
+                        only=args.only, start=args.start, overrides=args.overrides, plan_only=args.plan)
 
 
 def cmd_doctor(args) -> int:
@@ -131,7 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--subset", action="append", help="subset to render (repeatable; default: all of the preset)")
         p.add_argument("--num-pairs", "--num-items", dest="num_pairs", type=int, default=None,
                        help="items per subset (default: the preset's)")
-        p.add_argument("--workers", type=int, default=1, help="persistent Blender worker processes")
+        p.add_argument("--workers", type=_workers_arg, default=1,
+                       help="persistent Blender worker processes: a number, or auto = one per visible GPU "
+                            "(each pinned to its GPU; 1 without GPUs or with data.render.device=cpu); "
+                            "N workers on a GPU machine go round-robin over its GPUs")
         p.add_argument("--shard", default="0/1", help="render only shard I of N (item k goes to shard k %% N)")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
         p.set_defaults(func=cmd_render, kind=kind)
@@ -168,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="start", default=None, help="start at this step")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field in every step, e.g. --set data.subsets.stage1.num_pairs=100")
+    p.add_argument("--plan", action="store_true",
+                   help="print every step with what it launches (processes, GPUs, nodes), whether it is cached, "
+                        "the inputs it needs and whether they are here, and estimated GPU-hours; run nothing")
     p.set_defaults(func=cmd_reproduce)
 
     p = sub.add_parser("doctor", help="show what the environments hold: versions, CUDA, the Blender render env")

@@ -56,3 +56,40 @@ def test_reproduce_runs_every_step_then_skips_them(tmp_path):
     index = (figures / "index.md").read_text()
     assert "`fig7_pairs`" in index and "01_render_dataset.ipynb (render)" in index
     assert "06_ablations.ipynb (ablations)" in index and "07_paper_artifacts.ipynb (artifacts)" in index
+
+
+def test_reproduce_launches_the_training_stages_on_two_processes(tmp_path):
+    """The notebook stage launches `accelerate launch` (2 CPU processes, gloo) from its kernel."""
+    import json
+    import time
+    from pathlib import Path
+
+    runs = tmp_path / "runs"
+    cmd = [sys.executable, "-m", "dig_kit.cli", "reproduce", "--profile", "smoke", "--runs-dir", str(runs),
+           "--figures", str(tmp_path / "figures"), "--only", "render", "--only", "train1", "--only", "train2",
+           "--set", "train.launch.processes=2"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr[-3000:]
+    train = runs / "smoke" / "train"
+    from safetensors import safe_open
+
+    with safe_open(str(runs / "smoke" / "tiny-model" / "model.safetensors"), "pt") as f:
+        names = set(f.keys())
+    for stage, steps in ((1, 3), (2, 2)):  # the smoke preset's stage_steps
+        launch = json.loads((train / f"stage{stage}" / "launch.json").read_text())
+        assert launch["mode"] == "launched" and launch["processes"] == 2 and launch["status"] == "finished"
+        assert launch["trainer"]["world_size"] == 2
+        assert Path(launch["log"]) == runs / "smoke" / "logs" / f"train-stage{stage}.log"
+        rows = [json.loads(x) for x in (train / f"stage{stage}" / "metrics.jsonl").read_text().splitlines()]
+        assert [r["step"] for r in rows if r["split"] == "train"] == list(range(1, steps + 1))
+        with safe_open(str(train / f"stage{stage}" / "final" / "model.safetensors"), "pt") as f:
+            assert set(f.keys()) == names  # full weights
+    deadline = time.time() + 20
+    while time.time() < deadline and str(runs) in subprocess.run(["ps", "-eo", "args"], capture_output=True,
+                                                                 text=True).stdout:
+        time.sleep(0.5)
+    assert str(runs) not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    plan = subprocess.run(cmd + ["--plan"], capture_output=True, text=True, timeout=120)
+    assert plan.returncode == 0
+    for name in ("render", "train1", "train2"):
+        assert f"] {name:10s} cached" in plan.stdout, plan.stdout

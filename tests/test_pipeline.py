@@ -87,3 +87,76 @@ def test_index_lists_artifacts_even_without_records(tmp_path):
     (tmp_path / "x.csv").write_text("a\n")
     path = write_index(tmp_path, tmp_path / "none.json", "smoke")
     assert "| `x` | csv | ? (?)" in path.read_text()
+
+
+def test_a_second_reproduce_on_the_same_runs_is_refused_then_a_dead_holder_is_taken_over(tmp_path, capsys, fake_plan):
+    import subprocess
+    import sys
+    import textwrap
+
+    runs = tmp_path / "runs" / "smoke"
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import time
+        from dig_kit.runlock import run_lock
+        with run_lock({str(runs)!r}, "dig-kit reproduce --profile smoke"):
+            print("held", flush=True)
+            time.sleep(300)
+    """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        rc, out, err = _run(tmp_path, capsys)
+        assert rc == 2 and f"pid {holder.pid}" in err and "dig-kit reproduce --profile smoke" in err
+        assert "running" not in out
+    finally:
+        holder.kill()
+        holder.wait()
+    rc, out, err = _run(tmp_path, capsys)  # the holder was killed: its lock is stale
+    assert rc == 0 and out.count("running") == 2 and "taking over the lock" in err
+    assert not (runs / ".dig-kit.lock").exists()
+
+
+def test_the_paper_plan_runs_nothing_and_says_what_each_step_launches(tmp_path):
+    """On a machine whose nvidia-smi lists 8 GPUs (a stand-in), without a GPU, in seconds."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    smi = tmp_path / "bin" / "nvidia-smi"
+    smi.parent.mkdir()
+    smi.write_text("#!/bin/sh\nfor i in 0 1 2 3 4 5 6 7; do echo \"GPU $i: NVIDIA H200 (UUID: GPU-$i)\"; done\n")
+    smi.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
+    env.update(PATH=f"{smi.parent}{os.pathsep}{env['PATH']}", HF_HOME=str(tmp_path / "hf"))
+    t0 = time.time()
+    res = subprocess.run([sys.executable, "-m", "dig_kit.cli", "reproduce", "--profile", "paper", "--plan",
+                          "--runs-dir", str(tmp_path / "runs"), "--figures", str(tmp_path / "fig")],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert time.time() - t0 < 60
+    out = res.stdout
+    assert "GPUs visible here: 8" in out
+    names = [s[0] for s in pipeline.steps("paper", tmp_path, tmp_path)]
+    for i, name in enumerate(names, 1):
+        assert f"[{i}/{len(names)}] {name}" in out
+    train1 = out[out.index("] train1"):out.index("] train2")]
+    assert "to run" in train1 and "GPU-h (estimate)" in train1
+    assert "accelerate launch, 8 process(es) x 1 node(s) = 8, fsdp_full_shard.yaml" in train1
+    assert "Qwen/Qwen3-VL-4B-Thinking: MISSING" in train1  # not in this (empty) Hugging Face cache
+    assert "benchmark files under data/benchmarks" in out and "total: ~" in out
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "fig").exists()  # nothing written
+
+
+def test_the_readme_lists_the_plans_gpu_hour_estimates():
+    """The README's estimate table and `--plan` come from the same cost model."""
+    from pathlib import Path
+
+    from dig_kit.paper import plan
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    cfg = load_config("paper")
+    for stage in (1, 2, 3):
+        assert f"| train{stage} | ~{plan.stage_gpu_hours(cfg, stage):.1f} GPU-h |" in readme
+    for name, value in (("GEN_TOKENS_PER_GPU_S", "6,000 tokens/s"), ("TRAIN_MFU", "35%"),
+                        ("MEAN_COMPLETION_TOKENS", "600 tokens")):
+        assert value in readme, name

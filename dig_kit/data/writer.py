@@ -8,6 +8,11 @@ may differ by +-1 between runs), and drops a torn last line.
 Shards: pair k of a subset belongs to shard ``k % N``; shards write to their own
 directories, so many machines can render disjoint parts into copies of one directory tree
 that merge by copying. Pairs already present in any shard directory are never rendered again.
+Several shards may also render into one shared directory at once (a Slurm array job,
+``configs/slurm/render.sbatch``): the files they share, ``config.yaml`` and ``README.md``,
+are written whole under a temporary name and renamed, so none sees a torn one.
+Workers: a number or ``"auto"`` (one per visible GPU, each pinned to its GPU; see
+:mod:`dig_kit.render.pool`).
 """
 
 from __future__ import annotations
@@ -21,10 +26,10 @@ from pathlib import Path
 
 import yaml
 
-from dig_kit.config import ConfigError, KitConfig, from_dict, save_config, to_dict
+from dig_kit.config import ConfigError, KitConfig, from_dict, to_dict
 from dig_kit.data.reader import METADATA, done_ids, read_rows, shard_name
 from dig_kit.render.pairs import pair_id
-from dig_kit.render.pool import RenderPool
+from dig_kit.render.pool import RenderPool, render_gpus, worker_gpus
 from dig_kit.scenes.changes import sample_pair
 
 
@@ -87,6 +92,14 @@ Every object of both images is inside the frame and shows at least `data.render.
 pixels (0 = CLEVR's 200 at 480x320, scaled); added objects go into empty spots."""
 
 
+def _write_whole(path: Path, text: str) -> None:
+    """Write ``path`` under a name of this process, then rename: concurrent shards writing
+    into one directory never see (or leave) a torn file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 def write_card(out: Path, cfg: KitConfig, kind: str = "dig") -> None:
     """README.md with a ``configs`` section so ``load_dataset(out)`` finds one split per subset."""
     splits = [s for s in _subsets(cfg, kind) if any((out / s).glob(f"*/{METADATA}"))]
@@ -113,7 +126,7 @@ def write_card(out: Path, cfg: KitConfig, kind: str = "dig") -> None:
         "Load with `datasets.load_dataset(\"<this directory>\")`.",
         "",
     ]
-    (out / "README.md").write_text("---\n" + yaml.safe_dump(header, sort_keys=False) + "---\n" + "\n".join(body))
+    _write_whole(out / "README.md", "---\n" + yaml.safe_dump(header, sort_keys=False) + "---\n" + "\n".join(body))
 
 
 def _check_writable(out: Path) -> None:
@@ -157,7 +170,7 @@ def render_dataset(
     out: str | Path,
     subsets: list[str] | None = None,
     num_pairs: int | None = None,
-    workers: int = 1,
+    workers: int | str = 1,
     shard: tuple[int, int] = (0, 1),
     progress: bool = True,
     kind: str = "dig",
@@ -165,7 +178,11 @@ def render_dataset(
     """Render (or complete) the dataset at ``out``; return a summary with timing.
 
     ``subsets`` defaults to every subset of the config; ``num_pairs`` overrides each subset's
-    size. Everything is validated before anything is written.
+    size; ``workers`` is a number of Blender worker processes or ``"auto"`` (one per visible GPU
+    when the render device is gpu or auto, else 1); with GPUs each worker is pinned to one
+    (``CUDA_VISIBLE_DEVICES``), N workers round-robin. Everything is validated before anything
+    is written. The summary's ``workers`` lists each worker's ``{"gpu", "device"}`` (empty when
+    nothing was left to render).
     """
     out = Path(out)
     cfg = from_dict(to_dict(cfg))  # a private copy: the caller's config is never modified
@@ -178,8 +195,8 @@ def render_dataset(
         raise ConfigError(f"unknown subset {unknown[0]!r}: the config defines {list(defined)}")
     if num_pairs is not None and num_pairs < 0:
         raise ConfigError(f"num_pairs={num_pairs}: must be >= 0")
-    if workers < 1:
-        raise ConfigError(f"workers={workers}: must be >= 1")
+    gpus = render_gpus(cfg.data.render.device)
+    n_workers = len(worker_gpus(workers, gpus))  # validates workers
     index, count = shard
     if not (count >= 1 and 0 <= index < count):
         raise ConfigError(f"shard {index}/{count}: need 0 <= I < N")
@@ -206,12 +223,12 @@ def render_dataset(
                     tasks.append((kind, s, seed, k, str(shard_dir)))
     summary = {"rendered": 0, "skipped": mine - len(tasks),
                "wall_s": 0.0, "render_s": 0.0, "renders": 0, "pair_wall_s": 0.0,
-               "skipped_unrendered": 0}
+               "skipped_unrendered": 0, "workers": []}
     t0 = time.perf_counter()
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = max(1, (os.cpu_count() or 1) // n_workers)
     created = not out.exists()
     try:
-        _render_tasks(cfg, out, names, tasks, (index, count), workers, threads, progress, summary)
+        _render_tasks(cfg, out, names, tasks, (index, count), (workers, gpus), threads, progress, summary)
     except BaseException:
         if created and not any(read_rows(m) for m in out.glob(f"*/*/{METADATA}")):
             shutil.rmtree(out, ignore_errors=True)  # a new dataset that got no pair: leave nothing behind
@@ -225,9 +242,12 @@ def _render_tasks(cfg, out, names, tasks, shard, workers, threads, progress, sum
     # The workers start (bpy loaded) before anything is written: a missing render environment
     # leaves no half-made dataset directory behind.
     index, count = shard
-    with RenderPool(to_dict(cfg), workers, threads) if tasks else contextlib.nullcontext() as pool:
+    workers, gpus = workers
+    with RenderPool(to_dict(cfg), workers, threads, gpus=gpus) if tasks else contextlib.nullcontext() as pool:
+        if pool is not None:
+            summary["workers"] = [{"gpu": w["gpu"], "device": w["device"]} for w in pool.workers_info]
         out.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, out / "config.yaml")
+        _write_whole(out / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
         for s in names:
             read_rows(out / s / shard_name(index, count) / METADATA, repair=True)
         if tasks:

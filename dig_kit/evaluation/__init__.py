@@ -10,7 +10,9 @@ chosen). The pieces, lm-evaluation-harness style:
   protocol; VQA normalisation);
 - :mod:`.boxes`: VLMEvalKit-tolerant box reading and coordinate conventions (grounding);
 - :mod:`.formats`: VLMEvalKit TSVs, Hugging Face parquet/folders, JSONL, lazy images;
-- :mod:`.cache`: resumable predictions JSONL per (model, benchmark, generation settings);
+- :mod:`.cache`: resumable predictions JSONL per (model, benchmark, generation settings), and
+  the part files of sharded generation, merged in item order;
+- :mod:`.workers`: generation spread over N processes, one per GPU (``processes=N|auto``);
 - :mod:`.backends`: ``vllm`` / ``transformers`` / ``dummy``, imported lazily;
 - :mod:`.runner`: :func:`evaluate`, :func:`score_file`, :func:`evaluate_suite`;
 - :mod:`.judge`: the LLM judge MM-Vet needs (from the environment, never faked);

@@ -3,12 +3,24 @@
 
 - ``dig-kit evaluate --model PATH --benchmark NAME --data PATH --out DIR [--backend vllm|transformers]``
   generates what ``DIR`` lacks (resumable), scores, prints and writes the metrics JSON.
+  ``--processes N`` (or ``auto``: one per visible GPU, or per ``--tensor-parallel-size``
+  GPUs) generates in N worker processes, each on its own GPU(s), logs under ``DIR/logs/``,
+  then merges and scores in this one; the scores are those of one process.
+  ``--shard I/N`` generates shard I of N only (the batches ``j`` with ``j % N == I``) into
+  its own part file, scores nothing and prints what it generated: for Slurm, e.g.
+  ``srun --ntasks N --gpus-per-task 1 bash -c 'dig-kit evaluate ... --shard $SLURM_PROCID/$SLURM_NTASKS'``
+  (or ``--shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT`` in an array job), then one
+  ``dig-kit evaluate ...`` without ``--shard`` merges the part files and scores. Shards
+  never write the same file, so they may run at the same time on any machines sharing
+  ``DIR``. Any evaluation first merges the part files it finds, so an interrupted
+  run resumes with any number of processes.
 - ``dig-kit score --benchmark NAME --data PATH --predictions FILE`` scores predictions made
   anywhere (JSONL: the item id and the raw model output per line, optionally
   ``finish_reason``), prints and writes the metrics JSON and the per-item JSONL.
 
-Errors in the input (unknown benchmark, missing data, missing backend library) exit with
-status 2 and one line naming the problem.
+Errors in the input (unknown benchmark, missing data, missing backend library, too few GPUs
+for ``--processes``) exit with status 2 and one line naming the problem; a worker process
+that fails exits with status 1 and its error and log tail.
 """
 
 from __future__ import annotations
@@ -41,25 +53,62 @@ def _common(p: argparse.ArgumentParser) -> None:
                         "abs for DiG, as its prompt asks)")
 
 
+def _processes_arg(value: str) -> int | str:
+    if value.strip().lower() == "auto":
+        return "auto"
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{value!r}: a positive number of processes, or auto")
+    return n
+
+
+def _shard_arg(value: str) -> tuple[int, int]:
+    try:
+        index, count = (int(x) for x in value.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r}: write I/N, shard I of N, e.g. 0/4") from None
+    if count < 1 or not 0 <= index < count:
+        raise argparse.ArgumentTypeError(f"{value!r}: shards are numbered 0..N-1 (N at least 1), "
+                                         f"so I/N needs 0 <= I < N")
+    return index, count
+
+
 def cmd_evaluate(args) -> int:
+    from dig_kit.launcher import LaunchError
+
     from .backends import BackendUnavailable
     from .formats import BenchmarkDataError
-    from .runner import evaluate
+    from .runner import evaluate, generate_shard
 
     backend_options = {k: v for k, v in (("tensor_parallel_size", args.tensor_parallel_size),
                                          ("max_pixels", args.max_pixels),
                                          ("gpu_memory_utilization", args.gpu_memory_utilization)) if v is not None}
+    shard = getattr(args, "shard", None)
+    processes = getattr(args, "processes", 1)
+    if shard is not None and processes != 1:
+        print("dig-kit evaluate: error: --shard runs one shard in this process; leave out --processes",
+              file=sys.stderr)
+        return 2
+    common = dict(backend=args.backend, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
+                  batch_size=args.batch_size, limit=args.limit, coord_format=args.coord_format,
+                  backend_options=backend_options, progress=not args.quiet, box_scale=args.box_scale)
     results = {}
     try:
         for bench in args.benchmark:
-            results[bench] = evaluate(
-                args.model, bench, args.data, args.out, backend=args.backend, max_new_tokens=args.max_new_tokens,
-                temperature=args.temperature, batch_size=args.batch_size, limit=args.limit, thinking=args.thinking,
-                coord_format=args.coord_format, backend_options=backend_options, progress=not args.quiet,
-                protocol=args.protocol, box_scale=args.box_scale)
+            if shard is not None:
+                results[bench] = generate_shard(args.model, bench, args.data, args.out, shard, **common)
+            else:
+                results[bench] = evaluate(args.model, bench, args.data, args.out, thinking=args.thinking,
+                                          protocol=args.protocol, processes=processes, **common)
     except (BenchmarkDataError, BackendUnavailable, KeyError, FileNotFoundError, ValueError) as e:
         print(f"dig-kit evaluate: error: {e.args[0] if isinstance(e, KeyError) and e.args else e}", file=sys.stderr)
         return 2
+    except LaunchError as e:
+        print(f"dig-kit evaluate: error: {e}", file=sys.stderr)
+        return 1
     out = results[args.benchmark[0]] if len(results) == 1 else results
     print(json.dumps(out, indent=2, default=str))
     return 0
@@ -115,6 +164,14 @@ def add_evaluate_commands(subparsers) -> None:
     p.add_argument("--tensor-parallel-size", type=int, default=None, help="vllm: GPUs per model")
     p.add_argument("--gpu-memory-utilization", type=float, default=None, help="vllm: fraction of GPU memory")
     p.add_argument("--max-pixels", type=int, default=None, help="cap on image pixels given to the processor")
+    p.add_argument("--processes", type=_processes_arg, default=1, metavar="N|auto",
+                   help="generate in N worker processes, each on its own GPU (vllm: its own --tensor-parallel-size "
+                        "GPUs), logs under OUT/logs/; then merge and score here, with the scores of one process. "
+                        "auto: one per visible GPU (group), 1 without GPUs. Default 1: generate in this process")
+    p.add_argument("--shard", type=_shard_arg, default=None, metavar="I/N",
+                   help="generate only shard I of N (batches j with j %% N == I, numbered from 0) into its own part "
+                        "file beside the predictions, score nothing, print what it generated; for Slurm array or "
+                        "srun jobs, after which one run without --shard merges the part files and scores")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     _common(p)
     p.set_defaults(func=cmd_evaluate)

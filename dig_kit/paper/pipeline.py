@@ -31,7 +31,7 @@ def steps(profile: str, runs: Path, figures: Path, extra: list[str] | None = Non
     plan = [
         ("render", "01_render_dataset.ipynb", "01_render_dataset.ipynb",
          {"preset": profile, "overrides": list(extra or []), "data_dir": data, "out_dir": str(figures),
-          "interactive": False, **({"workers": 2} if profile == "mini" else {})}),
+          "interactive": False, "workers": 1 if profile == "smoke" else 2 if profile == "mini" else "auto"}),
         ("rewards", "02_reward_sanity.ipynb", "02_reward_sanity.ipynb", {"out_dir": str(figures), "interactive": False}),
     ]
     smoke, mini = profile == "smoke", profile == "mini"
@@ -61,7 +61,8 @@ def steps(profile: str, runs: Path, figures: Path, extra: list[str] | None = Non
     else:
         evaluation = {"models": {"Qwen3-VL-4B-Thinking": "Qwen/Qwen3-VL-4B-Thinking",
                                  "Qwen3-VL-4B + DiG (this kit)": str(runs / "train" / "stage3" / "final")},
-                      "benchmarks": "paper", "data_root": "data/benchmarks", "backend": "auto"}
+                      "benchmarks": "paper", "data_root": "data/benchmarks", "backend": "auto",
+                      "processes": "auto"}  # one vLLM engine per visible GPU
     plan.append(("evaluate", "04_evaluate.ipynb", "04_evaluate.ipynb",
                  {**evaluation, "data_paths": {"dig_eval": data, "dig_grounding": data}, "eval_dir": str(runs / "eval"),
                   "out_dir": str(figures)}))
@@ -211,14 +212,15 @@ def _stamp_wall_time(runs: Path, names: list[str], ran: set[str]) -> float | Non
 
 
 def run_pipeline(profile: str = "smoke", runs_dir: str = "runs", figures_dir: str = "figures",
-                 only: list[str] | None = None, start: str | None = None, overrides: list[str] | None = None) -> int:
+                 only: list[str] | None = None, start: str | None = None, overrides: list[str] | None = None,
+                 plan_only: bool = False) -> int:
     """Run the plan; print one line per step (name, status, time, outputs). Each step's full
     log (cell outputs, warnings, the kernel's stderr) goes to ``runs/<profile>/logs/<step>.log``;
-    on a terminal a progress bar over the step's cells shows while it runs."""
-    import papermill as pm
-    from papermill.exceptions import PapermillExecutionError
-
-    from dig_kit.paper.artifacts import record_artifacts, snapshot, write_index
+    on a terminal a progress bar over the step's cells shows while it runs. ``runs/<profile>``
+    is locked while it runs (:mod:`dig_kit.runlock`): a second reproduce, or a notebook stage
+    started beside it, stops with a message naming the holder. ``plan_only``: print what would
+    run (:mod:`dig_kit.paper.plan`) and run nothing."""
+    from dig_kit.runlock import RunLockError, check_free, run_lock
 
     runs = Path(runs_dir) / profile
     figures = Path(figures_dir)
@@ -246,6 +248,31 @@ def run_pipeline(profile: str = "smoke", runs_dir: str = "runs", figures_dir: st
         plan = plan[names.index(start):]
     if only:
         plan = [s for s in plan if s[0] in only]
+    if plan_only:
+        from dig_kit.paper.plan import print_plan
+
+        try:
+            check_free(runs)
+            note = ""
+        except RunLockError as e:
+            note = f"\nnote: {e}"
+        print_plan(profile, plan, runs, figures, overrides, lock_note=note)
+        return 0
+    command = "dig-kit reproduce " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["reproduce"] else " ".join(sys.argv)
+    try:
+        with run_lock(runs, command):
+            return _run_steps(profile, runs, figures, plan, overrides)
+    except RunLockError as e:
+        print(f"dig-kit reproduce: error: {e}", file=sys.stderr)
+        return 2
+
+
+def _run_steps(profile: str, runs: Path, figures: Path, plan: list[tuple], overrides: list[str] | None) -> int:
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    from dig_kit.paper.artifacts import record_artifacts, snapshot, write_index
+
     logs = runs / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     tty = sys.stderr.isatty()

@@ -9,6 +9,15 @@ environment holds vLLM (numpy 2) and the workers run in ``.venv-render`` (bpy 5.
 
 The interpreter is, in order: ``$DIG_KIT_RENDER_PYTHON``; the caller's own when it has bpy;
 ``.venv-render/bin/python`` at the repo root. Otherwise :class:`RenderEnvError` says how to get one.
+
+GPUs: Cycles enables every GPU it finds, so workers that all see every GPU would each render on
+all of them at once. When the render device is ``gpu`` or ``auto`` and GPUs are visible
+(:func:`dig_kit.launcher.visible_gpus`), each worker is started with ``CUDA_VISIBLE_DEVICES`` set
+to one GPU id: ``workers="auto"`` starts one worker per GPU, a number N spreads N workers
+round-robin over the GPUs (:func:`worker_gpus`). Without GPUs, or with ``device: cpu``, the
+workers are not pinned (``auto`` = 1 worker, which Cycles runs on every core). Each worker's
+ready reply names the device it renders on and its ``CUDA_VISIBLE_DEVICES``
+(:attr:`RenderPool.workers_info`).
 """
 
 from __future__ import annotations
@@ -23,6 +32,9 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Iterable, Iterator
+
+from dig_kit.config import ConfigError
+from dig_kit.launcher import visible_gpus
 
 ENV_VAR = "DIG_KIT_RENDER_PYTHON"
 _PKG_PARENT = Path(__file__).resolve().parents[2]  # the repo root in a source checkout
@@ -52,18 +64,52 @@ def render_python() -> str:
     )
 
 
-def _worker_env() -> dict:
+def render_gpus(device: str, env: dict | None = None) -> list[str]:
+    """The GPUs the workers may be spread over: none when the render device is ``cpu``, else
+    the visible ones (``CUDA_VISIBLE_DEVICES``, else ``nvidia-smi -L``)."""
+    return [] if device == "cpu" else visible_gpus(env)
+
+
+def worker_gpus(workers: int | str, gpus: list[str]) -> list[str | None]:
+    """The GPU id each worker is pinned to (``None``: not pinned), one entry per worker.
+
+    ``workers="auto"``: one worker per GPU, or 1 worker without GPUs. A number N: N workers,
+    round-robin over ``gpus`` (several workers may share a GPU), unpinned without GPUs.
+
+    >>> worker_gpus("auto", ["0", "1"]), worker_gpus(3, ["0", "1"]), worker_gpus("auto", [])
+    (['0', '1'], ['0', '1', '0'], [None])
+    """
+    if isinstance(workers, str) and workers.strip() == "auto":
+        n = max(1, len(gpus))
+    else:
+        try:
+            n = int(workers)
+            if isinstance(workers, float) and workers != n:
+                raise ValueError
+        except (TypeError, ValueError):
+            n = 0
+        if isinstance(workers, bool) or n < 1:
+            raise ConfigError(f"workers={workers!r}: must be a number >= 1 or 'auto' (one per visible GPU)")
+    if not gpus:
+        return [None] * n
+    return [gpus[i % len(gpus)] for i in range(n)]
+
+
+def _worker_env(gpu: str | None = None) -> dict:
     env = dict(os.environ)
     if (_PKG_PARENT / "pyproject.toml").is_file():  # a source checkout: the workers import this copy
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_PKG_PARENT), env.get("PYTHONPATH")) if p)
+    if gpu is not None:  # Cycles then finds exactly this GPU (CUDA and OptiX honour it)
+        env["CUDA_VISIBLE_DEVICES"] = gpu
     return env
 
 
 class _Worker:
-    def __init__(self, python: str):
+    def __init__(self, python: str, gpu: str | None = None):
+        self.gpu = gpu
         self.proc = subprocess.Popen(
             [python, "-m", "dig_kit.render.pool"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            text=True, bufsize=1, env=_worker_env(),
+            text=True, bufsize=1, env=_worker_env(gpu),
         )
 
     def send(self, msg: dict) -> None:
@@ -94,27 +140,40 @@ class _Worker:
 
 
 class RenderPool:
-    """``workers`` persistent Blender processes rendering tasks of one config.
+    """Persistent Blender processes rendering tasks of one config.
 
-    Use as a context manager; entering starts every worker and waits until each has bpy
-    loaded, so a missing or broken render environment fails before the caller writes anything.
+    ``workers``: a number or ``"auto"``, spread over ``gpus`` (default: :func:`render_gpus` of
+    the config's render device) as :func:`worker_gpus` says. Use as a context manager; entering
+    starts every worker and waits until each has bpy loaded, so a missing or broken render
+    environment fails before the caller writes anything. Then :attr:`workers_info` holds, per
+    worker, ``{"gpu": the GPU id it is pinned to or None, "device": "gpu" or "cpu" (what Cycles
+    renders on), "cuda_visible_devices": the worker's own CUDA_VISIBLE_DEVICES or None}``.
     """
 
-    def __init__(self, cfg_dict: dict, workers: int = 1, threads: int = 0, python: str | None = None):
-        self.cfg_dict, self.n, self.threads = cfg_dict, workers, threads
+    def __init__(self, cfg_dict: dict, workers: int | str = 1, threads: int = 0, python: str | None = None,
+                 gpus: list[str] | None = None):
+        if gpus is None:
+            gpus = render_gpus(cfg_dict.get("data", {}).get("render", {}).get("device", "cpu"))
+        self.pinning = worker_gpus(workers, gpus)
+        self.cfg_dict, self.n, self.threads = cfg_dict, len(self.pinning), threads
         self.python = python or render_python()
+        self.workers_info: list[dict] = []
         self._workers: list[_Worker] = []
         self._idle: queue.Queue[_Worker] = queue.Queue()
 
     def __enter__(self) -> "RenderPool":
         try:
-            self._workers = [_Worker(self.python) for _ in range(self.n)]
+            self._workers = [_Worker(self.python, gpu) for gpu in self.pinning]
             for w in self._workers:
                 w.send({"cfg": self.cfg_dict, "threads": self.threads})
+            self.workers_info = []
             for w in self._workers:
                 reply = w.receive()
                 if "error" in reply:
-                    raise RenderEnvError(f"Blender worker ({self.python}) failed to start:\n{reply['error']}")
+                    where = f" pinned to GPU {w.gpu}" if w.gpu is not None else ""
+                    raise RenderEnvError(f"Blender worker ({self.python}){where} failed to start:\n{reply['error']}")
+                self.workers_info.append({"gpu": w.gpu, "device": reply.get("device"),
+                                          "cuda_visible_devices": reply.get("cuda_visible_devices")})
                 self._idle.put(w)
         except BaseException:
             self.close()
@@ -187,7 +246,8 @@ def _serve() -> None:
     except BaseException:
         reply({"error": f"{sys.executable}: " + traceback.format_exc()})
         return
-    reply({"ready": True})
+    reply({"ready": True, "device": renderer.device,
+           "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")})
     for line in sys.stdin:
         try:
             reply({"row": _render_task(renderer, cfg, json.loads(line)["task"])})

@@ -192,7 +192,8 @@ def launch_stage(cfg: KitConfig, stage: int, data_dir: str | Path, out_dir: str 
     if main:
         write_launch_record(record_path, record)
     final = stage_path / "final"
-    if rc != 0 or not (final / "config.json").exists():
+    # another node may not see node 0's final/ at once on a network file system: its exit code decides
+    if rc != 0 or (main and not (final / "config.json").exists()):
         errors = "".join(f"\n  {e}" for e in error_lines(log))
         raise LaunchError(f"stage {stage} failed (exit code {rc}) after {record['seconds']} s"
                           f"{'; the error:' + errors if errors else ''}\nThe launch is recorded in {record_path}, "
