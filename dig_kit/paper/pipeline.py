@@ -265,6 +265,11 @@ def run_pipeline(profile: str = "smoke", runs_dir: str = "runs", figures_dir: st
     except RunLockError as e:
         print(f"dig-kit reproduce: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("dig-kit reproduce: interrupted; the step's kernel and every process it launched were ended. "
+              "The same command resumes (finished steps are skipped, a training stage continues from its last "
+              "complete checkpoint).", file=sys.stderr)
+        return 130
 
 
 def _run_steps(profile: str, runs: Path, figures: Path, plan: list[tuple], overrides: list[str] | None) -> int:
