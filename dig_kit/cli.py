@@ -19,16 +19,35 @@ from dig_kit.runlock import RunLockError
 from dig_kit.scenes import ChangeError, SceneError
 
 
-def _add_config_args(p: argparse.ArgumentParser, default: str = "smoke") -> None:
-    p.add_argument("--preset", default=default, help=f"preset name ({', '.join(preset_names())}) or a YAML file")
+DEFAULT_PRESET = "smoke"
+PRESET_NOTES = {"smoke": "tiny images, a handful of pairs, a few steps: minutes on a CPU",
+                "mini": "the CPU miniature of the method: the small model built here, about 45 minutes on 2 cores",
+                "paper": "the paper's settings: 4.8K pairs at 480x320, GRPO on Qwen3-VL-4B (GPUs)",
+                "twin": "TWIN's published recipe (same-or-not pairs, binary reward)"}
+
+
+def _add_config_args(p: argparse.ArgumentParser, example: str) -> None:
+    notes = "; ".join(f"{k}: {v}" for k, v in PRESET_NOTES.items() if k in preset_names())
+    p.add_argument("--preset", "--profile", dest="preset", default=None, metavar="PRESET",
+                   help=f"preset name or a YAML file (default: {DEFAULT_PRESET}, said when used). {notes}")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config field, e.g. --set data.render.width=240 (repeatable)")
+                   help=f"override a config field, e.g. --set {example} (repeatable; "
+                        "`dig-kit config --preset P` prints every field)")
+
+
+def _config(args):
+    """The command's config; without --preset, the default preset, said on stderr."""
+    if args.preset is None:
+        args.preset = DEFAULT_PRESET
+        print(f"dig-kit {args.command}: no --preset given, using '{DEFAULT_PRESET}' "
+              f"({PRESET_NOTES[DEFAULT_PRESET]}); --preset paper gives the paper's settings", file=sys.stderr)
+    return load_config(args.preset, args.overrides)
 
 
 def cmd_config(args) -> int:
     import yaml
 
-    cfg = load_config(args.preset, args.overrides)
+    cfg = _config(args)
     print(yaml.safe_dump(to_dict(cfg), sort_keys=False), end="")
     return 0
 
@@ -49,7 +68,7 @@ def _workers_arg(text: str) -> int | str:
 def cmd_render(args) -> int:
     from dig_kit.data.writer import parse_shard, render_dataset
 
-    cfg = load_config(args.preset, args.overrides)
+    cfg = _config(args)
     shard = parse_shard(args.shard)
     summary = render_dataset(cfg, args.out, subsets=args.subset or None, num_pairs=args.num_pairs,
                              workers=args.workers, shard=shard, progress=not args.quiet, kind=args.kind)
@@ -76,7 +95,7 @@ def cmd_train(args) -> int:
     from dig_kit.launcher import LaunchError
     from dig_kit.train.grpo import run_stage
 
-    cfg = load_config(args.preset, args.overrides)
+    cfg = _config(args)
     try:  # everything is checked before torch/trl are imported
         print(run_stage(cfg, args.stage, args.data, args.out, model=args.model, log_dir=args.log_dir))
     except LaunchError as e:
@@ -128,18 +147,37 @@ def cmd_doctor(args) -> int:
         return 1
 
 
+def _step_names() -> str:
+    """``reproduce``'s steps per profile, for its help."""
+    from pathlib import Path
+
+    from dig_kit.paper.pipeline import steps
+
+    return "\n".join(f"  {profile:6s} {' '.join(s[0] for s in steps(profile, Path('runs'), Path('figures')))}"
+                     for profile in ("smoke", "mini", "paper"))
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dig-kit", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    from dig_kit import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="dig-kit", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="dig-kit: render DiG and TWIN data, train with GRPO, evaluate, and reproduce the paper's "
+                    "figures and tables.",
+        epilog="start here:\n  dig-kit reproduce --profile smoke          the whole method on a CPU in minutes\n"
+               "  dig-kit reproduce --profile paper --plan   what the paper profile will run, on which GPUs\n"
+               "`dig-kit COMMAND --help` describes each command.")
+    parser.add_argument("--version", action="version", version=f"dig-kit {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("config", help="print the resolved config of a preset with overrides")
-    _add_config_args(p)
+    _add_config_args(p, "train.learning_rate=2e-6")
     p.set_defaults(func=cmd_config)
 
     for name, kind, what in (("render", "dig", "DiG before/after pairs"),
                              ("render-twin", "twin", "TWIN same-or-not items (pair and multi)")):
         p = sub.add_parser(name, help=f"render {what} into a datasets-loadable directory")
-        _add_config_args(p)
+        _add_config_args(p, "data.render.width=240" if kind == "dig" else "twin.subsets.train.num_items=100")
         p.add_argument("--out", required=True, help="dataset directory (created; an existing one is completed)")
         p.add_argument("--subset", action="append", help="subset to render (repeatable; default: all of the preset)")
         p.add_argument("--num-pairs", "--num-items", dest="num_pairs", type=int, default=None,
@@ -161,12 +199,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("tiny-model", help="build a tiny random Qwen3-VL (model + processor) offline, for CPU smoke runs")
-    p.add_argument("--out", required=True)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="directory to write (model, tokenizer, processor), e.g. "
+                   "runs/smoke/tiny-model, the smoke preset's train.model")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random weights (default 0)")
     p.set_defaults(func=cmd_tiny_model)
 
     p = sub.add_parser("train", help="run one GRPO curriculum stage (trl) on rendered DiG data")
-    _add_config_args(p)
+    _add_config_args(p, "train.launch.processes=2")
     p.add_argument("--stage", type=int, required=True, help="1, 2 or 3; stage N starts from OUT/stage{N-1}/final")
     p.add_argument("--data", required=True, help="dataset directory made by `dig-kit render`")
     p.add_argument("--out", required=True, help="run directory (stageN/ subdirectories)")
@@ -176,12 +215,17 @@ def build_parser() -> argparse.ArgumentParser:
                    "with --set train.launch.processes=N (or auto: one per GPU) the stage starts N processes")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("reproduce", help="run the notebooks headlessly with papermill, in dependency order")
-    p.add_argument("--profile", default="smoke", choices=preset_names())
-    p.add_argument("--runs-dir", default="runs", help="executed notebooks go to RUNS_DIR/<profile>/")
-    p.add_argument("--figures", default="figures", help="where figures and tables are written")
-    p.add_argument("--only", action="append", help="run only these steps (repeatable)")
-    p.add_argument("--from", dest="start", default=None, help="start at this step")
+    p = sub.add_parser("reproduce", help="run the notebooks headlessly with papermill, in dependency order",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog=f"steps (names for --only and --from):\n{_step_names()}")
+    p.add_argument("--profile", "--preset", dest="profile", default="smoke", choices=preset_names(),
+                   help="which profile to reproduce (default: smoke). " + "; ".join(
+                       f"{k}: {v}" for k, v in PRESET_NOTES.items() if k in preset_names()))
+    p.add_argument("--runs-dir", default="runs", help="executed notebooks, logs and runs go to RUNS_DIR/<profile>/")
+    p.add_argument("--figures", "--out", dest="figures", default="figures",
+                   help="directory the figures and tables are written to (default: figures)")
+    p.add_argument("--only", action="append", metavar="STEP", help="run only these steps (repeatable; see below)")
+    p.add_argument("--from", dest="start", default=None, metavar="STEP", help="start at this step (see below)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field in every step, e.g. --set data.subsets.stage1.num_pairs=100")
     p.add_argument("--plan", action="store_true",
@@ -189,7 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "the inputs it needs and whether they are here, and estimated GPU-hours; run nothing")
     p.set_defaults(func=cmd_reproduce)
 
-    p = sub.add_parser("doctor", help="show what the environments hold: versions, CUDA, the Blender render env")
+    p = sub.add_parser("doctor", help="show what the environments hold: versions, CUDA, the Blender render env",
+                       description="Print the versions of the kit's libraries, whether torch sees a GPU, and the "
+                                   "Python that runs the Blender workers; exit 1 when bpy does not import there.")
     p.set_defaults(func=cmd_doctor)
 
     from dig_kit.evaluation.cli import add_evaluate_commands

@@ -178,12 +178,13 @@ def add_evaluate_commands(subparsers) -> None:
 
     p = subparsers.add_parser("probe", help="which box coordinates (pixels or 0-1000) does a model write on DiG "
                               "pairs? Reports the share of boxes beyond the image and the reward under each convention")
-    p.add_argument("--model", required=True)
+    p.add_argument("--model", required=True, help="checkpoint directory or hub id, e.g. Qwen/Qwen3-VL-4B-Thinking")
     p.add_argument("--data", required=True, help="a dataset directory made by `dig-kit render`")
-    p.add_argument("--subset", default="eval")
-    p.add_argument("--num-pairs", type=int, default=16)
-    p.add_argument("--backend", choices=("auto", "vllm", "transformers", "dummy"), default="auto")
-    p.add_argument("--max-new-tokens", type=int, default=2048)
+    p.add_argument("--subset", default="eval", help="split whose pairs are shown to the model (default: eval)")
+    p.add_argument("--num-pairs", type=int, default=16, help="pairs to probe (default 16)")
+    p.add_argument("--backend", choices=("auto", "vllm", "transformers", "dummy"), default="auto",
+                   help="vllm (GPU), transformers (CPU or no vLLM), dummy (no model); auto: vllm where installed")
+    p.add_argument("--max-new-tokens", type=int, default=2048, help="generation limit per answer (default 2048)")
     p.add_argument("--temperature", type=float, default=0.0, help="0: greedy")
     p.set_defaults(func=cmd_probe)
 
