@@ -153,3 +153,21 @@ def test_committed_notebooks_are_fixed_points_of_the_filter():
         r = subprocess.run([str(VENV_PY), "-m", "nbstripout", "--keep-id", "-t"], input=text, cwd=ROOT,
                            capture_output=True, text=True)
         assert r.returncode == 0 and r.stdout == text, f"{path.name}: run `git add --renormalize notebooks`"
+
+
+def test_papermill_reads_every_parameter_of_every_notebook(caplog):
+    """papermill's own reading of each parameters cell finds every name the cell assigns, with
+    no 'Unable to parse line' and so no 'Passed unknown parameter' warning in the step logs."""
+    import ast
+    import logging
+
+    import nbformat
+    from papermill.translators import PythonTranslator
+
+    for path in sorted(Path(__file__).parents[1].glob("notebooks/*.ipynb")):
+        cell = next(c for c in nbformat.read(path, 4).cells if "parameters" in c.metadata.get("tags", []))
+        with caplog.at_level(logging.WARNING, logger="papermill"):
+            found = {p.name for p in PythonTranslator.inspect(cell)}
+        assigned = {t.id for n in ast.parse(cell.source).body if isinstance(n, ast.Assign) for t in n.targets}
+        assert assigned and assigned <= found, f"{path.name}: papermill misses {sorted(assigned - found)}"
+    assert not [r for r in caplog.records if "Unable to parse" in r.getMessage()]
