@@ -9,7 +9,8 @@ The map, one room per line (data flows down; ``tests/test_architecture.py`` enfo
 - ``scenes/``: pure scene logic (numpy only): attributes, sampling, changes, TWIN items
 - ``render/``: the Blender renderer and its worker pool, the only bpy importer
 - ``data/``: the dataset on disk: layout and reader, the writer (renders via ``render``), exports
-- ``rewards/``: plain reward functions and their trl / EasyR1 adapters, nothing else
+- ``rewards/``: plain reward functions, their box geometry (which the grounding scorers share) and
+  their trl / EasyR1 adapters, nothing else
 - ``models/``: loading checkpoints and processors; the tiny and mini model builders (train + evaluation)
 - ``train/``: the GRPO stage runner, online filtering, the supervised warm start (torch/trl imported here only)
 - ``evaluation/``: backends (vLLM, transformers), file formats, answer extraction, benchmark tasks

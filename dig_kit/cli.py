@@ -153,12 +153,12 @@ def _step_names() -> str:
 
     from dig_kit.paper.pipeline import steps
 
-    return "\n".join(f"  {profile:6s} {' '.join(s[0] for s in steps(profile, Path('runs'), Path('figures')))}"
+    return "\n".join(f"  {profile:6s} {' '.join(s.name for s in steps(profile, Path('runs'), Path('figures')))}"
                      for profile in ("smoke", "mini", "paper"))
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from dig_kit import __version__
+    import dig_kit
 
     parser = argparse.ArgumentParser(
         prog="dig-kit", formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -167,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="start here:\n  dig-kit reproduce --profile smoke          the whole method on a CPU in minutes\n"
                "  dig-kit reproduce --profile paper --plan   what the paper profile will run, on which GPUs\n"
                "`dig-kit COMMAND --help` describes each command.")
-    parser.add_argument("--version", action="version", version=f"dig-kit {__version__}")
+    parser.add_argument("--version", action="version", version=f"dig-kit {dig_kit.__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("config", help="print the resolved config of a preset with overrides")

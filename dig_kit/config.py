@@ -4,7 +4,9 @@ One :class:`KitConfig` describes one run. It is loaded from a preset (``smoke`` 
 ``paper``, shipped in ``dig_kit/presets``) or from a YAML file, then updated with
 overrides (``data.render.width=240``) from the CLI or from papermill parameters.
 Loading validates every field: an unknown key, a wrong type or an out-of-range value
-raises :class:`ConfigError` naming the dotted path of the field.
+raises :class:`ConfigError` naming the dotted path of the field. Types are checked while the
+dataclasses are built; value rules live beside their fields, in each section's ``check(path)``,
+and :meth:`KitConfig.check` runs them, then the rules relating two sections.
 
 The resolved config is written next to every output (``config.yaml``) so any artifact
 says how it was made.
@@ -28,6 +30,14 @@ PRESET_DIR = Path(__file__).parent / "presets"
 
 class ConfigError(ValueError):
     """A configuration value is missing, unknown, mistyped or out of range."""
+
+
+def _require(path: str, rules: list[tuple[str, bool, str]]) -> None:
+    """Raise ``ConfigError("<path>.<field>: <message>")`` for the first rule ``(field, holds,
+    message)`` that does not hold."""
+    for name, holds, message in rules:
+        if not holds:
+            raise ConfigError(f"{path}.{name}: {message}" if path else f"{name}: {message}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -60,6 +70,16 @@ class SceneConfig:
     """Camera focal length in mm (36 mm sensor width)."""
     light_jitter: float = 1.0
     """Uniform jitter of the key light position per axis (scene units)."""
+
+    def check(self, path: str = "data.scene") -> None:
+        _require(path, [
+            ("min_objects", 1 <= self.min_objects <= self.max_objects, "must be in 1..max_objects"),
+            ("max_objects", 1 <= self.max_objects <= 10, "must be in 1..10 (supplement §7: up to ten objects)"),
+            ("area", self.area > 0, "must be > 0"),
+            ("margin", self.margin >= 0, "must be >= 0"),
+            ("camera_distance", self.camera_distance > 0, "must be > 0"),
+            ("focal_length", self.focal_length > 0, "must be > 0"),
+        ])
 
 
 SAMPLING_PATTERNS = ("blue_noise", "tabulated_sobol", "automatic")
@@ -107,6 +127,22 @@ class RenderConfig:
     max_attempts: int = 20
     """Resampling attempts per pair before it is given up with an error."""
 
+    def check(self, path: str = "data.render") -> None:
+        _require(path, [
+            ("width", self.width > 0, "must be > 0"),
+            ("height", self.height > 0, "must be > 0"),
+            ("samples", self.samples > 0, "must be > 0"),
+            ("device", self.device in ("cpu", "gpu", "auto"), "must be cpu, gpu or auto"),
+            ("denoise_quality", self.denoise_quality in ("fast", "balanced", "high"), "must be fast, balanced or high"),
+            ("sampling_pattern", self.sampling_pattern in SAMPLING_PATTERNS,
+             f"must be one of {', '.join(SAMPLING_PATTERNS)}"),
+            ("max_bounces", self.max_bounces >= 0, "must be >= 0"),
+            ("threads", self.threads >= 0, "must be >= 0"),
+            ("min_visible_pixels", self.min_visible_pixels >= 0, "must be >= 0 (0: CLEVR's rule scaled)"),
+            ("max_add_occupancy", 0 <= self.max_add_occupancy <= 1, "must be in 0..1"),
+            ("max_attempts", self.max_attempts >= 1, "must be >= 1"),
+        ])
+
 
 @dataclass
 class SubsetConfig:
@@ -117,6 +153,13 @@ class SubsetConfig:
     max_differences: int = 1
     seed_offset: int = 0
     """Seeds of this subset are seed_offset + 0 .. num_pairs-1 (disjoint across subsets)."""
+
+    def check(self, path: str) -> None:
+        _require(path, [
+            ("num_pairs", self.num_pairs >= 0, "must be >= 0"),
+            ("min_differences", 1 <= self.min_differences <= self.max_differences, "must be in 1..max_differences"),
+            ("max_differences", self.max_differences <= 4, "must be <= 4 (the paper's mixed subset has up to four)"),
+        ])
 
 
 CHANGE_TYPES = ("shape", "color", "size", "material", "add", "remove")
@@ -159,6 +202,51 @@ class DataConfig:
     render: RenderConfig = field(default_factory=RenderConfig)
     subsets: dict[str, SubsetConfig] = field(default_factory=_default_subsets)
 
+    def check(self, path: str = "data") -> None:
+        """This section's rules, its scene's, render's and subsets', and those relating them."""
+        self.scene.check(f"{path}.scene")
+        self.render.check(f"{path}.render")
+        r, n, need = self.render, self.scene.max_objects, visible_threshold(self.render)
+        _require(path, [
+            ("render.min_visible_pixels", need * n <= r.width * r.height // 2,
+             f"is impossible: {n} objects of {need} visible pixels each need more than half "
+             f"of a {r.width}x{r.height} image"),
+            ("box_source", self.box_source in ("full", "visible"), "must be full or visible"),
+        ])
+        self._check_changes(path)
+        for key, sub in self.subsets.items():
+            sub.check(f"{path}.subsets.{key}")
+            _require(f"{path}.subsets.{key}", [
+                ("max_differences", sub.max_differences <= n, "must be <= data.scene.max_objects")])
+        self._check_seed_ranges(path)
+
+    def _check_changes(self, path: str) -> None:
+        types_ = self.change_types
+        _require(path, [
+            ("change_types", len(types_) > 0, "must not be empty"),
+            *(("change_types", t in CHANGE_TYPES, f"unknown change type {t!r}; choose from {CHANGE_TYPES}")
+              for t in types_),
+            ("no_change_fraction", 0 <= self.no_change_fraction <= 1, "must be in 0..1"),
+            ("viewpoint_only_fraction", 0 <= self.viewpoint_only_fraction <= 1
+             and self.no_change_fraction + self.viewpoint_only_fraction <= 1,
+             "must be in 0..1, with no_change_fraction <= 1"),
+        ])
+        for name, w in self.change_weights.items():
+            _require(path, [
+                ("change_weights", name in types_, f"{name!r} is not one of data.change_types"),
+                (f"change_weights.{name}", isinstance(w, (int, float)) and w >= 0, "must be a number >= 0"),
+            ])
+        _require(path, [("change_weights", not self.change_weights
+                         or sum(float(self.change_weights.get(t, 1.0)) for t in types_) > 0,
+                         "give at least one of data.change_types a weight > 0")])
+
+    def _check_seed_ranges(self, path: str) -> None:
+        """Subsets draw disjoint seed ranges (the held-out split never reuses training seeds)."""
+        ranges = sorted((sub.seed_offset, sub.seed_offset + sub.num_pairs, k) for k, sub in self.subsets.items())
+        for (a0, a1, ka), (b0, _, kb) in zip(ranges, ranges[1:]):
+            _require(path, [(f"subsets.{kb}.seed_offset", b0 >= a1,
+                             f"seeds overlap those of subset {ka!r} ({a0}..{a1 - 1})")])
+
 
 @dataclass
 class TwinSubsetConfig:
@@ -166,6 +254,10 @@ class TwinSubsetConfig:
     question: str = "pair"
     """pair (same instance? yes/no) or multi (how many of 3 candidates match? 0-3)."""
     seed_offset: int = 50_000_000
+
+    def check(self, path: str) -> None:
+        _require(path, [("num_items", self.num_items >= 0, "must be >= 0"),
+                        ("question", self.question in ("pair", "multi"), "must be pair or multi")])
 
 
 def _default_twin_subsets() -> dict[str, TwinSubsetConfig]:
@@ -190,6 +282,12 @@ class TwinConfig:
     (plus the usual camera and light jitter): TWIN's instances vary in viewpoint and lighting."""
     subsets: dict[str, TwinSubsetConfig] = field(default_factory=_default_twin_subsets)
 
+    def check(self, path: str = "twin") -> None:
+        _require(path, [("positive_fraction", 0 <= self.positive_fraction <= 1, "must be in [0, 1]"),
+                        ("hard_fraction", 0 <= self.hard_fraction <= 1, "must be in [0, 1]")])
+        for key, sub in self.subsets.items():
+            sub.check(f"{path}.subsets.{key}")
+
 
 _REWARD_DEFAULTS = DigRewardOptions()
 
@@ -206,6 +304,16 @@ class RewardConfig:
     coord_format: str = _REWARD_DEFAULTS.coord_format
     iou_normalization: str = _REWARD_DEFAULTS.iou_normalization
     variant: str = _REWARD_DEFAULTS.variant
+
+    def options(self) -> DigRewardOptions:
+        """The reward's own options object (raises ``ValueError`` where a value is invalid)."""
+        return DigRewardOptions(**dataclasses.asdict(self))
+
+    def check(self, path: str = "train.reward") -> None:
+        try:
+            self.options()
+        except ValueError as e:
+            raise ConfigError(f"{path}: {e}") from None
 
 
 @dataclass
@@ -230,6 +338,18 @@ class LaunchConfig:
     """Address of the rank-0 machine when nodes > 1."""
     main_port: int = 0
     """Rendezvous port; 0 = a free port on one node, 29500 across nodes."""
+
+    def check(self, path: str = "train.launch") -> None:
+        _require(path, [
+            ("processes", self.processes == "auto" or (isinstance(self.processes, int) and self.processes >= 1),
+             "must be a number >= 1 or auto"),
+            ("nodes", self.nodes >= 1, "must be >= 1"),
+            ("machine_rank", 0 <= self.machine_rank < self.nodes, "must be in 0..nodes-1"),
+            ("main_address", self.nodes == 1 or bool(self.main_address),
+             "must be set (the rank-0 machine's address) when nodes > 1"),
+            ("main_port", 0 <= self.main_port <= 65535, "must be a port number (0: automatic)"),
+            ("accelerate_config", bool(self.accelerate_config), "must name a config or give a path"),
+        ])
 
 
 @dataclass
@@ -314,6 +434,43 @@ class TrainConfig:
     """>0: train this many epochs over the stage's data instead of stage_steps (TWIN: one epoch)."""
     launch: LaunchConfig = field(default_factory=LaunchConfig)
 
+    def check(self, path: str = "train") -> None:
+        """This section's rules, then its reward's and launch's."""
+        self.reward.check(f"{path}.reward")
+        _require(path, self._batch_rules() + [
+            ("max_completion_length", self.max_completion_length >= 1, "must be >= 1"),
+            ("loss_type", self.loss_type in ("grpo", "dapo", "dr_grpo", "bnpo"), "must be grpo, dapo, dr_grpo or bnpo"),
+            ("filter_low", 0 <= self.filter_low < self.filter_high <= 1, "need 0 <= filter_low < filter_high <= 1"),
+            ("vllm_mode", self.vllm_mode in ("colocate", "server"), "must be colocate or server"),
+            ("vllm_server_url", not self.vllm_server_url or self.vllm_server_url.startswith(("http://", "https://")),
+             "must be empty or start with http:// or https://"),
+            ("lora_rank", self.lora_rank >= 0, "must be >= 0"),
+            ("task", self.task in ("dig", "twin", "mix"), "must be dig, twin or mix"),
+            ("mix_twin_fraction", 0 < self.mix_twin_fraction < 1, "must be in (0, 1)"),
+            ("epochs", self.epochs >= 0, "must be >= 0"),
+        ])
+        self.launch.check(f"{path}.launch")
+
+    def _batch_rules(self) -> list[tuple[str, bool, str]]:
+        """The curriculum, the step's batch and the policy-gradient clip."""
+        steps, pps = self.stage_steps, self.prompts_per_step
+        return [
+            ("stage_steps", len(steps) == 3 and all(n >= 1 for n in steps), "must be three step counts >= 1"),
+            ("stage_subsets", len(self.stage_subsets) == 3, "must name three subsets"),
+            ("num_generations", self.num_generations >= 2, "must be >= 2 (GRPO needs a group)"),
+            ("learning_rate", self.learning_rate > 0, "must be > 0"),
+            ("beta", self.beta >= 0, "must be >= 0"),
+            ("prompts_per_step", pps >= 1, "must be >= 1"),
+            ("updates_per_step", self.updates_per_step >= 1 and pps % self.updates_per_step == 0,
+             "must be >= 1 and divide prompts_per_step"),
+            ("per_device_batch", self.per_device_batch >= 1
+             and (pps * self.num_generations) % self.per_device_batch == 0,
+             "must divide prompts_per_step * num_generations"),
+            ("epsilon", 0 < self.epsilon < 1, "must be in (0, 1)"),
+            ("epsilon_high", self.epsilon_high > 0, "must be > 0"),
+            ("delta", self.delta == 0 or self.delta > 1 + self.epsilon_high, "must be 0 (off) or > 1 + epsilon_high"),
+        ]
+
 
 @dataclass
 class WarmStartConfig:
@@ -348,6 +505,96 @@ class WarmStartConfig:
     eval_pairs: int = 40
     seed: int = 0
 
+    def check(self, path: str = "warm_start") -> None:
+        _require(path, [
+            ("grounding_steps", self.grounding_steps >= 0, "must be >= 0"),
+            ("dig_steps", self.dig_steps >= 0, "must be >= 0"),
+            ("grounding_lr", self.grounding_lr > 0, "must be > 0"),
+            ("dig_lr", self.dig_lr > 0, "must be > 0"),
+            ("batch_size", self.batch_size >= 1, "must be >= 1"),
+            ("grounding_share", 0 <= self.grounding_share < 1, "must be in [0, 1)"),
+            ("count_hint_share", 0 <= self.count_hint_share <= 1, "must be in [0, 1]"),
+            ("eval_every", self.eval_every >= 0, "must be >= 0 (0: off)"),
+            ("eval_pairs", self.eval_pairs >= 1, "must be >= 1"),
+        ])
+
+
+POLICY_SOURCES = ("pretrained", "tiny", "warm_start")
+BENCHMARK_FILES = ("downloaded", "synthetic", "rendered")
+EVAL_BACKENDS = ("auto", "vllm", "transformers", "dummy")
+
+
+def _count_or_auto(value: int | str) -> bool:
+    return value == "auto" or (isinstance(value, int) and value >= 1)
+
+
+@dataclass
+class ReproduceConfig:
+    """What ``dig-kit reproduce`` runs for this profile (:mod:`dig_kit.paper.pipeline`): where the
+    policy and the benchmark files come from, and each notebook step's workers and budgets. The
+    defaults are the paper profile's; the smoke and mini presets set their own."""
+
+    policy: str = "pretrained"
+    """Stage 1's policy: ``pretrained`` (``train.model``, e.g. Qwen3-VL from the hub), ``tiny`` (the
+    tiny random Qwen3-VL the steps build at ``<runs>/tiny-model``: smoke) or ``warm_start`` (the
+    mini model built and warm-started by step ``warm_start``, which then runs: mini)."""
+    render_workers: int | str = "auto"
+    """Blender workers of step ``render``: a number, or ``auto`` = one per visible GPU."""
+    benchmark_files: str = "downloaded"
+    """``downloaded``: the published benchmark files under ``data/benchmarks``; ``synthetic``: tiny
+    stand-ins written into ``<runs>/eval_data`` first (smoke; not benchmarks); ``rendered``: only the
+    rendered DiG splits are evaluated (mini; ``<runs>/eval_data`` holds no files)."""
+    eval_benchmarks: list[str] | str = "paper"
+    """Benchmarks of step ``evaluate``: ``paper`` (every benchmark of Tables 1-3) or a list of names."""
+    ablation_benchmarks: list[str] | str = "paper"
+    """Benchmarks of step ``ablations``: ``paper`` (Table 1's perception benchmarks, RefCOCO val and
+    the held-out DiG split) or a list of names."""
+    eval_backend: str = "auto"
+    """Generation backend of steps ``evaluate`` and ``ablations``: auto, vllm, transformers or dummy."""
+    eval_processes: int | str = "auto"
+    """Processes of step ``evaluate``: a number, or ``auto`` = one vLLM engine per visible GPU."""
+    eval_max_new_tokens: int = 4096
+    """Generation budget of steps ``evaluate`` and ``ablations`` (the paper's: 4096)."""
+    eval_limit: int | None = None
+    """Evaluate only the first N items of each benchmark (``None``: all of them)."""
+    twin_preset: str = "twin"
+    """The preset step ``twin`` trains with (``twin``: TWIN's recipe; smoke and mini: their own)."""
+    twin_max_new_tokens: int = 4096
+    """Generation budget of step ``twin``'s evaluation."""
+    twin_overrides: list[str] = field(default_factory=list)
+    """Overrides step ``twin`` adds to the profile's (mini: ``train.filter_enabled=false``, as
+    TWIN's recipe has no online filtering; the twin preset turns it off itself)."""
+    ablation_reward_stages: list[int] = field(default_factory=lambda: [1, 2, 3])
+    """Curriculum stages each reward variant trains on (``[1]``: stage 1 only, a cheaper proxy)."""
+    ablation_seeds: list[int | None] = field(default_factory=lambda: [None])
+    """``train.seed`` of each ablation repeat (``[None]``: the config's own, one run)."""
+    ablation_baseline: str = "Baseline"
+    """Label of the untrained policy in the ablation figures."""
+
+    def check(self, path: str = "reproduce") -> None:
+        stages = self.ablation_reward_stages
+        _require(path, [
+            ("policy", self.policy in POLICY_SOURCES, f"must be one of {', '.join(POLICY_SOURCES)}"),
+            ("render_workers", _count_or_auto(self.render_workers), "must be a number >= 1 or auto"),
+            ("benchmark_files", self.benchmark_files in BENCHMARK_FILES, f"must be one of {', '.join(BENCHMARK_FILES)}"),
+            ("eval_benchmarks", self.eval_benchmarks == "paper" or (isinstance(self.eval_benchmarks, list)
+                                                                    and len(self.eval_benchmarks) > 0),
+             "must be paper or a list of benchmark names"),
+            ("ablation_benchmarks", self.ablation_benchmarks == "paper" or (isinstance(self.ablation_benchmarks, list)
+                                                                            and len(self.ablation_benchmarks) > 0),
+             "must be paper or a list of benchmark names"),
+            ("eval_backend", self.eval_backend in EVAL_BACKENDS, f"must be one of {', '.join(EVAL_BACKENDS)}"),
+            ("eval_processes", _count_or_auto(self.eval_processes), "must be a number >= 1 or auto"),
+            ("eval_max_new_tokens", self.eval_max_new_tokens >= 1, "must be >= 1"),
+            ("eval_limit", self.eval_limit is None or self.eval_limit >= 1, "must be >= 1 or null (every item)"),
+            ("twin_preset", bool(self.twin_preset), "must name a preset"),
+            ("twin_max_new_tokens", self.twin_max_new_tokens >= 1, "must be >= 1"),
+            *(("twin_overrides", "=" in o, f"{o!r} is not of the form key.sub=value") for o in self.twin_overrides),
+            ("ablation_reward_stages", 1 <= len(stages) <= 3 and stages == list(range(1, len(stages) + 1)),
+             "must be a prefix of the curriculum: [1], [1, 2] or [1, 2, 3]"),
+            ("ablation_seeds", len(self.ablation_seeds) > 0, "must not be empty ([null]: the config's seed)"),
+        ])
+
 
 @dataclass
 class KitConfig:
@@ -359,6 +606,22 @@ class KitConfig:
     twin: TwinConfig = field(default_factory=TwinConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     warm_start: WarmStartConfig = field(default_factory=WarmStartConfig)
+    reproduce: ReproduceConfig = field(default_factory=ReproduceConfig)
+
+    def check(self) -> None:
+        """Every section's rules (each beside its fields), then the rules relating sections.
+        Raises :class:`ConfigError` naming the dotted path of the first field that breaks one."""
+        self.data.check("data")
+        self.train.check("train")
+        self.twin.check("twin")
+        self.warm_start.check("warm_start")
+        self.reproduce.check("reproduce")
+        subsets = self.data.subsets
+        _require("", [("warm_start.subsets", sub in subsets and sub != "eval",
+                       f"{sub!r} must be a training subset of data.subsets (not the held-out 'eval')")
+                      for sub in self.warm_start.subsets])
+        _require("", [("train.stage_subsets", sub in subsets, f"stage {stage} subset {sub!r} is not a data subset")
+                      for stage, sub in enumerate(self.train.stage_subsets, 1)])
 
 
 def visible_threshold(r: RenderConfig) -> int:
@@ -367,9 +630,27 @@ def visible_threshold(r: RenderConfig) -> int:
     return r.min_visible_pixels or max(1, round(200 * r.width * r.height / (480 * 320)))
 
 
-def batch_plan(t: TrainConfig, processes: int) -> dict:
-    """What one step is on ``processes`` processes, in trl's terms (raises ConfigError if the
-    global numbers cannot be split evenly). The global numbers never depend on ``processes``."""
+@dataclass(frozen=True)
+class BatchPlan:
+    """What one training step is on ``processes`` processes, in trl's terms (:func:`batch_plan`).
+    The global numbers never depend on ``processes``."""
+
+    processes: int
+    completions_per_step: int
+    """prompts_per_step x num_generations, over all processes together."""
+    completions_per_update: int
+    """Completions of one optimizer update: completions_per_step / updates_per_step."""
+    gradient_accumulation_steps: int
+    """Micro-batches each process accumulates per update (trl's gradient_accumulation_steps)."""
+    steps_per_generation: int
+    """Micro-batches each process trains on per rollout (trl's steps_per_generation)."""
+    completions_per_process: int
+    """Completions each process rolls out per step."""
+
+
+def batch_plan(t: TrainConfig, processes: int) -> BatchPlan:
+    """The :class:`BatchPlan` of ``t`` on ``processes`` processes (raises ConfigError if the
+    global numbers cannot be split evenly)."""
     completions = t.prompts_per_step * t.num_generations
     per_update = completions // t.updates_per_step
     chunk = processes * t.per_device_batch
@@ -379,136 +660,9 @@ def batch_plan(t: TrainConfig, processes: int) -> dict:
             f"per step in {t.updates_per_step} update(s) is {per_update} per update, not a multiple of {processes} "
             f"process(es) x per_device_batch {t.per_device_batch}; change train.per_device_batch or the process count")
     accumulation = per_update // chunk
-    return {"processes": processes, "completions_per_step": completions, "completions_per_update": per_update,
-            "gradient_accumulation_steps": accumulation,
-            "steps_per_generation": accumulation * t.updates_per_step,
-            "completions_per_process": completions // processes}
-
-
-# ---------------------------------------------------------------------------------------
-# Validation rules beyond types (field path -> check)
-
-
-def _check(cfg: KitConfig) -> None:
-    s, r, d = cfg.data.scene, cfg.data.render, cfg.data
-    rules = [
-        ("data.scene.min_objects", 1 <= s.min_objects <= s.max_objects, "must be in 1..max_objects"),
-        ("data.scene.max_objects", 1 <= s.max_objects <= 10, "must be in 1..10 (supplement §7: up to ten objects)"),
-        ("data.scene.area", s.area > 0, "must be > 0"),
-        ("data.scene.margin", s.margin >= 0, "must be >= 0"),
-        ("data.scene.camera_distance", s.camera_distance > 0, "must be > 0"),
-        ("data.scene.focal_length", s.focal_length > 0, "must be > 0"),
-        ("data.render.width", r.width > 0, "must be > 0"),
-        ("data.render.height", r.height > 0, "must be > 0"),
-        ("data.render.samples", r.samples > 0, "must be > 0"),
-        ("data.render.device", r.device in ("cpu", "gpu", "auto"), "must be cpu, gpu or auto"),
-        ("data.render.denoise_quality", r.denoise_quality in ("fast", "balanced", "high"), "must be fast, balanced or high"),
-        ("data.render.sampling_pattern", r.sampling_pattern in SAMPLING_PATTERNS, f"must be one of {', '.join(SAMPLING_PATTERNS)}"),
-        ("data.render.max_bounces", r.max_bounces >= 0, "must be >= 0"),
-        ("data.render.threads", r.threads >= 0, "must be >= 0"),
-        ("data.render.min_visible_pixels", r.min_visible_pixels >= 0, "must be >= 0 (0: CLEVR's rule scaled)"),
-        ("data.render.min_visible_pixels", visible_threshold(r) * s.max_objects <= r.width * r.height // 2,
-         f"is impossible: {s.max_objects} objects of {visible_threshold(r)} visible pixels each need more than half "
-         f"of a {r.width}x{r.height} image"),
-        ("data.render.max_add_occupancy", 0 <= r.max_add_occupancy <= 1, "must be in 0..1"),
-        ("data.box_source", d.box_source in ("full", "visible"), "must be full or visible"),
-        ("data.render.max_attempts", r.max_attempts >= 1, "must be >= 1"),
-        ("data.change_types", len(d.change_types) > 0, "must not be empty"),
-    ]
-    for name in d.change_types:
-        rules.append(("data.change_types", name in CHANGE_TYPES, f"unknown change type {name!r}; choose from {CHANGE_TYPES}"))
-    rules += [
-        ("data.no_change_fraction", 0 <= d.no_change_fraction <= 1, "must be in 0..1"),
-        ("data.viewpoint_only_fraction", 0 <= d.viewpoint_only_fraction <= 1
-         and d.no_change_fraction + d.viewpoint_only_fraction <= 1, "must be in 0..1, with no_change_fraction <= 1"),
-    ]
-    for name, w in d.change_weights.items():
-        rules.append(("data.change_weights", name in d.change_types, f"{name!r} is not one of data.change_types"))
-        rules.append((f"data.change_weights.{name}", isinstance(w, (int, float)) and w >= 0, "must be a number >= 0"))
-    rules.append(("data.change_weights", not d.change_weights
-                  or sum(float(d.change_weights.get(t, 1.0)) for t in d.change_types) > 0,
-                  "give at least one of data.change_types a weight > 0"))
-    for key, sub in d.subsets.items():
-        p = f"data.subsets.{key}"
-        rules += [
-            (f"{p}.num_pairs", sub.num_pairs >= 0, "must be >= 0"),
-            (f"{p}.min_differences", 1 <= sub.min_differences <= sub.max_differences, "must be in 1..max_differences"),
-            (f"{p}.max_differences", sub.max_differences <= 4, "must be <= 4 (the paper's mixed subset has up to four)"),
-            (f"{p}.max_differences", sub.max_differences <= s.max_objects, "must be <= data.scene.max_objects"),
-        ]
-    t = cfg.train
-    rules += [
-        ("train.stage_steps", len(t.stage_steps) == 3 and all(n >= 1 for n in t.stage_steps), "must be three step counts >= 1"),
-        ("train.stage_subsets", len(t.stage_subsets) == 3, "must name three subsets"),
-        ("train.num_generations", t.num_generations >= 2, "must be >= 2 (GRPO needs a group)"),
-        ("train.learning_rate", t.learning_rate > 0, "must be > 0"),
-        ("train.beta", t.beta >= 0, "must be >= 0"),
-        ("train.prompts_per_step", t.prompts_per_step >= 1, "must be >= 1"),
-        ("train.updates_per_step", t.updates_per_step >= 1 and t.prompts_per_step % t.updates_per_step == 0,
-         "must be >= 1 and divide prompts_per_step"),
-        ("train.per_device_batch", t.per_device_batch >= 1
-         and (t.prompts_per_step * t.num_generations) % t.per_device_batch == 0,
-         "must divide prompts_per_step * num_generations"),
-        ("train.epsilon", 0 < t.epsilon < 1, "must be in (0, 1)"),
-        ("train.epsilon_high", t.epsilon_high > 0, "must be > 0"),
-        ("train.delta", t.delta == 0 or t.delta > 1 + t.epsilon_high, "must be 0 (off) or > 1 + epsilon_high"),
-        ("train.max_completion_length", t.max_completion_length >= 1, "must be >= 1"),
-        ("train.loss_type", t.loss_type in ("grpo", "dapo", "dr_grpo", "bnpo"), "must be grpo, dapo, dr_grpo or bnpo"),
-        ("train.filter_low", 0 <= t.filter_low < t.filter_high <= 1, "need 0 <= filter_low < filter_high <= 1"),
-        ("train.vllm_mode", t.vllm_mode in ("colocate", "server"), "must be colocate or server"),
-        ("train.vllm_server_url", not t.vllm_server_url or t.vllm_server_url.startswith(("http://", "https://")),
-         "must be empty or start with http:// or https://"),
-        ("train.lora_rank", t.lora_rank >= 0, "must be >= 0"),
-        ("train.launch.processes", t.launch.processes == "auto"
-         or (isinstance(t.launch.processes, int) and t.launch.processes >= 1), "must be a number >= 1 or auto"),
-        ("train.launch.nodes", t.launch.nodes >= 1, "must be >= 1"),
-        ("train.launch.machine_rank", 0 <= t.launch.machine_rank < t.launch.nodes, "must be in 0..nodes-1"),
-        ("train.launch.main_address", t.launch.nodes == 1 or bool(t.launch.main_address),
-         "must be set (the rank-0 machine's address) when nodes > 1"),
-        ("train.launch.main_port", 0 <= t.launch.main_port <= 65535, "must be a port number (0: automatic)"),
-        ("train.launch.accelerate_config", bool(t.launch.accelerate_config), "must name a config or give a path"),
-    ]
-    w = cfg.twin
-    rules += [
-        ("twin.positive_fraction", 0 <= w.positive_fraction <= 1, "must be in [0, 1]"),
-        ("twin.hard_fraction", 0 <= w.hard_fraction <= 1, "must be in [0, 1]"),
-    ]
-    for key, sub in w.subsets.items():
-        rules += [(f"twin.subsets.{key}.num_items", sub.num_items >= 0, "must be >= 0"),
-                  (f"twin.subsets.{key}.question", sub.question in ("pair", "multi"), "must be pair or multi")]
-    rules += [
-        ("train.task", t.task in ("dig", "twin", "mix"), "must be dig, twin or mix"),
-        ("train.mix_twin_fraction", 0 < t.mix_twin_fraction < 1, "must be in (0, 1)"),
-        ("train.epochs", t.epochs >= 0, "must be >= 0"),
-    ]
-    ws = cfg.warm_start
-    rules += [
-        ("warm_start.grounding_steps", ws.grounding_steps >= 0, "must be >= 0"),
-        ("warm_start.dig_steps", ws.dig_steps >= 0, "must be >= 0"),
-        ("warm_start.grounding_lr", ws.grounding_lr > 0, "must be > 0"),
-        ("warm_start.dig_lr", ws.dig_lr > 0, "must be > 0"),
-        ("warm_start.batch_size", ws.batch_size >= 1, "must be >= 1"),
-        ("warm_start.grounding_share", 0 <= ws.grounding_share < 1, "must be in [0, 1)"),
-        ("warm_start.count_hint_share", 0 <= ws.count_hint_share <= 1, "must be in [0, 1]"),
-        ("warm_start.eval_every", ws.eval_every >= 0, "must be >= 0 (0: off)"),
-        ("warm_start.eval_pairs", ws.eval_pairs >= 1, "must be >= 1"),
-    ]
-    for sub in ws.subsets:
-        rules.append(("warm_start.subsets", sub in d.subsets and sub != "eval",
-                      f"{sub!r} must be a training subset of data.subsets (not the held-out 'eval')"))
-    for stage, sub in enumerate(t.stage_subsets, 1):
-        rules.append(("train.stage_subsets", sub in d.subsets, f"stage {stage} subset {sub!r} is not a data subset"))
-    try:
-        DigRewardOptions(**dataclasses.asdict(t.reward))
-    except ValueError as e:
-        raise ConfigError(f"train.reward: {e}") from None
-    for path, ok, msg in rules:
-        if not ok:
-            raise ConfigError(f"{path}: {msg}")
-    offsets = sorted((sub.seed_offset, sub.seed_offset + sub.num_pairs, k) for k, sub in d.subsets.items())
-    for (a0, a1, ka), (b0, _, kb) in zip(offsets, offsets[1:]):
-        if b0 < a1:
-            raise ConfigError(f"data.subsets.{kb}.seed_offset: seeds overlap those of subset {ka!r} ({a0}..{a1 - 1})")
+    return BatchPlan(processes=processes, completions_per_step=completions, completions_per_update=per_update,
+                     gradient_accumulation_steps=accumulation, steps_per_generation=accumulation * t.updates_per_step,
+                     completions_per_process=completions // processes)
 
 
 # ---------------------------------------------------------------------------------------
@@ -597,7 +751,7 @@ def from_dict(data: dict, cls: type = KitConfig) -> Any:
         raise ConfigError(f"a config must be a mapping, got {type(data).__name__}")
     cfg = _build(cls, data)
     if isinstance(cfg, KitConfig):
-        _check(cfg)
+        cfg.check()
     return cfg
 
 

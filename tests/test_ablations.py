@@ -62,6 +62,8 @@ def test_reward_variants_and_run_dirs(tmp_path):
     assert saved_config_differences(cfg, tmp_path / "final") == []
     assert saved_config_differences(reward_config(cfg, "format"), tmp_path / "final") == ["train.reward.variant"]
     assert saved_config_differences(cfg, tmp_path / "nothing") is None
+    # how the notebooks run (the reproduce section) is not what a stage learned: it never blocks reuse
+    assert saved_config_differences(load_config("smoke", ["reproduce.eval_limit=1"]), tmp_path / "final") == []
 
 
 # -- table and figure (pure) --------------------------------------------------------------

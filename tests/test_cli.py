@@ -39,7 +39,7 @@ def test_reproduce_help_names_the_steps_of_each_profile():
 
     text = _subparsers(build_parser())["reproduce"].format_help()
     for profile in ("smoke", "mini", "paper"):
-        names = " ".join(s[0] for s in steps(profile, Path("runs"), Path("figures")))
+        names = " ".join(s.name for s in steps(profile, Path("runs"), Path("figures")))
         assert f"{profile:6s} {names}" in text
     args = build_parser().parse_args(["reproduce", "--preset", "mini", "--out", "figs"])
     assert (args.profile, args.figures) == ("mini", "figs")  # the other commands' vocabulary works too

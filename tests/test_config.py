@@ -44,6 +44,11 @@ def test_round_trip_through_yaml(tmp_path):
         ("data.render.device=tpu", "data.render.device"),
         ("train.reward.variant=iou_only", "train.reward: variant must be one of"),
         ("train.reward.alpha=1.5", "train.reward: alpha must be a number in [0, 1]"),
+        ("train.launch.machine_rank=1", "train.launch.machine_rank: must be in 0..nodes-1"),
+        ("twin.subsets.eval.question=maybe", "twin.subsets.eval.question: must be pair or multi"),
+        ("warm_start.subsets=[eval]", "warm_start.subsets: 'eval' must be a training subset"),
+        ("reproduce.policy=huge", "reproduce.policy: must be one of pretrained, tiny, warm_start"),
+        ("reproduce.ablation_reward_stages=[2]", "reproduce.ablation_reward_stages: must be a prefix"),
     ],
 )
 def test_bad_values_name_the_field(override, field):
@@ -70,11 +75,12 @@ def test_a_step_is_the_same_global_batch_on_any_number_of_processes():
     assert (t.prompts_per_step, t.updates_per_step, t.num_generations) == (512, 4, 5)  # EasyR1's step
     plans = {p: batch_plan(t, p) for p in (1, 2, 4, 8, 16)}
     for p, plan in plans.items():
-        assert plan["completions_per_step"] == 2560 and plan["completions_per_update"] == 640
+        assert plan.processes == p and plan.completions_per_process * p == 2560
+        assert plan.completions_per_step == 2560 and plan.completions_per_update == 640
         # what trl is given per process adds back up to the same global numbers
-        assert plan["gradient_accumulation_steps"] * p * t.per_device_batch == 640
-        assert plan["steps_per_generation"] == 4 * plan["gradient_accumulation_steps"]
-    assert plans[8]["gradient_accumulation_steps"] == 8 and plans[1]["gradient_accumulation_steps"] == 64
+        assert plan.gradient_accumulation_steps * p * t.per_device_batch == 640
+        assert plan.steps_per_generation == 4 * plan.gradient_accumulation_steps
+    assert plans[8].gradient_accumulation_steps == 8 and plans[1].gradient_accumulation_steps == 64
     with pytest.raises(ConfigError, match="not a multiple of 3 process"):
         batch_plan(t, 3)
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from dig_kit.evaluation import get_task
-from dig_kit.evaluation.boxes import box_iou, extract_box, guess_scale, to_pixels
+from dig_kit.evaluation.boxes import box_iou, extract_box, guess_scale, scale_box
 from dig_kit.evaluation.formats import BenchmarkDataError
 from dig_kit.evaluation.runner import score_file
 from dig_kit.paper.benchmark_fixtures import b64_image, write_vlmeval_tsv
@@ -49,10 +49,14 @@ def test_guess_scale(box, fmt):
     assert guess_scale(box) == fmt
 
 
-def test_to_pixels_and_iou():
-    assert to_pixels([100, 200, 300, 600], 100, 50, "rel1000") == [10, 10, 30, 30]
-    assert to_pixels([0.1, 0.2, 0.3, 0.6], 100, 50, "rel1") == pytest.approx([10, 10, 30, 30])
-    assert to_pixels([1, 2, 3, 4], 100, 50, "abs") == [1, 2, 3, 4]
+def test_scale_box_and_iou():
+    assert scale_box([100, 200, 300, 600], 100, 50, "rel1000") == [10, 10, 30, 30]
+    assert scale_box([0.1, 0.2, 0.3, 0.6], 100, 50, "rel1") == pytest.approx([10, 10, 30, 30])
+    assert scale_box([1, 2, 3, 4], 100, 50, "abs") == [1, 2, 3, 4]
+    assert scale_box([30, 20, 10, 5], 100, 50, "abs") == [30, 20, 10, 5]  # as written: not reordered
+    assert scale_box([-100, 0, 2000, 10], 100, 50, "rel1000") == [-10, 0, 200, 0.5]  # nor clipped
+    with pytest.raises(ValueError, match="coord_format must be one of"):
+        scale_box([1, 2, 3, 4], 100, 50, "pixels")
     assert box_iou([0, 0, 10, 10], [0, 0, 10, 10]) == 1.0
     assert box_iou([0, 0, 10, 10], [5, 0, 15, 10]) == pytest.approx(50 / 150)
     assert box_iou([10, 10, 0, 0], [0, 0, 10, 10]) == 0.0  # inverted: no box

@@ -273,16 +273,16 @@ def test_pipeline_plans_the_mini_profile_and_checks_overrides_first(tmp_path, ca
     from dig_kit.paper.pipeline import run_pipeline, steps
 
     plan = steps("mini", tmp_path / "runs" / "mini", tmp_path / "fig", ["train.seed=3"])
-    names = [s[0] for s in plan]
+    names = [s.name for s in plan]
     assert names == ["render", "rewards", "warm_start", "train1", "train2", "train3", "evaluate", "twin",
                      "ablations", "artifacts"]
-    params = {s[0]: s[3] for s in plan}
+    params = {s.name: s.params for s in plan}
     warm_final = str(tmp_path / "runs" / "mini" / "warm_start" / "dig" / "final")
     assert params["train1"]["overrides"] == [f"train.model={warm_final}", "train.seed=3"]
     assert params["render"]["overrides"] == ["train.seed=3"]
     assert params["ablations"]["seeds"] == [0, 1, 2]
     assert params["evaluate"]["models"]["warm start"] == warm_final
-    assert "warm_start" not in [s[0] for s in steps("smoke", tmp_path, tmp_path)]
+    assert "warm_start" not in [s.name for s in steps("smoke", tmp_path, tmp_path)]
     assert run_pipeline("mini", str(tmp_path / "r"), str(tmp_path / "f"), overrides=["warm_start.dig_steps=-1"]) == 2
     assert "warm_start.dig_steps" in capsys.readouterr().err
     assert not (tmp_path / "r").exists() and not (tmp_path / "f").exists()

@@ -38,7 +38,7 @@ def test_reproduce_runs_every_step_then_skips_them(tmp_path):
     assert "published (TWIN summary" in table and "measured: profile 'smoke'" in table
     from dig_kit.paper import pipeline
 
-    n_steps = sum((pipeline.NOTEBOOKS / s[1]).exists() for s in pipeline.steps("smoke", tmp_path, tmp_path))
+    n_steps = sum((pipeline.NOTEBOOKS / s.notebook).exists() for s in pipeline.steps("smoke", tmp_path, tmp_path))
     assert "running" not in second.stdout and second.stdout.count("skipped") == n_steps
     from dig_kit.paper.artifacts import _source_of
 
@@ -89,6 +89,10 @@ def test_reproduce_launches_the_training_stages_on_two_processes(tmp_path):
                                                                  text=True).stdout:
         time.sleep(0.5)
     assert str(runs) not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    for log in (runs / "smoke" / "logs").glob("*.log"):  # the step logs hold the user's notices only
+        text = log.read_text()
+        for noise in ("without encryption", "Unable to parse line", "Passed unknown parameter"):
+            assert noise not in text, f"{log.name}: {noise}"
     plan = subprocess.run(cmd + ["--plan"], capture_output=True, text=True, timeout=120)
     assert plan.returncode == 0
     for name in ("render", "train1", "train2"):

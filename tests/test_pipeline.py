@@ -32,8 +32,8 @@ def fake_plan(tmp_path, monkeypatch):
     plan = {"value": 1}
 
     def steps(profile, runs, figures, extra=None):
-        return [("a", "a.ipynb", "a.ipynb", {"out_dir": str(figures), "value": plan["value"]}),
-                ("b", "b.ipynb", "b.ipynb", {"out_dir": str(figures), "value": plan["value"]})]
+        return [pipeline.Step("a", "a.ipynb", "a.ipynb", {"out_dir": str(figures), "value": plan["value"]}),
+                pipeline.Step("b", "b.ipynb", "b.ipynb", {"out_dir": str(figures), "value": plan["value"]})]
 
     monkeypatch.setattr(pipeline, "steps", steps)
     return nbs, plan
@@ -136,7 +136,7 @@ def test_the_paper_plan_runs_nothing_and_says_what_each_step_launches(tmp_path):
     assert time.time() - t0 < 60
     out = res.stdout
     assert "GPUs visible here: 8" in out
-    names = [s[0] for s in pipeline.steps("paper", tmp_path, tmp_path)]
+    names = [s.name for s in pipeline.steps("paper", tmp_path, tmp_path)]
     for i, name in enumerate(names, 1):
         assert f"[{i}/{len(names)}] {name}" in out
     train1 = out[out.index("] train1"):out.index("] train2")]
@@ -160,3 +160,16 @@ def test_the_readme_lists_the_plans_gpu_hour_estimates():
     for name, value in (("GEN_TOKENS_PER_GPU_S", "6,000 tokens/s"), ("TRAIN_MFU", "35%"),
                         ("MEAN_COMPLETION_TOKENS", "600 tokens")):
         assert value in readme, name
+
+
+def test_profile_differences_are_the_presets_reproduce_values(tmp_path):
+    smoke = {s.name: s.params for s in pipeline.steps("smoke", tmp_path, tmp_path,
+                                                      ["reproduce.eval_limit=2", "reproduce.render_workers=3"])}
+    assert smoke["render"]["workers"] == 3  # an override of the section reaches the step
+    assert smoke["evaluate"]["limit"] == smoke["ablations"]["limit"] == 2
+    assert smoke["evaluate"]["max_new_tokens"] == 16 and smoke["twin"]["max_new_tokens"] == 32
+    paper = {s.name: s.params for s in pipeline.steps("paper", tmp_path, tmp_path)}
+    # the evaluation notebook's defaults are the paper's budget: not passed, as before the section existed
+    assert "max_new_tokens" not in paper["evaluate"] and paper["evaluate"]["processes"] == "auto"
+    assert paper["ablations"]["max_new_tokens"] == 4096 and paper["twin"]["preset"] == "twin"
+    assert not paper["train1"]["tiny_model"] and smoke["train1"]["tiny_model"]

@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dig_kit.rewards import dig_reward, dig_reward_batch, dig_reward_reference, parse_boxes, twin_reward
-from dig_kit.rewards.matching import iou_matrix, match_stats, match_stats_batch
+from dig_kit.rewards.geometry import COORD_FORMATS, box_iou, iou_matrix, pixel_boxes, to_pixels
+from dig_kit.rewards.matching import match_stats, match_stats_batch, match_stats_one
 from dig_kit.rewards.parsing import raw_numbers
 from dig_kit.paper.synthetic_outputs import STYLES, random_completions, random_gt_boxes, render_completion
 
@@ -113,6 +114,53 @@ def test_batched_fast_path_equals_scipy(seed, tau):
         s, tp, matched = match_stats(iou_matrix(preds[b], gts[b]), tau)
         assert math.isclose(stats.sum_iou[b], s, abs_tol=1e-9)
         assert stats.tp[b] == tp and stats.matched[b] == matched
+
+
+raw_number = st.one_of(st.floats(width=64), st.integers(-2000, 2000), st.floats(-50, 1200))
+
+
+@SETTINGS
+@given(raw=st.lists(st.lists(raw_number, min_size=4, max_size=4), max_size=8), fmt=st.sampled_from(COORD_FORMATS),
+       size=st.sampled_from([(480, 320), (1, 1), None]))
+def test_plain_python_pixels_equal_numpy_pixels(raw, fmt, size):
+    """pixel_boxes (one response, Python) keeps exactly to_pixels' valid boxes, NaN, inf,
+    overflow, inverted and out-of-image boxes included."""
+    if size is None and fmt != "abs":
+        fmt = "abs"  # relative coordinates need a size
+    w, h = size if size else (math.inf, math.inf)
+    boxes, valid = to_pixels(np.asarray(raw, dtype=np.float64).reshape(-1, 4), w, h, fmt)
+    assert [list(b) for b in pixel_boxes(raw, w, h, fmt)] == boxes[valid].tolist()
+
+
+@SETTINGS
+@given(a=box, b=box)
+def test_plain_python_iou_equals_numpy_iou(a, b):
+    """box_iou == iou_matrix bit for bit, and an inverted or empty box has IoU 0."""
+    assert box_iou(a, b) == iou_matrix([a], [b])[0, 0]
+    if a[2] <= a[0] or a[3] <= a[1]:
+        assert box_iou(a, b) == 0.0
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data(), gt=gt_boxes, tau=st.sampled_from([0.0, 0.5, 0.75]))
+def test_one_response_matching_equals_scipy(data, gt, tau):
+    """match_stats_one (plain Python, exact fast path on rows or columns) == scipy's Hungarian."""
+    pred = pixel_boxes(data.draw(_pred_near(gt)), *SIZE)
+    s, tp, matched = match_stats_one(pred, gt, tau)
+    ref = match_stats(iou_matrix(pred, gt), tau) if pred else (0.0, 0, 0)
+    assert math.isclose(s, ref[0], abs_tol=1e-9) and (tp, matched) == ref[1:]
+
+
+@SETTINGS
+@given(data=st.data(), gt=gt_boxes, style=styles)
+def test_one_response_and_batch_paths_agree_bit_for_bit(data, gt, style):
+    """dig_reward (plain Python) and dig_reward_batch's numpy path (>= SMALL_BATCH responses)
+    share one formula: the same numbers exactly, not just close."""
+    texts = [render_completion(data.draw(_pred_near(gt)), style) for _ in range(8)]
+    batch = dig_reward_batch(texts, [gt] * 8, [SIZE] * 8)
+    for i, t in enumerate(texts):
+        single = dig_reward(t, gt, SIZE)
+        assert {k: batch[k][i].item() for k in single} == single
 
 
 @settings(max_examples=40, deadline=None)

@@ -44,8 +44,14 @@ def test_case_study_table_first_row_is_perfect():
     assert rows[0]["overall"] == 1.0 and rows[-1]["overall"] == 0.0
 
 
-def test_playground_builds_and_updates():
+def test_playground_builds_and_updates(monkeypatch):
     pytest.importorskip("ipywidgets")
+    scored = []
+    real = sanity.dig_reward
+    monkeypatch.setattr(sanity, "dig_reward", lambda *a, **k: scored.append(real(*a, **k)) or scored[-1])
     panel = sanity.playground()
     slider = panel.children[0].children[0].children[0]
-    slider.value = (slider.value[0] + 5, slider.value[1])  # x1, x2 range: triggers a redraw and a new reward
+    assert len(scored) == 1 and scored[0]["format"] == 1.0  # the first draw scores the box on the ground truth
+    x1, x2 = slider.value
+    slider.value = (x1 + 5, x2)  # x1, x2 range: triggers a redraw and a new reward
+    assert len(scored) == 2 and scored[1]["miou"] < scored[0]["miou"]  # the narrower box overlaps less

@@ -7,6 +7,7 @@ a local wheel directory can never land again. Metadata only, no big downloads.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -128,3 +129,94 @@ def test_setup_gpu_needs_a_driver(repo_copy, tmp_path_factory):
 def test_setup_rejects_unknown_options(repo_copy):
     r = _setup(repo_copy, "--gpus")
     assert r.returncode != 0 and "unknown option '--gpus'" in r.stderr
+
+
+# -- conda / mamba / Binder: environment files that are the locks' own sets ---------------------
+# conda and mamba write an environment file's pip list to a requirements file beside it and run
+# `pip install -U -r <file>` from that directory (conda: conda/env/installers/pip.py; mamba:
+# libmamba's install_for_other_pkgmgr), so its relative paths are the repository's.
+ENV_FILES = {"cpu": ROOT / "environment.yml", "gpu": ROOT / "environment-gpu.yml"}
+
+
+def _setup_facts() -> dict:
+    """What setup.sh installs per kind (lock, extras, CPU torch index) and lock.sh's Python."""
+    setup = (ROOT / "scripts" / "setup.sh").read_text()
+    facts = {}
+    for kind, lock, extras, cpu_torch in re.findall(r'install_env \.venv (cpu|gpu) (\S+) "([^"]+)"( 1)?', setup):
+        facts[kind] = {"lock": lock, "extras": extras, "cpu_torch": bool(cpu_torch)}
+    facts["pip"] = re.search(r'pip install --quiet --upgrade "(pip[^"]+)"', setup).group(1)
+    facts["index"] = re.search(r"--extra-index-url (https://\S+)", setup).group(1)
+    facts["python"] = re.search(r"--python-version (\S+)", (ROOT / "scripts" / "lock.sh").read_text()).group(1)
+    return facts
+
+
+def _env_file(kind: str) -> tuple[dict, list[str], list[str]]:
+    import yaml
+
+    env = yaml.safe_load(ENV_FILES[kind].read_text())
+    conda = [d for d in env["dependencies"] if isinstance(d, str)]
+    pip = [line for d in env["dependencies"] if isinstance(d, dict) for line in d["pip"]]
+    return env, conda, pip
+
+
+@pytest.mark.parametrize("kind", ["cpu", "gpu"])
+def test_environment_files_are_what_setup_installs(kind):
+    facts = _setup_facts()
+    env, conda, pip = _env_file(kind)
+    assert env["name"] == {"cpu": "dig-kit", "gpu": "dig-kit-gpu"}[kind]
+    assert env["channels"] == ["conda-forge", "nodefaults"]
+    # conda gives Python and pip, nothing else: every other package comes from the lock
+    assert conda == [f"python={facts['python']}", facts["pip"]], ENV_FILES[kind].name
+    want = ([f"--extra-index-url {facts['index']}"] if facts[kind]["cpu_torch"] else []) + [
+        f"-c {facts[kind]['lock']}", f"-e .[{facts[kind]['extras']}]"]
+    assert pip == want, f"{ENV_FILES[kind].name}'s pip section differs from scripts/setup.sh's {kind} install"
+    assert (ROOT / facts[kind]["lock"]).is_file()
+
+
+def _pip_resolve(kind: str, tmp: Path) -> subprocess.Popen:
+    """Start pip as conda runs it on ``kind``'s environment file, in a copy of the files it reads
+    (``-e .`` builds the kit's metadata there), as a dry run against the public index alone."""
+    work = tmp / kind
+    work.mkdir()
+    for rel in ("pyproject.toml", "README.md", "locks"):
+        (shutil.copytree if (ROOT / rel).is_dir() else shutil.copy)(ROOT / rel, work / rel)
+    (work / "dig_kit").symlink_to(ROOT / "dig_kit")
+    reqs = work / "condaenv.test.requirements.txt"
+    reqs.write_text("\n".join(_env_file(kind)[2]))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}
+    env["PIP_CONFIG_FILE"] = os.devnull  # this machine's pip configuration (local wheel dirs) ignored
+    return subprocess.Popen(
+        [sys.executable, "-m", "pip", "install", "-U", "-r", reqs.name, "--exists-action=b", "--dry-run",
+         "--ignore-installed", "--quiet", "--retries", "0", "--timeout", "30", "--report", "report.json"],
+        cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _pins_for_this_python(path: Path) -> dict[str, str]:
+    """The lock's pins whose markers hold here (the interpreter pip resolves for)."""
+    from packaging.requirements import Requirement
+
+    pins = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            req = Requirement(line)
+            if req.marker is None or req.marker.evaluate():
+                pins[re.sub(r"[-_.]+", "-", req.name.lower())] = str(req.specifier).removeprefix("==")
+    return pins
+
+
+@pytest.mark.slow
+def test_environment_files_resolve_to_the_locks_pins(tmp_path):
+    # what conda's pip step would install, version for version, is the lock (CPU and GPU, ~40 s)
+    if not _index_reachable():
+        pytest.skip("the public index (pypi.org) is not reachable from here: the environment files not resolved")
+    runs = {kind: _pip_resolve(kind, tmp_path) for kind in ENV_FILES}
+    for kind, proc in runs.items():
+        out, _ = proc.communicate(timeout=600)
+        assert proc.returncode == 0, f"pip cannot install {ENV_FILES[kind].name}'s pip section:\n{out[-4000:]}"
+        report = json.loads((tmp_path / kind / "report.json").read_text())
+        pins = _pins_for_this_python(ROOT / _setup_facts()[kind]["lock"])
+        got = {re.sub(r"[-_.]+", "-", i["metadata"]["name"].lower()): i["metadata"]["version"] for i in report["install"]}
+        kit = got.pop("dig-kit")
+        assert kit, "the kit itself is installed (-e .)"
+        off = {n: (v, pins.get(n)) for n, v in got.items() if pins.get(n) != v.split("+")[0]}
+        assert not off, f"{ENV_FILES[kind].name} would install versions the lock does not pin: {off}"

@@ -203,5 +203,5 @@ def test_submit_paper_chains_the_jobs_by_their_dependencies(tmp_path):
     assert "--dependency=afterok:102:103 " in calls[4]
     from dig_kit.paper.pipeline import steps
 
-    labels = next(s[3]["models"] for s in steps("paper", Path("runs/paper"), Path("figures")) if s[0] == "evaluate")
+    labels = next(s.params["models"] for s in steps("paper", Path("runs/paper"), Path("figures")) if s.name == "evaluate")
     assert sorted(labels) == sorted(["Qwen3-VL-4B-Thinking", "Qwen3-VL-4B + DiG (this kit)"])  # notebook 04 finds them

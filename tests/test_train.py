@@ -162,9 +162,10 @@ def _filter_trainer(tiny, tmp_path, dead, retries=3, logs=None):
     args = grpo_args(cfg, 1, tmp_path, [])
     args.max_steps = 1
     args.save_strategy = "no"
+    args.filter_enabled, args.filter_low, args.filter_high = True, 0.01, 0.99  # the smoke preset turns it off
+    args.filter_max_retries, args.filter_seed = retries, 0
     return FilteringGRPOTrainer(model=model, reward_funcs=[reward], args=args, train_dataset=ds,
-                                processing_class=processor, filter_range=(0.01, 0.99), filter_max_retries=retries,
-                                callbacks=[Capture()])
+                                processing_class=processor, callbacks=[Capture()])
 
 
 def test_online_filtering_drops_constant_groups_and_refills(tiny, tmp_path):
@@ -356,13 +357,27 @@ def test_what_the_kit_passes_to_vllm_is_accepted_by_vllm_0_31(tmp_path):
     assert hf == {"suppress_tokens": [151655]}
 
 
+def test_filter_and_validation_settings_are_config_fields_checked_beside_them(tmp_path):
+    from dig_kit.train.filtering import FilteringGRPOConfig
+    from dig_kit.train.grpo import grpo_args
+
+    args = grpo_args(load_config("mini"), 2, tmp_path, [], processes=1)
+    assert isinstance(args, FilteringGRPOConfig)
+    assert (args.filter_enabled, args.filter_low, args.filter_high, args.filter_max_retries) == (True, 0.01, 0.99, 8)
+    assert args.filter_seed == args.seed == 2 and (args.val_temperature, args.val_top_p) == (0.6, 0.95)
+    with pytest.raises(ValueError, match="filter_low < filter_high"):
+        FilteringGRPOConfig(output_dir=str(tmp_path), report_to="none", use_cpu=True, filter_low=0.5, filter_high=0.5)
+    with pytest.raises(ValueError, match="together"):
+        FilteringGRPOConfig(output_dir=str(tmp_path), report_to="none", use_cpu=True, val_temperature=0.6)
+
+
 def test_validation_sampling_reaches_vllm(tiny, tmp_path, monkeypatch):
     import types
 
     from trl import GRPOTrainer
 
     trainer = _filter_trainer(tiny, tmp_path, dead=set())
-    trainer.val_sampling = (0.6, 0.95)
+    trainer.args.val_temperature, trainer.args.val_top_p = 0.6, 0.95
     trainer.vllm_generation = types.SimpleNamespace(temperature=1.0, top_p=1.0)  # trl's VLLMGeneration reads these
     seen = {}
 

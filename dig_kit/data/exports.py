@@ -16,8 +16,10 @@ from dig_kit.data.reader import METADATA, check_dataset_dir, read_rows
 
 
 def export_easyr1(data_dir: str | Path, out_dir: str | Path, subsets: list[str] | None = None) -> dict[str, Path]:
-    """Write ``OUT/<subset>.parquet`` for EasyR1 (its defaults ``data.prompt_key: problem``,
-    ``answer_key: answer``, ``image_key: images``): ``problem`` = ``<image><image>`` + the DiG
+    """Write ``OUT/<subset>.parquet`` for EasyR1 (the columns of its example config
+    ``examples/config.yaml``: ``data.prompt_key: problem``, ``answer_key: answer``,
+    ``image_key: images``; its ``DataConfig`` default prompt key is ``prompt``, so keep
+    ``data.prompt_key: problem`` in the config): ``problem`` = ``<image><image>`` + the DiG
     prompt (the count of differences stated for the subsets of ``train.count_hint_stages``,
     as in training), ``answer`` = :func:`dig_kit.rewards.easyr1.make_ground_truth` (what
     ``dig_kit/rewards/easyr1.py:compute_score`` reads), ``images`` = [before, after] as PNG

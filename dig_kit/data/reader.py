@@ -2,13 +2,16 @@
 
 Layout of a dataset directory (written by :mod:`dig_kit.data.writer`;
 ``datasets.load_dataset(DIR)`` loads it on its own, one split per subset, via the ``configs``
-section of its README.md dataset card)::
+section of its README.md dataset card, which names each shard's ``metadata.parquet`` and
+images)::
 
     DIR/
       README.md                       dataset card (splits, provenance)
       config.yaml                     the resolved KitConfig that made it
       stage1/shard-00000-of-00001/
-        metadata.jsonl                one row per finished pair (appended, fsync'ed)
+        metadata.jsonl                one row per finished pair (appended, fsync'ed): the journal
+        metadata.parquet              the same rows with explicit column types (dig_kit.data.schema),
+                                      what `datasets` reads
         images/stage1-00000000_before.png, ..._after.png
 """
 
@@ -20,6 +23,7 @@ from pathlib import Path
 from dig_kit.config import ConfigError
 
 METADATA = "metadata.jsonl"
+METADATA_PARQUET = "metadata.parquet"
 TWIN_COLUMNS = ("images", "question", "answer")
 
 
@@ -62,9 +66,19 @@ def check_dataset_dir(data_dir: str | Path, subset: str) -> Path:
 
 
 def load_split(data_dir: str | Path, subset: str):
+    """One subset as a Hugging Face dataset (what ``datasets.load_dataset(DIR)`` gives). A shard
+    whose ``metadata.parquet`` lags its journal (a render killed mid-run) is an error naming it."""
     import datasets
 
     root = check_dataset_dir(data_dir, subset)
+    if METADATA_PARQUET in (root / "README.md").read_text():
+        from dig_kit.data.schema import stale_shards
+
+        stale = stale_shards(root / subset)
+        if stale:
+            raise ConfigError(f"{stale[0]}: its {METADATA_PARQUET} (what `datasets` reads) does not hold the rows of "
+                              f"its {METADATA}: run the same `dig-kit render ... --out {root}` again (it completes the "
+                              "set and rewrites it)")
     return datasets.load_dataset(str(root), split=subset, cache_dir=str(root / ".hf_cache"))
 
 

@@ -11,6 +11,11 @@ that merge by copying. Pairs already present in any shard directory are never re
 Several shards may also render into one shared directory at once (a Slurm array job,
 ``configs/slurm/render.sbatch``): the files they share, ``config.yaml`` and ``README.md``,
 are written whole under a temporary name and renamed, so none sees a torn one.
+Loading: each shard's ``metadata.parquet`` (:mod:`dig_kit.data.schema`: the journal's rows
+with explicit column types, what ``datasets.load_dataset(DIR)`` reads) is rewritten after a
+shard's first new pair, then at most every :data:`PARQUET_EVERY_S` seconds, and at the end of
+a run for every shard of the dataset that lags its journal (also shards copied in from other
+machines, or rendered before the parquet existed).
 Workers: a number or ``"auto"`` (one per visible GPU, each pinned to its GPU; see
 :mod:`dig_kit.render.pool`).
 """
@@ -27,7 +32,8 @@ from pathlib import Path
 import yaml
 
 from dig_kit.config import ConfigError, KitConfig, from_dict, to_dict
-from dig_kit.data.reader import METADATA, done_ids, read_rows, shard_name
+from dig_kit.data.reader import METADATA, METADATA_PARQUET, done_ids, read_rows, shard_name
+from dig_kit.data.schema import sync_shard
 from dig_kit.render.pairs import pair_id
 from dig_kit.render.pool import RenderPool, render_gpus, worker_gpus
 from dig_kit.scenes.changes import sample_pair
@@ -66,7 +72,7 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 DIG_SCHEMA = """\
-## Annotation schema (one row per pair, in `<split>/<shard>/metadata.jsonl`)
+## Annotation schema (one row per pair, in `<split>/<shard>/metadata.jsonl`; the same rows with explicit column types in `metadata.parquet`)
 
 Boxes are `[x1, y1, x2, y2]` in absolute pixels (top-left origin; pixel i covers [i, i + 1)).
 
@@ -100,16 +106,25 @@ def _write_whole(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+PARQUET_EVERY_S = 60.0
+"""A shard's metadata.parquet lags its journal by at most this much rendering time."""
+
+
 def write_card(out: Path, cfg: KitConfig, kind: str = "dig") -> None:
-    """README.md with a ``configs`` section so ``load_dataset(out)`` finds one split per subset."""
-    splits = [s for s in _subsets(cfg, kind) if any((out / s).glob(f"*/{METADATA}"))]
+    """README.md with a ``configs`` section so ``load_dataset(out)`` finds one split per subset:
+    each split's shards' ``metadata.parquet`` (explicit column types, :mod:`dig_kit.data.schema`)
+    and their images; the journals (``metadata.jsonl``) are left out."""
+    splits = [s for s in _subsets(cfg, kind) if any((out / s).glob(f"*/{METADATA_PARQUET}"))]
     header = {
         "configs": [
-            {"config_name": "default", "data_files": [{"split": s, "path": f"{s}/**"} for s in splits]}
-        ],
+            {"config_name": "default", "data_files": [
+                {"split": s, "path": [f"{s}/*/{METADATA_PARQUET}", f"{s}/*/images/*.png"]} for s in splits]}
+        ] if splits else [],
         "tags": ["dig_kit", "differential-grounding" if kind == "dig" else "same-or-not", "synthetic", "blender"],
         "dig_kit_kind": kind,
     }
+    if not splits:
+        header.pop("configs")
     counts = {s: len(done_ids(out / s)) for s in splits}
     body = [
         "# DiG rendered pairs" if kind == "dig" else "# TWIN-style same-or-not items (synthetic)",
@@ -228,17 +243,25 @@ def render_dataset(
     threads = max(1, (os.cpu_count() or 1) // n_workers)
     created = not out.exists()
     try:
-        _render_tasks(cfg, out, names, tasks, (index, count), (workers, gpus), threads, progress, summary)
+        _render_tasks(cfg, out, kind, names, tasks, (index, count), (workers, gpus), threads, progress, summary)
     except BaseException:
         if created and not any(read_rows(m) for m in out.glob(f"*/*/{METADATA}")):
             shutil.rmtree(out, ignore_errors=True)  # a new dataset that got no pair: leave nothing behind
+        else:
+            with contextlib.suppress(Exception):  # what was rendered stays loadable; the first error is raised
+                for s in names:
+                    sync_shard(out / s / shard_name(index, count), kind)
+                write_card(out, cfg, kind)
         raise
+    for s in _subsets(cfg, kind):  # every shard, also those of other runs: what `datasets` reads
+        for meta in sorted((out / s).glob(f"*/{METADATA}")):
+            sync_shard(meta.parent, kind)
     summary["wall_s"] = time.perf_counter() - t0
     write_card(out, cfg, kind)
     return summary
 
 
-def _render_tasks(cfg, out, names, tasks, shard, workers, threads, progress, summary) -> None:
+def _render_tasks(cfg, out, kind, names, tasks, shard, workers, threads, progress, summary) -> None:
     # The workers start (bpy loaded) before anything is written: a missing render environment
     # leaves no half-made dataset directory behind.
     index, count = shard
@@ -248,15 +271,25 @@ def _render_tasks(cfg, out, names, tasks, shard, workers, threads, progress, sum
             summary["workers"] = [{"gpu": w["gpu"], "device": w["device"]} for w in pool.workers_info]
         out.mkdir(parents=True, exist_ok=True)
         _write_whole(out / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
+        mine = {s: out / s / shard_name(index, count) for s in names}
         for s in names:
-            read_rows(out / s / shard_name(index, count) / METADATA, repair=True)
+            read_rows(mine[s] / METADATA, repair=True)
+            if (mine[s] / METADATA).exists():
+                sync_shard(mine[s], kind)
+        write_card(out, cfg, kind)  # a run stopped early still leaves a card that loads what it has
+        synced = {s: time.monotonic() for s in names if (mine[s] / METADATA_PARQUET).exists()}
         if tasks:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=len(tasks), desc=f"render {','.join(names)}", unit="pair", disable=not progress)
             for row in pool.imap_unordered(tasks):
                 timing = row.pop("_timing")
-                _append_row(out / row["subset"] / shard_name(index, count) / METADATA, row)
+                _append_row(mine[row["subset"]] / METADATA, row)
+                if time.monotonic() - synced.get(row["subset"], float("-inf")) >= PARQUET_EVERY_S:
+                    sync_shard(mine[row["subset"]], kind)
+                    if row["subset"] not in synced:  # a split's first rows: the card names it from now on
+                        write_card(out, cfg, kind)
+                    synced[row["subset"]] = time.monotonic()
                 summary["rendered"] += 1
                 summary["render_s"] += timing["render_s"]
                 summary["pair_wall_s"] += timing["wall_s"]

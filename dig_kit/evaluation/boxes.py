@@ -12,11 +12,13 @@ Extraction (:func:`extract_box`), on the final answer (after ``</think>``):
 The training reward's strict grammar (:func:`dig_kit.rewards.parse_boxes`) is not used here:
 it rejects several of these forms that VLMEvalKit scores.
 
-Coordinates (:func:`to_pixels`): ``coord_format`` is the model's convention, stated in the
-metrics: ``rel1000`` (Qwen3-VL and Qwen2-VL: 0-1000 relative to the image; the default),
-``rel1`` (0-1 relative), ``abs`` (pixels: Qwen2.5-VL). ``box_scale="guess"`` instead guesses
-per box, as VLMEvalKit's grounding scorers do: all four numbers <= 1 read as ``rel1``, else
-all <= 1000 read as ``rel1000``, else pixels. **Known failure**: a pixel box on an image no
+Coordinates and IoU come from :mod:`dig_kit.rewards.geometry` (one vocabulary and one IoU for
+the reward and the benchmarks): :func:`scale_box` reads a box in the model's ``coord_format``,
+stated in the metrics: ``rel1000`` (Qwen3-VL and Qwen2-VL: 0-1000 relative to the image; the
+grounding tasks' default), ``rel1`` (0-1 relative), ``abs`` (pixels: Qwen2.5-VL). It neither
+reorders nor clips: an inverted box is wrong (:func:`box_iou` 0), as in VLMEvalKit.
+``box_scale="guess"`` instead guesses per box, as VLMEvalKit's grounding scorers do: all four
+numbers <= 1 read as ``rel1``, else all <= 1000 read as ``rel1000``, else pixels. **Known failure**: a pixel box on an image no
 larger than 1000 px (every COCO image is at most 640 px) is read as 0-1000 and shrinks, so a
 pixel model scores near 0 under the guess; name the convention instead.
 """
@@ -25,10 +27,13 @@ from __future__ import annotations
 
 import re
 
+from dig_kit.rewards.geometry import COORD_FORMATS, box_iou, scale_box
+
+__all__ = ["BOX_SCALES", "COORD_FORMATS", "box_iou", "extract_box", "guess_scale", "scale_box"]
+
 _NUM = r"[-+]?\d+(?:\.\d+)?"
 _BRACKET4_RE = re.compile(r"\[\s*(" + _NUM + r")\s*,\s*(" + _NUM + r")\s*,\s*(" + _NUM + r")\s*,\s*(" + _NUM + r")\s*\]")
 _NUM_RE = re.compile(_NUM)
-COORD_FORMATS = ("rel1000", "rel1", "abs")
 BOX_SCALES = ("model", "guess")
 
 
@@ -56,28 +61,3 @@ def guess_scale(box) -> str:
     if top <= 1000.0:
         return "rel1000"
     return "abs"
-
-
-def to_pixels(box, width: float, height: float, coord_format: str = "rel1000") -> list[float]:
-    """A box written in ``coord_format`` as pixels ``[x1, y1, x2, y2]``."""
-    if coord_format not in COORD_FORMATS:
-        raise ValueError(f"unknown coord_format {coord_format!r}; known: {', '.join(COORD_FORMATS)}")
-    x1, y1, x2, y2 = (float(v) for v in box)
-    if coord_format == "abs":
-        return [x1, y1, x2, y2]
-    s = 1000.0 if coord_format == "rel1000" else 1.0
-    return [x1 / s * width, y1 / s * height, x2 / s * width, y2 / s * height]
-
-
-def box_iou(a, b) -> float:
-    """IoU of two ``[x1, y1, x2, y2]`` boxes (continuous coordinates); an inverted or empty
-    box has IoU 0."""
-    ax1, ay1, ax2, ay2 = a
-    bx1, by1, bx2, by2 = b
-    if ax2 <= ax1 or ay2 <= ay1 or bx2 <= bx1 or by2 <= by1:
-        return 0.0
-    iw = max(0.0, min(ax2, bx2) - max(ax1, bx1))
-    ih = max(0.0, min(ay2, by2) - max(ay1, by1))
-    inter = iw * ih
-    union = (ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - inter
-    return inter / union if union > 0 else 0.0

@@ -145,9 +145,9 @@ def cmd_probe(args) -> int:
 
 def add_evaluate_commands(subparsers) -> None:
     """Add ``evaluate`` and ``score`` to ``dig-kit``'s sub-command parsers."""
-    from .tasks import task_names
+    from .tasks import task_names, vlmevalkit_names
 
-    names = ", ".join(task_names())
+    names = f"{', '.join(task_names())}; VLMEvalKit's dataset names, as they are: {', '.join(vlmevalkit_names())}"
     p = subparsers.add_parser("evaluate", help="generate (resumably) and score a model on the paper's benchmarks",
                               description=f"Benchmarks: {names}.")
     p.add_argument("--model", required=True, help="checkpoint directory or hub id")

@@ -11,7 +11,8 @@ reward under each convention; it recommends the convention with the highest accu
 from __future__ import annotations
 
 from dig_kit.rewards import dig_reward
-from dig_kit.rewards.parsing import COORD_FORMATS, raw_boxes
+from dig_kit.rewards.geometry import COORD_FORMATS
+from dig_kit.rewards.parsing import raw_boxes
 
 
 def coordinate_report(outputs: list[str], rows: list[dict]) -> dict:

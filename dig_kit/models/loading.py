@@ -2,7 +2,8 @@
 
 ``load_model_and_processor(path)`` is the one loading path for real checkpoints and for the
 tiny smoke model alike: ``AutoModelForImageTextToText.from_pretrained`` and
-``AutoProcessor.from_pretrained``.
+``AutoProcessor.from_pretrained``. :data:`VISION_TOKENS` names Qwen's vision placeholders,
+which the trainer and the model builders keep out of generated text.
 
 The torchvision trap: transformers' ``Qwen3VLProcessor`` insists on a video processor whose
 class check needs torchvision, and PyPI has no CPU build of torchvision. When torchvision is
@@ -17,6 +18,16 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+
+VISION_TOKENS = ["<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>"]
+"""Qwen-VL's vision special tokens: placeholders the processor writes around and for an image's
+patches, never text a policy should write (generation suppresses them)."""
+
+
+def vision_token_ids(tokenizer) -> list[int]:
+    """Ids of the :data:`VISION_TOKENS` that ``tokenizer`` knows."""
+    ids = [tokenizer.convert_tokens_to_ids(t) for t in VISION_TOKENS]
+    return [i for i in ids if i is not None]
 
 
 def _image_only_processor_class():

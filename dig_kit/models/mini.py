@@ -26,7 +26,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from dig_kit.models.tiny import CHAT_TEMPLATE, SPECIAL_TOKENS, THINK_TOKENS, VISION_TOKENS
+from dig_kit.models.loading import vision_token_ids
+from dig_kit.models.tiny import CHAT_TEMPLATE, SPECIAL_TOKENS, THINK_TOKENS
 
 MAX_NUMBER = 1000
 """Integers 0..MAX_NUMBER are single tokens (pixels of small images, and Qwen's 0-1000 scale)."""
@@ -139,7 +140,7 @@ def build_mini_model(out_dir: str | Path, seed: int = 0, image_size: int = 128, 
     gen = model.generation_config
     gen.eos_token_id = [ids["<|im_end|>"], ids["<|endoftext|>"]]
     gen.pad_token_id = ids["<|endoftext|>"]
-    gen.suppress_tokens = [tokenizer.convert_tokens_to_ids(t) for t in VISION_TOKENS]
+    gen.suppress_tokens = vision_token_ids(tokenizer)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)

@@ -24,13 +24,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from dig_kit.models.loading import vision_token_ids
+
 SPECIAL_TOKENS = [
     "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>",
     "<|box_start|>", "<|box_end|>", "<|quad_start|>", "<|quad_end|>", "<|vision_start|>",
     "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>",
 ]
 THINK_TOKENS = ["<think>", "</think>", "<answer>", "</answer>"]
-VISION_TOKENS = ["<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>"]
 
 CHAT_TEMPLATE = (
     "{%- for message in messages %}"
@@ -120,7 +121,7 @@ def build_tiny_model(out_dir: str | Path, seed: int = 0, max_pixels: int = 128 *
     gen = model.generation_config
     gen.eos_token_id = [ids["<|im_end|>"], ids["<|endoftext|>"]]
     gen.pad_token_id = ids["<|endoftext|>"]
-    gen.suppress_tokens = [tokenizer.convert_tokens_to_ids(t) for t in VISION_TOKENS]
+    gen.suppress_tokens = vision_token_ids(tokenizer)
     model.save_pretrained(out)
     # The standard layout of a Qwen3-VL checkpoint: tokenizer, image and video processor
     # configs and processor_config.json, so AutoProcessor loads it where torchvision exists.

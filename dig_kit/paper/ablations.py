@@ -156,13 +156,17 @@ def _differences(a: dict, b: dict, prefix: str = "") -> list[str]:
 
 
 def saved_config_differences(cfg: KitConfig, final_dir: str | Path) -> list[str] | None:
-    """Dotted fields where ``final_dir/config.yaml`` differs from ``cfg`` (None: no such file)."""
+    """Dotted fields where ``final_dir/config.yaml`` differs from ``cfg`` (None: no such file).
+    The ``reproduce`` section is left out: how the notebooks run does not change what a stage learns."""
     import yaml
 
     path = Path(final_dir) / "config.yaml"
     if not path.exists():
         return None
-    return _differences(to_dict(cfg), yaml.safe_load(path.read_text()) or {})
+    saved, current = yaml.safe_load(path.read_text()) or {}, to_dict(cfg)
+    saved.pop("reproduce", None)
+    current.pop("reproduce", None)
+    return _differences(current, saved)
 
 
 def train_stages(cfg: KitConfig, stages: Sequence[int], data_dir: str | Path, out_dir: str | Path) -> Path:

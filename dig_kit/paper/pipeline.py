@@ -1,6 +1,7 @@
 """``dig-kit reproduce``: run the notebooks headlessly with papermill, in dependency order.
 
-Each step is a notebook plus the parameters a profile gives it. Executed notebooks are kept
+Each step (:class:`Step`) is a notebook plus the parameters a profile gives it; where profiles
+differ, the values come from the preset's ``reproduce`` section. Executed notebooks are kept
 under ``runs/<profile>/`` with their parameters, so every figure traces to the notebook run
 that made it. A step whose notebook source, parameters, upstream steps and the dig_kit
 source itself are unchanged since its last successful run is skipped (a ``.stamp`` file beside the executed notebook records them); a
@@ -16,80 +17,124 @@ import os
 import sys
 import time
 import warnings
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1]
 NOTEBOOKS = PACKAGE.parent / "notebooks"
 
 
-def steps(profile: str, runs: Path, figures: Path, extra: list[str] | None = None) -> list[tuple[str, str, str, dict]]:
-    """(step name, notebook file, executed copy's name, papermill parameters) in dependency order.
-    ``extra``: config overrides (``--set``) given to every step that reads the profile's config."""
+@dataclass(frozen=True)
+class Step:
+    """One step of the reproduction: a notebook that papermill runs with parameters."""
+
+    name: str
+    """The step's name (``--only`` / ``--from`` take it)."""
+    notebook: str
+    """The notebook's file name under ``notebooks/``."""
+    executed: str
+    """The executed copy's file name under ``runs/<profile>/``."""
+    params: dict
+    """Its papermill parameters (injected in this order)."""
+    digest: str = ""
+    """Notebook source + parameters + the previous step's digest (which starts from the kit's
+    source): a changed step reruns itself and every step after it. Empty until planned."""
+
+
+# The evaluation notebook's own defaults (04_evaluate.ipynb): the paper's budget, every item.
+NOTEBOOK_EVAL_BUDGET = (4096, None)
+
+
+def steps(profile: str, runs: Path, figures: Path, extra: list[str] | None = None) -> list[Step]:
+    """The profile's steps in dependency order. Where they differ between profiles, the values come
+    from the preset's ``reproduce`` section (:class:`dig_kit.config.ReproduceConfig`). ``extra``:
+    config overrides (``--set``) given to every step that reads the profile's config."""
+    from dig_kit.config import load_config
+
+    r = load_config(profile, extra).reproduce
+    extra = list(extra or [])
+    data, train, fig = str(runs / "data"), str(runs / "train"), str(figures)
+    policy = _policy_dir(r.policy, runs)
+    overrides = ([f"train.model={policy}"] if policy else []) + extra
+    tiny = r.policy == "tiny"
+    plan = [
+        Step("render", "01_render_dataset.ipynb", "01_render_dataset.ipynb",
+             {"preset": profile, "overrides": extra, "data_dir": data, "out_dir": fig,
+              "interactive": False, "workers": r.render_workers}),
+        Step("rewards", "02_reward_sanity.ipynb", "02_reward_sanity.ipynb", {"out_dir": fig, "interactive": False}),
+    ]
+    if r.policy == "warm_start":  # the model is built here and warm-started (stand-in for pretraining)
+        plan.append(Step("warm_start", "02a_warm_start.ipynb", "02a_warm_start.ipynb",
+                         {"preset": profile, "overrides": extra, "data_dir": data,
+                          "model_dir": str(runs / "model"), "run_dir": str(runs / "warm_start"),
+                          "eval_dir": str(runs / "eval" / "warm_start"), "out_dir": fig}))
+    plan += [Step(f"train{stage}", "03_train_stage.ipynb", f"03_train_stage{stage}.ipynb",
+                  {"stage": stage, "preset": profile, "data_dir": data, "run_dir": train, "out_dir": fig,
+                   "tiny_model": tiny, "interactive": False, "overrides": overrides}) for stage in (1, 2, 3)]
+    plan.append(Step("evaluate", "04_evaluate.ipynb", "04_evaluate.ipynb", _evaluate_params(r, runs, policy, fig)))
+    plan.append(Step("twin", "05_twin.ipynb", "05_twin.ipynb",
+                     {"preset": r.twin_preset, "twin_dir": str(runs / "twin"),
+                      "nohard_dir": str(runs / "twin-nohard"), "run_dir": str(runs / "twin-train"),
+                      "out_dir": fig, "tiny_model": tiny, "max_new_tokens": r.twin_max_new_tokens,
+                      "overrides": overrides + r.twin_overrides}))
+    plan.append(Step("ablations", "06_ablations.ipynb", "06_ablations.ipynb",
+                     _ablation_params(r, profile, runs, overrides, fig)))
+    plan.append(Step("artifacts", "07_paper_artifacts.ipynb", "07_paper_artifacts.ipynb",
+                     {"run_dir": train, "out_dir": fig, "profile": profile, "runs_dir": str(runs)}))
+    return plan
+
+
+def _policy_dir(source: str, runs: Path) -> Path | None:
+    """Where stage 1's policy is made (``None``: ``train.model`` as the preset gives it)."""
+    return {"tiny": runs / "tiny-model", "warm_start": runs / "warm_start" / "dig" / "final"}.get(source)
+
+
+def _benchmark_root(r, runs: Path) -> str:
+    return "data/benchmarks" if r.benchmark_files == "downloaded" else str(runs / "eval_data")
+
+
+def _compared_models(r, runs: Path, policy: Path | None) -> dict[str, str]:
+    """The checkpoints step ``evaluate`` compares: the policy before the curriculum and after it
+    (the warm-started miniature: after each stage)."""
+    def final(stage: int) -> str:
+        return str(runs / "train" / f"stage{stage}" / "final")
+
+    if r.policy == "tiny":
+        return {"tiny random Qwen3-VL": str(policy), "tiny + DiG smoke curriculum": final(3)}
+    if r.policy == "warm_start":
+        return {"warm start": str(policy), **{f"+ DiG stage {k}": final(k) for k in (1, 2, 3)}}
+    return {"Qwen3-VL-4B-Thinking": "Qwen/Qwen3-VL-4B-Thinking", "Qwen3-VL-4B + DiG (this kit)": final(3)}
+
+
+def _evaluate_params(r, runs: Path, policy: Path | None, fig: str) -> dict:
+    """Step ``evaluate``'s parameters; those left at the notebook's defaults are not passed."""
+    params = {"models": _compared_models(r, runs, policy), "benchmarks": r.eval_benchmarks,
+              "data_root": _benchmark_root(r, runs)}
+    if r.benchmark_files == "synthetic":
+        params["write_smoke_data"] = True
+    params["backend"] = r.eval_backend
+    if (r.eval_max_new_tokens, r.eval_limit) != NOTEBOOK_EVAL_BUDGET:
+        params.update(max_new_tokens=r.eval_max_new_tokens, limit=r.eval_limit)
+    if r.eval_processes != 1:
+        params["processes"] = r.eval_processes
+    data = str(runs / "data")
+    return {**params, "data_paths": {"dig_eval": data, "dig_grounding": data}, "eval_dir": str(runs / "eval"),
+            "out_dir": fig}
+
+
+def _ablation_params(r, profile: str, runs: Path, overrides: list[str], fig: str) -> dict:
     from dig_kit.paper.published import benchmarks_of
 
-    data, train = str(runs / "data"), str(runs / "train")
-    plan = [
-        ("render", "01_render_dataset.ipynb", "01_render_dataset.ipynb",
-         {"preset": profile, "overrides": list(extra or []), "data_dir": data, "out_dir": str(figures),
-          "interactive": False, "workers": 1 if profile == "smoke" else 2 if profile == "mini" else "auto"}),
-        ("rewards", "02_reward_sanity.ipynb", "02_reward_sanity.ipynb", {"out_dir": str(figures), "interactive": False}),
-    ]
-    smoke, mini = profile == "smoke", profile == "mini"
-    warm = runs / "warm_start"
-    policy = runs / "tiny-model" if smoke else warm / "dig" / "final" if mini else None
-    overrides = ([f"train.model={policy}"] if policy else []) + list(extra or [])
-    if mini:  # the model is built here and warm-started (stand-in for pretraining) before the curriculum
-        plan.append(("warm_start", "02a_warm_start.ipynb", "02a_warm_start.ipynb",
-                     {"preset": profile, "overrides": list(extra or []), "data_dir": data,
-                      "model_dir": str(runs / "model"), "run_dir": str(warm),
-                      "eval_dir": str(runs / "eval" / "warm_start"), "out_dir": str(figures)}))
-    for stage in (1, 2, 3):
-        plan.append((f"train{stage}", "03_train_stage.ipynb", f"03_train_stage{stage}.ipynb",
-                     {"stage": stage, "preset": profile, "data_dir": data, "run_dir": train, "out_dir": str(figures),
-                      "tiny_model": smoke, "interactive": False, "overrides": overrides}))
-    if smoke:  # the tiny model before and after the smoke curriculum, on tiny files in each real format
-        evaluation = {"models": {"tiny random Qwen3-VL": str(runs / "tiny-model"),
-                                 "tiny + DiG smoke curriculum": str(runs / "train" / "stage3" / "final")},
-                      "benchmarks": ["pope", "mmstar", "mme", "refcoco_val", "dig_eval"],
-                      "data_root": str(runs / "eval_data"), "write_smoke_data": True, "backend": "transformers",
-                      "max_new_tokens": 16, "limit": 4}
-    elif mini:  # the held-out DiG split (and single-image grounding) after the warm start and each stage
-        evaluation = {"models": {"warm start": str(policy),
-                                 **{f"+ DiG stage {k}": str(runs / "train" / f"stage{k}" / "final") for k in (1, 2, 3)}},
-                      "benchmarks": ["dig_eval", "dig_grounding"], "data_root": str(runs / "eval_data"),
-                      "backend": "transformers", "max_new_tokens": 64, "limit": None}
-    else:
-        evaluation = {"models": {"Qwen3-VL-4B-Thinking": "Qwen/Qwen3-VL-4B-Thinking",
-                                 "Qwen3-VL-4B + DiG (this kit)": str(runs / "train" / "stage3" / "final")},
-                      "benchmarks": "paper", "data_root": "data/benchmarks", "backend": "auto",
-                      "processes": "auto"}  # one vLLM engine per visible GPU
-    plan.append(("evaluate", "04_evaluate.ipynb", "04_evaluate.ipynb",
-                 {**evaluation, "data_paths": {"dig_eval": data, "dig_grounding": data}, "eval_dir": str(runs / "eval"),
-                  "out_dir": str(figures)}))
-    plan.append(("twin", "05_twin.ipynb", "05_twin.ipynb",
-                 {"preset": profile if smoke or mini else "twin", "twin_dir": str(runs / "twin"),
-                  "nohard_dir": str(runs / "twin-nohard"), "run_dir": str(runs / "twin-train"),
-                  "out_dir": str(figures), "tiny_model": smoke, "max_new_tokens": 32 if smoke or mini else 4096,
-                  # TWIN's recipe has no online filtering (the twin preset turns it off too)
-                  "overrides": overrides + (["train.filter_enabled=false"] if mini else [])}))
-    small = smoke or mini
-    plan.append(("ablations", "06_ablations.ipynb", "06_ablations.ipynb",
-                 {"preset": profile, "overrides": overrides,
-                  "data_dir": data, "run_dir": str(runs / "ablations"), "main_run_dir": train,
-                  "eval_data_root": str(runs / "eval_data") if small else "data/benchmarks",
-                  "write_smoke_data": smoke,
-                  "benchmarks": ["pope", "refcoco_val", "dig_eval"] if smoke else ["dig_eval"] if mini
-                  else benchmarks_of("tab1_perception") + ["refcoco_val", "dig_eval"],
-                  # mini: each reward variant on stage 1 only (a cheaper proxy, named in the table), 3 seeds
-                  "reward_stages": [1] if mini else [1, 2, 3], "curriculum_budget": "total",
-                  "seeds": [0, 1, 2] if mini else [None],
-                  "baseline_name": "warm start" if mini else "Baseline",
-                  "backend": "transformers" if small else "auto",
-                  "max_new_tokens": 16 if smoke else 64 if mini else 4096, "limit": 4 if smoke else None,
-                  "out_dir": str(figures), "tiny_model": smoke}))
-    plan.append(("artifacts", "07_paper_artifacts.ipynb", "07_paper_artifacts.ipynb",
-                 {"run_dir": train, "out_dir": str(figures), "profile": profile, "runs_dir": str(runs)}))
-    return plan
+    benchmarks = r.ablation_benchmarks
+    if benchmarks == "paper":
+        benchmarks = benchmarks_of("tab1_perception") + ["refcoco_val", "dig_eval"]
+    return {"preset": profile, "overrides": overrides, "data_dir": str(runs / "data"),
+            "run_dir": str(runs / "ablations"), "main_run_dir": str(runs / "train"),
+            "eval_data_root": _benchmark_root(r, runs), "write_smoke_data": r.benchmark_files == "synthetic",
+            "benchmarks": benchmarks, "reward_stages": r.ablation_reward_stages, "curriculum_budget": "total",
+            "seeds": r.ablation_seeds, "baseline_name": r.ablation_baseline, "backend": r.eval_backend,
+            "max_new_tokens": r.eval_max_new_tokens, "limit": r.eval_limit, "out_dir": fig,
+            "tiny_model": r.policy == "tiny"}
 
 
 def _code_digest() -> str:
@@ -233,13 +278,13 @@ def run_pipeline(profile: str = "smoke", runs_dir: str = "runs", figures_dir: st
         print(f"dig-kit reproduce: error: {e}", file=sys.stderr)
         return 2
     for step in steps(profile, runs, figures, overrides):
-        if not (NOTEBOOKS / step[1]).exists():
-            print(f"dig-kit reproduce: error: notebook {NOTEBOOKS / step[1]} not found (reproduce runs from a "
+        if not (NOTEBOOKS / step.notebook).exists():
+            print(f"dig-kit reproduce: error: notebook {NOTEBOOKS / step.notebook} not found (reproduce runs from a "
                   "checkout of the repository, which holds notebooks/)", file=sys.stderr)
             return 2
-        upstream = _digest(NOTEBOOKS / step[1], step[3], upstream)
-        plan.append((*step, upstream))
-    names = [s[0] for s in plan]
+        upstream = _digest(NOTEBOOKS / step.notebook, step.params, upstream)
+        plan.append(replace(step, digest=upstream))
+    names = [s.name for s in plan]
     for n in (only or []) + ([start] if start else []):
         if n not in names:
             print(f"dig-kit reproduce: error: unknown step {n!r}; steps are {names}", file=sys.stderr)
@@ -247,7 +292,7 @@ def run_pipeline(profile: str = "smoke", runs_dir: str = "runs", figures_dir: st
     if start:
         plan = plan[names.index(start):]
     if only:
-        plan = [s for s in plan if s[0] in only]
+        plan = [s for s in plan if s.name in only]
     if plan_only:
         from dig_kit.paper.plan import print_plan
 
@@ -272,18 +317,20 @@ def run_pipeline(profile: str = "smoke", runs_dir: str = "runs", figures_dir: st
         return 130
 
 
-def _run_steps(profile: str, runs: Path, figures: Path, plan: list[tuple], overrides: list[str] | None) -> int:
+def _run_steps(profile: str, runs: Path, figures: Path, plan: list[Step], overrides: list[str] | None) -> int:
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
     from dig_kit.paper.artifacts import record_artifacts, snapshot, write_index
+    from dig_kit.paper.kernels import IPCKernelManager
 
     logs = runs / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     tty = sys.stderr.isatty()
     ran: set[str] = set()
-    for i, (name, nb, executed, params, digest) in enumerate(plan, 1):
-        src, dst, log = NOTEBOOKS / nb, runs / executed, logs / f"{name}.log"
+    for i, step in enumerate(plan, 1):
+        name, nb, params, digest = step.name, step.notebook, step.params, step.digest
+        src, dst, log = NOTEBOOKS / nb, runs / step.executed, logs / f"{name}.log"
         tag = f"[{i}/{len(plan)}] {name}"
         stamp = dst.with_suffix(".stamp")
         if dst.exists() and stamp.exists() and stamp.read_text() == digest:
@@ -298,7 +345,7 @@ def _run_steps(profile: str, runs: Path, figures: Path, plan: list[tuple], overr
             with _step_log(log) as console, _root_for_kernels(Path.cwd()):
                 pm.execute_notebook(str(src), str(dst), parameters=params, kernel_name="python3", log_output=True,
                                     progress_bar={"desc": tag, "file": console, "leave": False, "disable": not tty},
-                                    cwd=str(Path.cwd()))
+                                    cwd=str(Path.cwd()), kernel_manager_class=IPCKernelManager)
         except PapermillExecutionError as e:
             print(f"{tag}: FAILED after {time.perf_counter() - t0:.1f} s\n"
                   f"dig-kit reproduce: step {name!r} failed in {nb}, cell {e.exec_count}: {e.ename}: {e.evalue}\n"
@@ -313,7 +360,7 @@ def _run_steps(profile: str, runs: Path, figures: Path, plan: list[tuple], overr
               f"(log: {log})", flush=True)
     if figures.exists():
         write_index(figures, runs / "artifacts.json", profile)
-    wall = _stamp_wall_time(runs, [s[0] for s in steps(profile, runs, figures, overrides)], ran)
+    wall = _stamp_wall_time(runs, [s.name for s in steps(profile, runs, figures, overrides)], ran)
     if wall is not None:
         print(f"wall time of the whole profile (every step in this run, render included): {wall:.0f} s")
     print(f"figures in {figures}/ (index: {figures / 'index.md'}), executed notebooks in {runs}/")

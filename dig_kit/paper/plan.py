@@ -139,10 +139,10 @@ def _training(cfg, gpus) -> str:
     return f"{where} [{how}]"
 
 
-def describe(profile: str, planned: list[tuple], runs: Path, overrides: list[str] | None = None,
+def describe(profile: str, planned: list, runs: Path, overrides: list[str] | None = None,
              gpus: list[str] | None = None) -> tuple[list[str], float]:
     """The plan's lines and the total estimated GPU-hours. ``planned``: the pipeline's steps with
-    their digests, ``(name, notebook, executed, params, digest)``."""
+    their digests (:class:`dig_kit.paper.pipeline.Step`)."""
     from dig_kit.config import load_config
     from dig_kit.launcher import visible_gpus
 
@@ -150,9 +150,10 @@ def describe(profile: str, planned: list[tuple], runs: Path, overrides: list[str
     lines, total = [], 0.0
     made_by: dict[str, str] = {}
     data_dir = str(runs / "data")
-    for i, (name, nb, executed, params, digest) in enumerate(planned, 1):
-        stamp = (runs / executed).with_suffix(".stamp")
-        cached = (runs / executed).exists() and stamp.exists() and stamp.read_text() == digest
+    for i, step in enumerate(planned, 1):
+        name, nb, params = step.name, step.notebook, step.params
+        stamp = (runs / step.executed).with_suffix(".stamp")
+        cached = (runs / step.executed).exists() and stamp.exists() and stamp.read_text() == step.digest
         needs: list[str] = []
         hours: float | None = 0.0
         cpu = True
@@ -246,7 +247,7 @@ def model_status_dir(path: str, made_by: dict[str, str]) -> str:
     return "present" if Path(path).exists() else "MISSING"
 
 
-def print_plan(profile: str, planned: list[tuple], runs: Path, figures: Path, overrides: list[str] | None = None,
+def print_plan(profile: str, planned: list, runs: Path, figures: Path, overrides: list[str] | None = None,
                lock_note: str = "") -> None:
     from dig_kit.launcher import visible_gpus
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from .case_study import CASE_STUDY_BOXES, CASE_STUDY_IMAGE_SIZE, CASE_STUDY_OUTPUT
 from dig_kit.rewards.dig import VARIANTS, dig_reward, dig_reward_group
-from dig_kit.rewards.parsing import COORD_FORMATS
+from dig_kit.rewards.geometry import COORD_FORMATS
 from .synthetic_outputs import jitter_boxes, random_gt_boxes, render_completion, to_coord_format
 
 SOURCE = "synthetic predictions scored by dig_kit.rewards (no model)"

@@ -67,6 +67,8 @@ class BlenderRenderer:
         self.scene = bpy.context.scene
         self._setup_render()
         self._setup_world()
+        self._add_ground()
+        self._add_camera_and_lights()
         self._meshes = self._build_meshes()
         self._materials: dict[tuple[str, str], object] = {}
         self._dynamic: list = []
@@ -142,6 +144,7 @@ class BlenderRenderer:
         return "cpu"
 
     def _setup_world(self) -> None:
+        """The world shader: a plain background, and a brighter sky seen by reflections only."""
         world = bpy.data.worlds.new("world")
         self.scene.world = world
         world.use_nodes = True
@@ -162,7 +165,9 @@ class BlenderRenderer:
             links.new(self._background.outputs["Background"], mix.inputs[1])
             links.new(env.outputs["Background"], mix.inputs[2])
             links.new(mix.outputs["Shader"], nodes["World Output"].inputs["Surface"])
-        # ground plane, matte gray
+
+    def _add_ground(self) -> None:
+        """The ground plane, matte gray."""
         mesh = bpy.data.meshes.new("ground")
         bm = bmesh.new()
         bmesh.ops.create_grid(bm, x_segments=1, y_segments=1, size=60.0)
@@ -171,6 +176,9 @@ class BlenderRenderer:
         ground = bpy.data.objects.new("ground", mesh)
         ground.data.materials.append(self._principled("ground", GROUND_COLOR, 0.0, 0.9))
         self.scene.collection.objects.link(ground)
+
+    def _add_camera_and_lights(self) -> None:
+        """The camera and the key, fill and back area lights (each scene places them)."""
         cam = bpy.data.objects.new("camera", bpy.data.cameras.new("camera"))
         cam.data.sensor_width = 36.0
         cam.data.sensor_fit = "HORIZONTAL"

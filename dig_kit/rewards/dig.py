@@ -29,8 +29,12 @@ and ``r = (1 - alpha) * r_acc + alpha * r_format`` for all but ``format``. F1 an
 always computed and reported, whatever the variant, so they can be logged. Every component is
 in [0, 1]; ``overall`` too when ``lambda_f1 + lambda_iou <= 1`` (checked: larger sums raise).
 
-The batch path (:func:`dig_reward_batch`) parses each response in Python and does all the
-geometry of a GRPO group in a few numpy calls (see :mod:`.matching` for the exact fast path).
+The formula is written once (``_parts``), from four match statistics per response: valid
+predictions N, ground-truth boxes M, true positives and the summed IoU of the matched pairs. Two
+paths feed it: a batch of :data:`SMALL_BATCH` responses or more converts and matches all its
+boxes in a few numpy calls (:mod:`.geometry`, :mod:`.matching` with its exact fast path); fewer
+responses, or one (:func:`dig_reward`), go through the same steps in plain Python, where numpy's
+per-call cost would outweigh the work. Both give the same numbers, bit for bit (tested).
 """
 
 from __future__ import annotations
@@ -44,8 +48,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .matching import match_stats, match_stats_batch
-from .parsing import COORD_FORMATS, _size, raw_boxes, to_pixels
+from .geometry import COORD_FORMATS, pixel_boxes, to_pixels, width_height
+from .matching import match_stats_batch, match_stats_one
+from .parsing import raw_boxes
 
 VARIANTS = ("format", "format_iou", "format_f1", "format_iou_f1")
 IOU_NORMALIZATIONS = ("matched", "max_count")
@@ -129,6 +134,7 @@ def _options(options: DigRewardOptions | None, kwargs: dict) -> DigRewardOptions
 
 
 def _gt_array(gt_boxes: Sequence[Sequence[Sequence[float]]]) -> tuple[np.ndarray, np.ndarray]:
+    """A batch's ground truth as ``(K, 4)`` reordered boxes and the response index of each."""
     counts = np.fromiter((len(g) for g in gt_boxes), dtype=np.int64, count=len(gt_boxes))
     flat = np.fromiter(chain.from_iterable(chain.from_iterable(gt_boxes)), dtype=np.float64, count=4 * int(counts.sum()))
     g = flat.reshape(-1, 4)
@@ -136,6 +142,17 @@ def _gt_array(gt_boxes: Sequence[Sequence[Sequence[float]]]) -> tuple[np.ndarray
         raise ValueError("ground-truth boxes must be finite")
     g = np.concatenate([np.minimum(g[:, :2], g[:, 2:]), np.maximum(g[:, :2], g[:, 2:])], axis=1)
     return g, np.repeat(np.arange(len(gt_boxes)), counts)
+
+
+def _gt_boxes(gt: Sequence[Sequence[float]]) -> list[tuple[float, float, float, float]]:
+    """One response's ground truth as reordered boxes (what :func:`_gt_array` does, in Python)."""
+    out = []
+    for g in gt:
+        a, b, c, d = map(float, g)  # a malformed ground truth raises: a dataset bug, not model output
+        if not (isfinite(a) and isfinite(b) and isfinite(c) and isfinite(d)):
+            raise ValueError("ground-truth boxes must be finite")
+        out.append((a, b, c, d) if a <= c and b <= d else (min(a, c), min(b, d), max(a, c), max(b, d)))
+    return out
 
 
 def _sizes_array(image_sizes: Sequence[Sequence[float] | None] | None, B: int, coord_format: str) -> np.ndarray:
@@ -148,7 +165,79 @@ def _sizes_array(image_sizes: Sequence[Sequence[float] | None] | None, B: int, c
             return wh
     except (TypeError, ValueError):
         pass
-    return np.asarray([_size(s, coord_format) for s in image_sizes], dtype=np.float64).reshape(B, 2)
+    return np.asarray([width_height(s, coord_format) for s in image_sizes], dtype=np.float64).reshape(B, 2)
+
+
+# ---------------------------------------------------------------------------------------
+# The formula, once: from match statistics to the reward's parts
+
+
+def _larger(a, b):
+    return np.maximum(a, b) if isinstance(a, np.ndarray) else max(a, b)
+
+
+def _combine(fmt, f1, miou, o: DigRewardOptions):
+    """``(r_acc, overall)`` of the variant, for floats or arrays alike."""
+    if o.variant == "format":
+        return f1 * 0.0, fmt * 1.0
+    if o.variant == "format_iou":
+        acc = miou * 1.0
+    elif o.variant == "format_f1":
+        acc = f1 * 1.0
+    else:
+        acc = o.lambda_f1 * f1 + o.lambda_iou * miou
+    return acc, (1 - o.alpha) * acc + o.alpha * fmt
+
+
+def _parts(n, m, tp, sum_iou, matched, o: DigRewardOptions) -> dict:
+    """The reward of the module docstring from the match statistics: ``n`` valid predictions,
+    ``m`` ground-truth boxes, ``tp`` true positives, ``sum_iou`` over ``matched`` pairs. The
+    same expressions for one response (Python numbers) and a batch (``(B,)`` float arrays)."""
+    # x / (d + (d == 0)) is x / d, or 0 where d is 0 (x is then 0 too): one expression for both
+    fmt = (n > 0) * 1.0
+    f1 = 2 * tp / (n + m + (n + m == 0))
+    denom = _larger(n, m) if o.iou_normalization == "max_count" else matched
+    miou = sum_iou / (denom + (denom == 0))
+    # clipped to [0, 1]: guards float round-off of the summed IoU
+    miou = np.clip(miou, 0.0, 1.0) if isinstance(miou, np.ndarray) else min(max(miou, 0.0), 1.0)
+    acc, overall = _combine(fmt, f1, miou, o)
+    return {
+        "overall": overall, "format": fmt, "accuracy": acc, "f1": f1, "miou": miou,
+        "precision": tp / (n + (n == 0)), "recall": tp / (m + (m == 0)), "num_pred": n, "num_gt": m, "tp": tp,
+    }  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------
+# One response and a batch: parse, convert, match, then the formula
+
+
+def _score_one(raw: list, gt: Sequence[Sequence[float]], w: float, h: float, o: DigRewardOptions) -> dict:
+    """The DiG reward of one response's raw boxes, in plain Python (fewer than
+    :data:`SMALL_BATCH` responses: faster than numpy, equal to it)."""
+    pred = pixel_boxes(raw, w, h, o.coord_format)
+    gtb = _gt_boxes(gt)
+    sum_iou, tp, matched = match_stats_one(pred, gtb, o.iou_threshold)
+    return _parts(len(pred), len(gtb), tp, sum_iou, matched, o)
+
+
+def _score_arrays(completions: Sequence[Any], gt_boxes, wh: np.ndarray, o: DigRewardOptions) -> dict:
+    """The DiG reward of a batch, its geometry in a few numpy calls (``wh``: ``(B, 2)`` sizes)."""
+    B = len(completions)
+    boxes = [raw_boxes(c) for c in completions]
+    n_raw = np.fromiter(map(len, boxes), dtype=np.int64, count=B)
+    flat = np.fromiter(chain.from_iterable(chain.from_iterable(boxes)), dtype=np.float64, count=4 * int(n_raw.sum()))
+    owner = np.repeat(np.arange(B), n_raw)
+    pred, valid = to_pixels(flat.reshape(-1, 4), wh[owner, 0], wh[owner, 1], o.coord_format)
+    pred, owner = pred[valid], owner[valid]
+    gt, gt_owner = _gt_array(gt_boxes)
+    stats = match_stats_batch(pred, owner, gt, gt_owner, B, o.iou_threshold)
+    n = np.bincount(owner, minlength=B).astype(np.float64)
+    m = np.bincount(gt_owner, minlength=B).astype(np.float64)
+    return _parts(n, m, stats.tp.astype(np.float64), stats.sum_iou, stats.matched.astype(np.float64), o)
+
+
+# Below this many responses, numpy's per-call overhead outweighs vectorisation: score in Python.
+SMALL_BATCH = 8
 
 
 def dig_reward_batch(
@@ -170,145 +259,14 @@ def dig_reward_batch(
     B = len(completions)
     if len(gt_boxes) != B or (image_sizes is not None and len(image_sizes) != B):
         raise ValueError(f"got {B} completions but {len(gt_boxes)} ground truths / image sizes")
-    if B < SMALL_BATCH:  # plain Python; one array at the end
-        sizes = [_size(s, opts.coord_format) for s in (image_sizes if image_sizes is not None else [None] * B)]
+    if B >= SMALL_BATCH:
+        parts = _score_arrays(completions, gt_boxes, _sizes_array(image_sizes, B, opts.coord_format), opts)
+    else:
+        sizes = [width_height(s, opts.coord_format) for s in (image_sizes if image_sizes is not None else [None] * B)]
         scored = [_score_one(raw_boxes(c), g, w, h, opts) for c, g, (w, h) in zip(completions, gt_boxes, sizes)]
         table = np.array([[s[k] for k in COMPONENTS] for s in scored], dtype=np.float64).reshape(B, len(COMPONENTS))
-        return {k: table[:, i].astype(np.int64) if k in _INT_KEYS else table[:, i] for i, k in enumerate(COMPONENTS)}
-    wh = _sizes_array(image_sizes, B, opts.coord_format)
-    boxes = [raw_boxes(c) for c in completions]
-    n_raw = np.fromiter(map(len, boxes), dtype=np.int64, count=B)
-    total = int(n_raw.sum())
-    flat = np.fromiter(chain.from_iterable(chain.from_iterable(boxes)), dtype=np.float64, count=4 * total).reshape(-1, 4)
-    owner = np.repeat(np.arange(B), n_raw)
-    pred, valid = to_pixels(flat, wh[owner, 0], wh[owner, 1], opts.coord_format)
-    pred, owner = pred[valid], owner[valid]
-    gt, gt_owner = _gt_array(gt_boxes)
-
-    stats = match_stats_batch(pred, owner, gt, gt_owner, B, opts.iou_threshold)
-    n = np.bincount(owner, minlength=B).astype(np.float64)
-    m = np.bincount(gt_owner, minlength=B).astype(np.float64)
-    tp = stats.tp.astype(np.float64)
-    fmt = (n > 0).astype(np.float64)
-    precision = np.divide(tp, n, out=np.zeros(B), where=n > 0)
-    recall = np.divide(tp, m, out=np.zeros(B), where=m > 0)
-    f1 = np.divide(2 * tp, n + m, out=np.zeros(B), where=tp > 0)
-    denom = np.maximum(n, m) if opts.iou_normalization == "max_count" else stats.matched.astype(np.float64)
-    miou = np.divide(stats.sum_iou, denom, out=np.zeros(B), where=denom > 0)
-    miou = np.clip(miou, 0.0, 1.0)  # guard float round-off of the sum
-
-    acc, overall = _combine(fmt, f1, miou, opts)
-    return {
-        "overall": overall,
-        "format": fmt,
-        "accuracy": acc,
-        "f1": f1,
-        "miou": miou,
-        "precision": precision,
-        "recall": recall,
-        "num_pred": n.astype(np.int64),
-        "num_gt": m.astype(np.int64),
-        "tp": stats.tp.astype(np.int64),
-    }
-
-
-def _combine(fmt, f1, miou, o: DigRewardOptions):
-    """``(r_acc, overall)`` of the variant, for floats or arrays alike."""
-    if o.variant == "format":
-        return f1 * 0.0, fmt * 1.0
-    if o.variant == "format_iou":
-        acc = miou * 1.0
-    elif o.variant == "format_f1":
-        acc = f1 * 1.0
-    else:
-        acc = o.lambda_f1 * f1 + o.lambda_iou * miou
-    return acc, (1 - o.alpha) * acc + o.alpha * fmt
-
-
-# Below this many responses, numpy's per-call overhead outweighs vectorisation: score in Python.
-SMALL_BATCH = 8
-
-
-def _pixel_boxes_py(raw: list, w: float, h: float, coord_format: str) -> list[tuple[float, float, float, float]]:
-    """Pure-Python twin of :func:`.parsing.to_pixels` for one response (same results)."""
-    sx, sy = (w / 1000.0, h / 1000.0) if coord_format == "rel1000" else (w, h) if coord_format == "rel1" else (1.0, 1.0)
-    scale = coord_format != "abs"
-    out = []
-    for a, b, c, d in raw:
-        if not (isfinite(a) and isfinite(b) and isfinite(c) and isfinite(d)):
-            continue
-        if scale:
-            a, b, c, d = a * sx, b * sy, c * sx, d * sy
-        x1, x2 = (a, c) if a <= c else (c, a)
-        y1, y2 = (b, d) if b <= d else (d, b)
-        x1 = 0.0 if x1 < 0 else (w if x1 > w else x1)
-        x2 = 0.0 if x2 < 0 else (w if x2 > w else x2)
-        y1 = 0.0 if y1 < 0 else (h if y1 > h else y1)
-        y2 = 0.0 if y2 < 0 else (h if y2 > h else y2)
-        if x2 > x1 and y2 > y1:
-            out.append((x1, y1, x2, y2))
-    return out
-
-
-def _iou_py(p: Sequence[float], g: Sequence[float]) -> float:
-    iw = (p[2] if p[2] < g[2] else g[2]) - (p[0] if p[0] > g[0] else g[0])
-    ih = (p[3] if p[3] < g[3] else g[3]) - (p[1] if p[1] > g[1] else g[1])
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    inter = iw * ih
-    union = (p[2] - p[0]) * (p[3] - p[1]) + (g[2] - g[0]) * (g[3] - g[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
-def _greedy_py(mat: list[list[float]], tau: float) -> tuple[float, int] | None:
-    """Sum and TP of the rows' maxima if their positive arg-maxes are distinct (then that is
-    the Hungarian optimum, see :mod:`.matching`), else ``None``."""
-    seen = set()
-    total, tp = 0.0, 0
-    for row in mat:
-        best = max(row)
-        if best > 0:
-            j = row.index(best)
-            if j in seen:
-                return None
-            seen.add(j)
-            total += best
-            tp += best >= tau
-    return total, tp
-
-
-def _score_one(raw: list, gt: Sequence[Sequence[float]], w: float, h: float, o: DigRewardOptions) -> dict:
-    """The DiG reward of one response in plain Python (equal to the batch path; faster for few)."""
-    pred = _pixel_boxes_py(raw, w, h, o.coord_format)
-    gtb = []
-    for g in gt:
-        a, b, c, d = map(float, g)  # a malformed ground truth raises: a dataset bug, not model output
-        if not (isfinite(a) and isfinite(b) and isfinite(c) and isfinite(d)):
-            raise ValueError("ground-truth boxes must be finite")
-        gtb.append((a, b, c, d) if a <= c and b <= d else (min(a, c), min(b, d), max(a, c), max(b, d)))
-    n, m = len(pred), len(gtb)
-    matched = min(n, m)
-    sum_iou, tp = 0.0, 0
-    if matched:
-        mat = [[_iou_py(p, g) for g in gtb] for p in pred]
-        res = _greedy_py(mat, o.iou_threshold)
-        if res is None:
-            res = _greedy_py([list(col) for col in zip(*mat)], o.iou_threshold)
-        if res is None:
-            res = match_stats(mat, o.iou_threshold)[:2]
-        sum_iou, tp = res
-        if o.iou_threshold <= 0:
-            tp = matched
-    fmt = 1.0 if n else 0.0
-    f1 = 2.0 * tp / (n + m) if tp else 0.0
-    denom = max(n, m) if o.iou_normalization == "max_count" else matched
-    miou = min(max(sum_iou / denom, 0.0), 1.0) if denom else 0.0
-    acc, overall = _combine(fmt, f1, miou, o)
-    return {
-        "overall": overall, "format": fmt, "accuracy": acc, "f1": f1, "miou": miou,
-        "precision": tp / n if n else 0.0, "recall": tp / m if m else 0.0,
-        "num_pred": n, "num_gt": m, "tp": int(tp),
-    }  # fmt: skip
+        parts = dict(zip(COMPONENTS, table.T))
+    return {k: parts[k].astype(np.int64) if k in _INT_KEYS else parts[k] for k in COMPONENTS}
 
 
 def dig_reward_group(
@@ -341,5 +299,5 @@ def dig_reward(
     the completion; raises ``ValueError``/``TypeError`` on invalid options or ground truth.
     """
     o = _cached_options(tuple(sorted(options.items()))) if options else _DEFAULT
-    w, h = _size(image_size, o.coord_format)
+    w, h = width_height(image_size, o.coord_format)
     return _score_one(raw_boxes(completion), gt_boxes, w, h, o)

@@ -16,7 +16,8 @@ true-positive count, is the same for all optimal assignments, ties included. The
 argument holds with columns and column maxima. :func:`match_stats_batch` checks both
 conditions for a whole GRPO group at once in numpy and calls scipy only for the responses
 that fail both (e.g. two predictions that each overlap two ground-truth boxes best at the same
-one). Tests compare it with the plain scipy path on random cases.
+one). Tests compare it with the plain scipy path on random cases. :func:`match_stats_one` does
+the same for one response in plain Python (numpy's per-call cost outweighs a few boxes).
 
 Matched pairs: a Hungarian assignment on an ``N x M`` matrix always has ``min(N, M)`` pairs;
 pairs with IoU 0 are matched too (they add 0 to the sum and are never true positives for
@@ -25,10 +26,12 @@ tau > 0). IoU is continuous (no "+1 pixel"); a pair whose union is empty has IoU
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+
+from .geometry import box_iou, iou_arrays, iou_matrix
 
 # Responses with more predictions than this go to scipy one by one instead of being padded
 # into the batch arrays (a policy that writes 10^4 boxes must not make the batch 10^4 wide).
@@ -41,26 +44,6 @@ class MatchStats(NamedTuple):
     sum_iou: np.ndarray
     tp: np.ndarray
     matched: np.ndarray
-
-
-def iou_matrix(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """IoU of every predicted box (rows) with every ground-truth box (columns), ``(N, M)``."""
-    pred = np.asarray(pred, dtype=np.float64).reshape(-1, 4)
-    gt = np.asarray(gt, dtype=np.float64).reshape(-1, 4)
-    return _iou(pred[:, None, :], gt[None, :, :])
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of broadcast box arrays ``a[..., 4]`` and ``b[..., 4]`` (x1, y1, x2, y2)."""
-    iw = np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0])
-    ih = np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1])
-    inter = np.maximum(iw, 0.0) * np.maximum(ih, 0.0)
-    area_a = np.maximum(a[..., 2] - a[..., 0], 0.0) * np.maximum(a[..., 3] - a[..., 1], 0.0)
-    area_b = np.maximum(b[..., 2] - b[..., 0], 0.0) * np.maximum(b[..., 3] - b[..., 1], 0.0)
-    union = area_a + area_b - inter
-    out = np.zeros(np.broadcast(inter, union).shape)
-    np.divide(inter, union, out=out, where=union > 0)
-    return out
 
 
 def hungarian(iou: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -76,6 +59,41 @@ def match_stats(iou: np.ndarray, iou_threshold: float = 0.5) -> tuple[float, int
     rows, cols = hungarian(iou)
     vals = np.asarray(iou)[rows, cols]
     return float(vals.sum()), int((vals >= iou_threshold).sum()), int(len(rows))
+
+
+def _greedy_rows(iou: list[list[float]], tau: float) -> tuple[float, int] | None:
+    """One response's ``(sum, TP)`` of the rows' maxima if their positive arg-maxes are distinct
+    (then that is the optimum, see the module docstring), else ``None``."""
+    seen = set()
+    total, tp = 0.0, 0
+    for row in iou:
+        best = max(row)
+        if best > 0:
+            j = row.index(best)
+            if j in seen:
+                return None
+            seen.add(j)
+            total += best
+            tp += best >= tau
+    return total, tp
+
+
+def match_stats_one(
+    pred: Sequence[Sequence[float]], gt: Sequence[Sequence[float]], iou_threshold: float = 0.5
+) -> tuple[float, int, int]:
+    """``(sum_iou, tp, matched)`` of one response's valid pixel boxes, in plain Python: the
+    exact fast path on rows, then on columns, else scipy; equal to :func:`match_stats`."""
+    matched = min(len(pred), len(gt))
+    if not matched:
+        return 0.0, 0, 0
+    iou = [[box_iou(p, g) for g in gt] for p in pred]
+    res = _greedy_rows(iou, iou_threshold)
+    if res is None:
+        res = _greedy_rows([list(col) for col in zip(*iou)], iou_threshold)
+    if res is None:
+        res = match_stats(iou, iou_threshold)[:2]
+    sum_iou, tp = res
+    return sum_iou, (matched if iou_threshold <= 0 else tp), matched
 
 
 def _greedy_exact(iou: np.ndarray, axis: int, tau: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -133,7 +151,7 @@ def match_stats_batch(
         po, go = pred_owner[keep_p], gt_owner[keep_g]
         P[remap[po], np.flatnonzero(keep_p) - n_start[po]] = pred[keep_p]
         G[remap[go], np.flatnonzero(keep_g) - m_start[go]] = gt[keep_g]
-        iou = _iou(P[:, :, None, :], G[:, None, :, :])  # padded entries are 0
+        iou = iou_arrays(P[:, :, None, :], G[:, None, :, :])  # padded entries are 0
         row_ok, row_sum, row_tp = _greedy_exact(iou, 2, tau)
         col_ok, col_sum, col_tp = _greedy_exact(iou, 1, tau)
         sum_iou[idx] = np.where(row_ok, row_sum, col_sum)

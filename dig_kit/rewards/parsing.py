@@ -40,11 +40,10 @@ not fit the grammar parses to "no valid answer" (an empty list).
 
 Coordinates
 -----------
-``coord_format`` says how the model wrote its numbers: ``"abs"`` pixels of the before image
-(the DiG prompt's convention, default), ``"rel1000"`` Qwen3-VL's native 0-1000 grid, or
-``"rel1"`` fractions 0-1. Boxes are converted to pixels, reordered so x1<=x2 and y1<=y2,
-clipped to the image ``[0, W] x [0, H]``, and dropped when non-finite or of zero area after
-clipping. Without an image size (``abs`` only) boxes are clipped at 0 but not above.
+:func:`parse_boxes` converts the boxes to pixels of the before image with the reward's contract
+(:func:`dig_kit.rewards.geometry.to_pixels`: ``coord_format`` ``"abs"``, the DiG prompt's and
+the default, ``"rel1000"`` or ``"rel1"``; reordered, clipped to the image, non-finite and empty
+boxes dropped). Without an image size (``abs`` only) boxes are clipped at 0 but not above.
 
 Speed: the common case (a standard JSON list of plain boxes) is recognised by one regular
 expression and read by json's C scanner in one call; everything else goes through
@@ -60,7 +59,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-COORD_FORMATS = ("abs", "rel1000", "rel1")
+from .geometry import to_pixels, width_height
 
 _THINK_END_RE = re.compile(r"<\s*/\s*think\s*>", re.IGNORECASE)
 _ANSWER_OPEN_RE = re.compile(r"<\s*answer\s*>", re.IGNORECASE)
@@ -248,49 +247,6 @@ def raw_boxes(text: Any, fast: bool = True) -> list[list[float]]:
         return []
 
 
-def to_pixels(
-    raw: np.ndarray, width: np.ndarray | float, height: np.ndarray | float, coord_format: str = "abs"
-) -> tuple[np.ndarray, np.ndarray]:
-    """Convert raw ``(K, 4)`` boxes to pixel boxes of images ``width x height`` (scalars or
-    ``(K,)`` arrays; ``inf`` means "no size known"). Returns ``(boxes, valid)``: reordered
-    and clipped boxes and a mask of those that are finite and of positive area."""
-    raw = np.asarray(raw, dtype=np.float64).reshape(-1, 4)
-    finite = np.isfinite(raw).all(axis=1)
-    if coord_format == "rel1000":
-        sx, sy = np.asarray(width, dtype=np.float64) / 1000.0, np.asarray(height, dtype=np.float64) / 1000.0
-    elif coord_format == "rel1":
-        sx, sy = np.asarray(width, dtype=np.float64), np.asarray(height, dtype=np.float64)
-    elif coord_format == "abs":
-        sx = sy = None
-    else:
-        raise ValueError(f"coord_format must be one of {COORD_FORMATS}, got {coord_format!r}")
-    with np.errstate(invalid="ignore", over="ignore"):
-        xa, ya, xb, yb = raw[:, 0], raw[:, 1], raw[:, 2], raw[:, 3]
-        if sx is not None:
-            xa, xb, ya, yb = xa * sx, xb * sx, ya * sy, yb * sy
-        w = np.broadcast_to(np.asarray(width, dtype=np.float64), xa.shape)
-        h = np.broadcast_to(np.asarray(height, dtype=np.float64), xa.shape)
-        x1 = np.clip(np.minimum(xa, xb), 0.0, w)
-        x2 = np.clip(np.maximum(xa, xb), 0.0, w)
-        y1 = np.clip(np.minimum(ya, yb), 0.0, h)
-        y2 = np.clip(np.maximum(ya, yb), 0.0, h)
-        boxes = np.stack([x1, y1, x2, y2], axis=1)
-        valid = finite & (x2 > x1) & (y2 > y1) & np.isfinite(boxes).all(axis=1)
-    boxes[~valid] = 0.0
-    return boxes, valid
-
-
-def _size(image_size: Sequence[float] | None, coord_format: str) -> tuple[float, float]:
-    if image_size is None:
-        if coord_format != "abs":
-            raise ValueError(f"coord_format={coord_format!r} needs the image size to convert to pixels")
-        return float("inf"), float("inf")
-    w, h = float(image_size[0]), float(image_size[1])
-    if not (w > 0 and h > 0):
-        raise ValueError(f"image_size must be positive (width, height), got {image_size!r}")
-    return w, h
-
-
 def parse_boxes(
     text: Any, image_size: Sequence[float] | None = None, coord_format: str = "abs"
 ) -> list[list[float]]:
@@ -302,7 +258,7 @@ def parse_boxes(
     answer". Raises only on invalid *arguments* (``coord_format``, ``image_size``), never on
     the text.
     """
-    w, h = _size(image_size, coord_format)
+    w, h = width_height(image_size, coord_format)
     nums = raw_numbers(text)
     if not nums:
         return []

@@ -1,8 +1,10 @@
 """A straightforward per-response DiG reward: the oracle for tests and the benchmark baseline.
 
 Written the obvious way, on purpose: the answer's boxes are read with ``json.loads`` (no
-regular-expression fast path), IoU is computed pair by pair in Python, and every response is
-matched with ``scipy.optimize.linear_sum_assignment``. :func:`dig_kit.rewards.dig_reward_batch`
+regular-expression fast path), IoU is computed pair by pair with its own function (an
+independent check of :mod:`.geometry`'s), every response is matched with
+``scipy.optimize.linear_sum_assignment`` and the formula is written out again. Only the
+conversion to pixels is shared (:func:`.geometry.to_pixels`). :func:`dig_kit.rewards.dig_reward_batch`
 must agree with it on every input (property tests), and is compared with it for speed in
 ``benchmarks/bench_rewards.py``.
 """
@@ -14,7 +16,8 @@ from typing import Any, Sequence
 from scipy.optimize import linear_sum_assignment
 
 from .dig import DigRewardOptions
-from .parsing import _size, raw_numbers, to_pixels
+from .geometry import to_pixels, width_height
+from .parsing import raw_numbers
 
 
 def _iou(a: Sequence[float], b: Sequence[float]) -> float:
@@ -32,7 +35,7 @@ def dig_reward_reference(
 ) -> dict[str, float]:
     """Same contract and result as :func:`dig_kit.rewards.dig_reward`, computed plainly."""
     o = DigRewardOptions.from_kwargs(**options)
-    w, h = _size(image_size, o.coord_format)
+    w, h = width_height(image_size, o.coord_format)
     nums = raw_numbers(completion, fast=False)
     pred = []
     if nums:

@@ -11,6 +11,10 @@ tensors left-padded, completion-side tensors right-padded, per-token type ids, w
 over prompt + completion, split at each part's prompt width and padded on both sides, so image
 markers stay on the image tokens; image patches re-selected).
 
+Its settings are fields of :class:`FilteringGRPOConfig`, trl's ``GRPOConfig`` extended the way
+trl extends it for its own trainer variants (e.g. ``GRPOWithReplayBufferConfig``), checked in
+its ``__post_init__`` beside them.
+
 The kept fraction (``filter/kept_fraction``) and the refill rounds (``filter/rounds``) are
 logged with trl's metrics. In multi-process runs every process rolls out the same number of
 rounds (the shortfall is reduced with a max across processes), as trl's gathers require.
@@ -22,9 +26,10 @@ distinct image of a batch once (:mod:`dig_kit.models.vision_dedup`).
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass, field
 
 import torch
-from trl import GRPOTrainer
+from trl import GRPOConfig, GRPOTrainer
 
 PROMPT_SIDE = {"prompt_ids", "prompt_mask"}
 SEQUENCE_SIDE = {"token_type_ids", "mm_token_type_ids"}  # trl: prompt part, then zeros over the completion
@@ -32,6 +37,30 @@ SEQUENCE_SIDE = {"token_type_ids", "mm_token_type_ids"}  # trl: prompt part, the
 
 class OnlineFilterError(RuntimeError):
     """No full batch of informative groups after the allowed refill rounds."""
+
+
+@dataclass
+class FilteringGRPOConfig(GRPOConfig):
+    """trl's ``GRPOConfig`` plus the settings of :class:`FilteringGRPOTrainer`."""
+
+    filter_enabled: bool = field(default=True, metadata={"help": "Online filtering on (off: plain GRPO)."})
+    filter_low: float = field(default=0.01, metadata={"help": "A group is kept when filter_low < mean reward."})
+    filter_high: float = field(default=0.99, metadata={"help": "... and mean reward < filter_high."})
+    filter_max_retries: int = field(
+        default=8, metadata={"help": "Rounds of fresh rollouts to refill dropped groups before OnlineFilterError."})
+    filter_seed: int = field(default=0, metadata={"help": "Seed of the refill prompts' draws."})
+    val_temperature: float | None = field(
+        default=None, metadata={"help": "Validation sampling temperature (None: the training sampling)."})
+    val_top_p: float | None = field(default=None, metadata={"help": "Validation top-p, given with val_temperature."})
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not 0 <= self.filter_low < self.filter_high <= 1:
+            raise ValueError(f"need 0 <= filter_low < filter_high <= 1, got {self.filter_low}, {self.filter_high}")
+        if self.filter_max_retries < 0:
+            raise ValueError(f"filter_max_retries must be >= 0, got {self.filter_max_retries}")
+        if (self.val_temperature is None) != (self.val_top_p is None):
+            raise ValueError("val_temperature and val_top_p are given together (or neither)")
 
 
 def _image_ranges(out: dict) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
@@ -131,26 +160,23 @@ def merge_parts(parts: list[dict], pad_token_id: int) -> dict:
 class FilteringGRPOTrainer(GRPOTrainer):
     """``GRPOTrainer`` plus online group filtering (see the module docstring)."""
 
-    def __init__(self, *args, filter_range=(0.01, 0.99), filter_enabled=True, filter_max_retries=8,
-                 filter_seed=0, val_sampling=None, **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if not isinstance(self.args, FilteringGRPOConfig):
+            raise TypeError(f"FilteringGRPOTrainer takes a FilteringGRPOConfig, got {type(self.args).__name__}")
         from dig_kit.models.vision_dedup import dedup_vision
 
         for model in (self.model, self.ref_model):  # a batch holds each image num_generations times
             if model is not None:
                 dedup_vision(model)
-        self.val_sampling = val_sampling  # (temperature, top_p) for evaluation, e.g. (0.6, 0.95)
-        self.filter_low, self.filter_high = filter_range
-        self.filter_enabled = filter_enabled
-        self.filter_max_retries = filter_max_retries
-        self._refill_rng = random.Random(filter_seed)
+        self._refill_rng = random.Random(self.args.filter_seed)
         self._last_rewards = None
 
     def evaluate(self, *args, **kwargs):
         """Validation with its own sampling (supplement: T = 0.6, top-p = 0.95, n = 1)."""
-        if not self.val_sampling:
+        if self.args.val_temperature is None:
             return super().evaluate(*args, **kwargs)
-        temperature, top_p = self.val_sampling
+        temperature, top_p = self.args.val_temperature, self.args.val_top_p
         # trl samples from three places: its own attributes, the HF generation config, and (with
         # vLLM, colocate or server) the VLLMGeneration object, which reads its own copies
         holders = [self, getattr(self, "generation_config", None), getattr(self, "vllm_generation", None)]
@@ -185,7 +211,8 @@ class FilteringGRPOTrainer(GRPOTrainer):
 
     def _generate_and_score_completions(self, inputs):
         mode = "train" if self.model.training else "eval"
-        if not self.filter_enabled or mode != "train":
+        a = self.args
+        if not a.filter_enabled or mode != "train":
             return super()._generate_and_score_completions(inputs)
         G = self.num_generations
         need = len(inputs) // G
@@ -194,7 +221,7 @@ class FilteringGRPOTrainer(GRPOTrainer):
         while True:
             out = super()._generate_and_score_completions(pending)
             means = self.group_means(len(pending))
-            keep = ((means > self.filter_low) & (means < self.filter_high)).tolist()
+            keep = ((means > a.filter_low) & (means < a.filter_high)).tolist()
             seen += len(keep)
             kept += sum(keep)
             groups = [g for g, k in enumerate(keep) if k][: need - have]
@@ -206,10 +233,10 @@ class FilteringGRPOTrainer(GRPOTrainer):
             if short_all == 0:
                 break
             rounds += 1
-            if rounds > self.filter_max_retries:
+            if rounds > a.filter_max_retries:
                 raise OnlineFilterError(
-                    f"online filtering: after {self.filter_max_retries} refill rounds only {have} of {need} groups had a "
-                    f"mean reward inside ({self.filter_low}, {self.filter_high}); {kept}/{seen} groups kept so far. "
+                    f"online filtering: after {a.filter_max_retries} refill rounds only {have} of {need} groups had a "
+                    f"mean reward inside ({a.filter_low}, {a.filter_high}); {kept}/{seen} groups kept so far. "
                     "The task may be too hard or too easy for this policy: widen train.filter_low/filter_high, raise "
                     "train.filter_max_retries, or set train.filter_enabled=false"
                 )

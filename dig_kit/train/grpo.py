@@ -202,10 +202,11 @@ def sampling_kwargs(suppress_tokens: list[int], use_vllm: bool) -> dict:
 
 
 def grpo_args(cfg: KitConfig, stage: int, out: Path, suppress_tokens: list[int], processes: int | None = None):
-    """trl's GRPOConfig of a stage. ``train.prompts_per_step`` is global: the per-process
-    micro-batches, accumulation and trl's ``steps_per_generation`` follow from the process count,
-    and a step makes ``train.updates_per_step`` optimizer updates (trl's steps)."""
-    from trl import GRPOConfig
+    """The trainer's config of a stage: trl's GRPOConfig with the online filter's and validation's
+    settings (:class:`~dig_kit.train.filtering.FilteringGRPOConfig`). ``train.prompts_per_step`` is
+    global: the per-process micro-batches, accumulation and trl's ``steps_per_generation`` follow
+    from the process count, and a step makes ``train.updates_per_step`` optimizer updates (trl's steps)."""
+    from dig_kit.train.filtering import FilteringGRPOConfig
 
     t = cfg.train
     plan = batch_plan(t, processes or world_size())
@@ -214,7 +215,7 @@ def grpo_args(cfg: KitConfig, stage: int, out: Path, suppress_tokens: list[int],
     if t.val_every > 0:
         val = dict(eval_strategy="steps", eval_steps=t.val_every * updates, num_generations_eval=1,
                    per_device_eval_batch_size=min(t.val_prompts, t.per_device_batch))
-    return GRPOConfig(
+    return FilteringGRPOConfig(
         **val,
         output_dir=str(out),
         max_steps=t.stage_steps[stage - 1] * updates,
@@ -229,8 +230,8 @@ def grpo_args(cfg: KitConfig, stage: int, out: Path, suppress_tokens: list[int],
         temperature=t.temperature,
         top_p=t.top_p,
         per_device_train_batch_size=t.per_device_batch,
-        gradient_accumulation_steps=plan["gradient_accumulation_steps"],
-        steps_per_generation=plan["steps_per_generation"],
+        gradient_accumulation_steps=plan.gradient_accumulation_steps,
+        steps_per_generation=plan.steps_per_generation,
         max_completion_length=t.max_completion_length,
         loss_type=t.loss_type,
         epsilon=t.epsilon,
@@ -251,6 +252,13 @@ def grpo_args(cfg: KitConfig, stage: int, out: Path, suppress_tokens: list[int],
         remove_unused_columns=False,
         use_cpu=not _cuda(),
         dataloader_num_workers=0,
+        filter_enabled=t.filter_enabled,
+        filter_low=t.filter_low,
+        filter_high=t.filter_high,
+        filter_max_retries=t.filter_max_retries,
+        filter_seed=t.seed + stage,
+        val_temperature=t.val_temperature,
+        val_top_p=t.val_top_p,
     )
 
 
@@ -325,8 +333,7 @@ def _train_here(cfg: KitConfig, stage: int, data_dir: str | Path, out_dir: str |
     final = out / "final"
     from dig_kit.train.data import stage_dataset
     from dig_kit.train.filtering import FilteringGRPOTrainer
-    from dig_kit.models.loading import load_model_and_processor
-    from dig_kit.models.tiny import VISION_TOKENS
+    from dig_kit.models.loading import load_model_and_processor, vision_token_ids
 
     out.mkdir(parents=True, exist_ok=True)
     if is_main_process():
@@ -352,18 +359,15 @@ def _train_here(cfg: KitConfig, stage: int, data_dir: str | Path, out_dir: str |
                                  target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
                                                  "down_proj"])
     funcs, weights = reward_functions(cfg)
-    suppress = [processor.tokenizer.convert_tokens_to_ids(t) for t in VISION_TOKENS]
-    args = grpo_args(cfg, stage, out, [i for i in suppress if i is not None])
+    args = grpo_args(cfg, stage, out, vision_token_ids(processor.tokenizer))
     if cfg.train.epochs > 0:  # TWIN's recipe: one epoch over the data
         args.max_steps = max(1, math.ceil(cfg.train.epochs * len(dataset) / cfg.train.prompts_per_step)) \
             * cfg.train.updates_per_step
     args.reward_weights = weights
     trainer = FilteringGRPOTrainer(
         model=policy, reward_funcs=[guarded(f) for f in funcs], args=args, train_dataset=dataset,
-        eval_dataset=eval_dataset, val_sampling=(cfg.train.val_temperature, cfg.train.val_top_p),
-        processing_class=processor, callbacks=_callbacks(cfg, stage, out), peft_config=peft_config,
-        filter_range=(cfg.train.filter_low, cfg.train.filter_high), filter_enabled=cfg.train.filter_enabled,
-        filter_max_retries=cfg.train.filter_max_retries, filter_seed=cfg.train.seed + stage,
+        eval_dataset=eval_dataset, processing_class=processor, callbacks=_callbacks(cfg, stage, out),
+        peft_config=peft_config,
     )
     acc = trainer.accelerator
     _write_world(trainer, out, launched_here=world_size() == 1)

@@ -49,9 +49,9 @@ class MMBenchDevEn(MultipleChoiceTask):
 
     name = "mmbench_dev_en"
     group = "general"
-    data_names = ("MMBench_DEV_EN.tsv", "MMBench_DEV_EN_V11.tsv")
+    data_names = ("MMBench_DEV_EN.tsv",)
     expected = ("VLMEvalKit MMBench_DEV_EN.tsv (index, question, hint, A-D, answer, category, l2-category, image; "
-                "circular copies at index + k*1e6)")
+                "circular copies at index + k*1e6; MMBench_DEV_EN_V11.tsv is the benchmark MMBench_DEV_EN_V11)")
     headline = "accuracy"
 
     def read(self, path: Path) -> list[dict]:
@@ -273,8 +273,9 @@ class AI2D(MultipleChoiceTask):
 
     name = "ai2d_test"
     group = "general"
-    data_names = ("AI2D_TEST.tsv", "AI2D_TEST_NO_MASK.tsv")
-    expected = "VLMEvalKit AI2D_TEST.tsv (index, image, question, A-D, answer, category)"
+    data_names = ("AI2D_TEST.tsv",)
+    expected = ("VLMEvalKit AI2D_TEST.tsv (index, image, question, A-D, answer, category; AI2D_TEST_NO_MASK.tsv is "
+                "the benchmark AI2D_TEST_NO_MASK)")
 
     def read(self, path):
         return mcq_docs(read_vlmeval_tsv(path))

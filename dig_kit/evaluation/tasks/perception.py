@@ -272,9 +272,9 @@ class VSR(YesNoTask):
 
     name = "vsr"
     group = "perception"
-    data_names = ("VSR_zeroshot.tsv", "VSR.tsv", "vsr_zeroshot", "VSR", "visual-spatial-reasoning/data/splits/zeroshot",
-                  "zeroshot")
-    expected = ("VLMEvalKit-style TSV (index, image, question, answer Yes/No) or cambridgeltl/vsr_zeroshot "
+    data_names = ("VSR-zeroshot.tsv", "vsr_zeroshot_dataset_yn_strict.tsv", "VSR_zeroshot.tsv", "VSR.tsv",
+                  "vsr_zeroshot", "VSR", "visual-spatial-reasoning/data/splits/zeroshot", "zeroshot")
+    expected = ("VLMEvalKit VSR-zeroshot.tsv (index, image, question, answer Yes/No) or cambridgeltl/vsr_zeroshot "
                 "(parquet/JSONL: image, caption, label 0/1; image files under images/ when not embedded)")
     headline = "accuracy"
     split = "test"
@@ -313,6 +313,11 @@ class CVBench(MultipleChoiceTask):
     finds the other beside it) report plain accuracy per file; with a ``source`` column the
     official formula above applies, without one ``2d`` and ``3d`` are the accuracies on each
     file and ``overall`` their mean (``formula`` in the metrics says which).
+
+    ``subset`` ``"2D"`` or ``"3D"`` (VLMEvalKit's dataset names ``CV-Bench-2D`` and
+    ``CV-Bench-3D``) scores that half alone, as VLMEvalKit does: its own TSV (never the other
+    beside it), or the hub folder's ``test_2d``/``test_3d`` split (rows of that ``type`` in a
+    combined ``test``); the headline is then ``accuracy`` over its items.
     """
 
     name = "cvbench"
@@ -322,12 +327,19 @@ class CVBench(MultipleChoiceTask):
                 "test_2d + test_3d, or test; or VLMEvalKit CV-Bench-2D.tsv / CV-Bench-3D.tsv (index, image, "
                 "question, A-F, answer, category; optional source)")
     headline = "overall"
+    subset: str | None = None
+    """``"2D"`` or ``"3D"``: that half alone (VLMEvalKit's ``CV-Bench-2D`` / ``CV-Bench-3D``)."""
 
     def _read_tsvs(self, path: Path) -> list[dict]:
         files = [path]
+        if self.subset:
+            other = {"2D": "3D", "3D": "2D"}[self.subset]
+            if f"-{other}" in path.name.upper():
+                raise BenchmarkDataError(f"{self.name}: {path} is CV-Bench's {other} file; CV-Bench-{self.subset} "
+                                         f"reads CV-Bench-{self.subset}.tsv")
         for a, b in (("2D", "3D"), ("3D", "2D")):
             other = path.with_name(path.name.replace(f"-{a}", f"-{b}"))
-            if f"-{a}" in path.name and other.exists():
+            if f"-{a}" in path.name and other.exists() and not self.subset:
                 files.append(other)
         docs = []
         for f in sorted(files):
@@ -343,12 +355,19 @@ class CVBench(MultipleChoiceTask):
             return self._read_tsvs(path)
         if path.is_dir():  # the hub repo has test_2d/test_3d shards (and may also hold a combined test)
             splits = {split_of(f, path) for f in path.rglob("*.parquet")}
-            if {"test_2d", "test_3d"} <= splits:
+            own = f"test_{self.subset.lower()}" if self.subset else None
+            if own in splits:
+                rows = read_table(path, own, self.expected)
+            elif {"test_2d", "test_3d"} <= splits:
                 rows = read_table(path, "test_2d", self.expected) + read_table(path, "test_3d", self.expected)
             else:
                 rows = read_table(path, "test" if "test" in splits else None, self.expected)
         else:
             rows = read_table(path, None, self.expected)
+        if self.subset:
+            rows = [r for r in rows if str(r.get("type") or self.subset).upper() == self.subset]
+            if not rows:
+                raise BenchmarkDataError(f"{self.name}: no {self.subset} rows in {path} (column type)")
         docs = []
         for r in rows:
             choices = list(r["choices"])
