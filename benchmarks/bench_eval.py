@@ -33,12 +33,30 @@ from pathlib import Path
 import numpy as np
 
 PRESET_4B = {
-    "text_config": {"hidden_size": 2560, "intermediate_size": 9728, "num_hidden_layers": 36, "num_attention_heads": 32,
-                    "num_key_value_heads": 8, "head_dim": 128, "max_position_embeddings": 32768,
-                    "rope_parameters": {"rope_type": "default", "rope_theta": 5000000.0, "mrope_section": [24, 20, 20],
-                                        "mrope_interleaved": True}},
-    "vision_config": {"depth": 24, "hidden_size": 1024, "intermediate_size": 4096, "num_heads": 16,
-                      "out_hidden_size": 2560, "num_position_embeddings": 2304, "deepstack_visual_indexes": [5, 11, 17]},
+    "text_config": {
+        "hidden_size": 2560,
+        "intermediate_size": 9728,
+        "num_hidden_layers": 36,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 8,
+        "head_dim": 128,
+        "max_position_embeddings": 32768,
+        "rope_parameters": {
+            "rope_type": "default",
+            "rope_theta": 5000000.0,
+            "mrope_section": [24, 20, 20],
+            "mrope_interleaved": True,
+        },
+    },
+    "vision_config": {
+        "depth": 24,
+        "hidden_size": 1024,
+        "intermediate_size": 4096,
+        "num_heads": 16,
+        "out_hidden_size": 2560,
+        "num_position_embeddings": 2304,
+        "deepstack_visual_indexes": [5, 11, 17],
+    },
 }
 
 
@@ -61,7 +79,9 @@ def build_model(preset: str, work: Path) -> Path:
     with torch.device("cuda" if torch.cuda.is_available() else "cpu"):
         model = Qwen3VLForConditionalGeneration(config).to(torch.bfloat16)
     gen = json.loads((out / "generation_config.json").read_text())
-    model.generation_config.update(**{k: v for k, v in gen.items() if not k.startswith("_") and k != "transformers_version"})
+    model.generation_config.update(
+        **{k: v for k, v in gen.items() if not k.startswith("_") and k != "transformers_version"}
+    )
     model.save_pretrained(out)
     del model
     return out
@@ -76,7 +96,9 @@ def make_items(n: int, images_per_item: int, size: int, seed: int) -> list[dict]
     items = []
     for i in range(n):
         imgs = [Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)) for _ in range(images_per_item)]
-        prompt = dig_prompt(None) if images_per_item == 2 else "Is there a red cube in the image? Please answer yes or no."
+        prompt = (
+            dig_prompt(None) if images_per_item == 2 else "Is there a red cube in the image? Please answer yes or no."
+        )
         items.append({"id": str(i), "images": imgs, "prompt": prompt})
     return items
 
@@ -108,9 +130,15 @@ def run_backend(name: str, model: Path, items: list[dict], args) -> dict:
             torch.cuda.empty_cache()
     except ImportError:
         pass
-    return {"backend": name, "status": "ok", "load_s": round(load, 2), "seconds": round(dt, 3),
-            "items_per_s": round(len(items) / dt, 3), "tokens_per_s": round(tokens / dt, 1),
-            "mean_new_tokens": round(tokens / len(items), 1)}
+    return {
+        "backend": name,
+        "status": "ok",
+        "load_s": round(load, 2),
+        "seconds": round(dt, 3),
+        "items_per_s": round(len(items) / dt, 3),
+        "tokens_per_s": round(tokens / dt, 1),
+        "mean_new_tokens": round(tokens / len(items), 1),
+    }
 
 
 def device_name() -> str:
@@ -144,11 +172,19 @@ def main(argv=None) -> int:
     items = make_items(args.items, args.images_per_item, args.image_size, seed=0)
     order = [b for b in ("transformers", "vllm") if b in args.backends.split(",")]
     rows = [run_backend(b, model, items, args) for b in order]
-    info = {"device": device_name(), "model": str(model) if args.model else f"random Qwen3-VL ({args.preset})",
-            "items": args.items, "images_per_item": args.images_per_item, "image_size": args.image_size,
-            "max_new_tokens": args.max_new_tokens, "results": rows}
-    print(f"{info['model']} on {info['device']}: {args.items} items x {args.images_per_item} image(s) "
-          f"{args.image_size}px, {args.max_new_tokens} new tokens each")
+    info = {
+        "device": device_name(),
+        "model": str(model) if args.model else f"random Qwen3-VL ({args.preset})",
+        "items": args.items,
+        "images_per_item": args.images_per_item,
+        "image_size": args.image_size,
+        "max_new_tokens": args.max_new_tokens,
+        "results": rows,
+    }
+    print(
+        f"{info['model']} on {info['device']}: {args.items} items x {args.images_per_item} image(s) "
+        f"{args.image_size}px, {args.max_new_tokens} new tokens each"
+    )
     print(f"{'backend':<13} {'load s':>7} {'items/s':>9} {'tokens/s':>10}")
     for r in rows:
         if r["status"] != "ok":

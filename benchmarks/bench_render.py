@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -54,9 +53,14 @@ def quality(cfg, ref_cfg, n_scenes: int, ref_samples: int, tmp: Path) -> list[di
     rows = []
     for k in range(n_scenes):
         t_fast, t_ref = times["fast"][k], times["ref"][k]
-        rows.append({"scene": k, "fast_s": t_fast, "ref_s": t_ref, "psnr_db": psnr(tmp / f"fast{k}.png", tmp / f"ref{k}.png")})
-        print(f"scene {k}: fast {t_fast:.2f}s  reference({ref_samples} spp) {t_ref:.1f}s  "
-              f"speedup {t_ref / t_fast:.1f}x  PSNR {rows[-1]['psnr_db']:.1f} dB", flush=True)
+        rows.append(
+            {"scene": k, "fast_s": t_fast, "ref_s": t_ref, "psnr_db": psnr(tmp / f"fast{k}.png", tmp / f"ref{k}.png")}
+        )
+        print(
+            f"scene {k}: fast {t_fast:.2f}s  reference({ref_samples} spp) {t_ref:.1f}s  "
+            f"speedup {t_ref / t_fast:.1f}x  PSNR {rows[-1]['psnr_db']:.1f} dB",
+            flush=True,
+        )
     return rows
 
 
@@ -81,8 +85,9 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench_render_"))
     rows = [] if args.writer_only else quality(cfg, ref_cfg, args.scenes, args.ref_samples, tmp)
 
-    summary = render_dataset(cfg, tmp / "ds", subsets=["stage3"], num_pairs=args.pairs,
-                             workers=args.workers, progress=False)
+    summary = render_dataset(
+        cfg, tmp / "ds", subsets=["stage3"], num_pairs=args.pairs, workers=args.workers, progress=False
+    )
     n_img = summary["renders"]
     per_pair = summary["pair_wall_s"] / max(summary["rendered"], 1) / args.workers  # workers run pairs side by side
     out = {
@@ -91,11 +96,17 @@ def main() -> None:
         "samples": cfg.data.render.samples,
         "sampling_pattern": cfg.data.render.sampling_pattern,
         "workers": args.workers,
-        **({} if not rows else {
-            "speedup_vs_reference": float(np.mean([r["ref_s"] for r in rows]) / np.mean([r["fast_s"] for r in rows])),
-            "psnr_db_mean": float(np.mean([r["psnr_db"] for r in rows])),
-            "psnr_db_min": float(np.min([r["psnr_db"] for r in rows])),
-        }),
+        **(
+            {}
+            if not rows
+            else {
+                "speedup_vs_reference": float(
+                    np.mean([r["ref_s"] for r in rows]) / np.mean([r["fast_s"] for r in rows])
+                ),
+                "psnr_db_mean": float(np.mean([r["psnr_db"] for r in rows])),
+                "psnr_db_min": float(np.min([r["psnr_db"] for r in rows])),
+            }
+        ),
         "seconds_per_image": summary["render_s"] / max(n_img, 1),
         "seconds_per_pair": per_pair,
         "renders_per_pair": n_img / max(summary["rendered"], 1),

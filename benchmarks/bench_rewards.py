@@ -32,8 +32,8 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from dig_kit.rewards import dig_reward, dig_reward_batch, dig_reward_group, dig_reward_reference  # noqa: E402
 from dig_kit.paper.synthetic_outputs import random_completions, random_gt_boxes  # noqa: E402
+from dig_kit.rewards import dig_reward, dig_reward_batch, dig_reward_group, dig_reward_reference  # noqa: E402
 
 IMAGE_SIZE = (480, 320)
 
@@ -81,8 +81,12 @@ def main(argv=None) -> dict:
 
     rates = {}
     rates["batch"], batch = best_rate(lambda: dig_reward_batch(texts, gts, sizes), n, args.repeats)
-    rates["group"], _ = best_rate(lambda: [dig_reward_group(t, gt, IMAGE_SIZE) for t, gt in groups[:g]], g * args.group_size, args.repeats)
-    rates["single"], _ = best_rate(lambda: [dig_reward(t, gt, s) for t, gt, s in zip(texts[:k], gts, sizes)], k, args.repeats)
+    rates["group"], _ = best_rate(
+        lambda: [dig_reward_group(t, gt, IMAGE_SIZE) for t, gt in groups[:g]], g * args.group_size, args.repeats
+    )
+    rates["single"], _ = best_rate(
+        lambda: [dig_reward(t, gt, s) for t, gt, s in zip(texts[:k], gts, sizes)], k, args.repeats
+    )
     rates["baseline"], base = best_rate(
         lambda: [dig_reward_reference(t, gt, s) for t, gt, s in zip(texts[:k], gts, sizes)], k, args.repeats
     )
@@ -100,7 +104,10 @@ def main(argv=None) -> dict:
         "python": platform.python_version(),
         "cpu": platform.processor() or platform.machine(),
     }
-    print(f"DiG reward throughput, one core ({n} responses, {result['mean_chars']:.0f} chars, {avg_pred:.1f} boxes on average)")
+    print(
+        f"DiG reward throughput, one core ({n} responses, {result['mean_chars']:.0f} chars, "
+        f"{avg_pred:.1f} boxes on average)"
+    )
     for name, r in rates.items():
         print(f"  {name:<9} {r:>10,.0f} responses/s")
     print(f"  batch / baseline: {result['speedup_batch_vs_baseline']}x; max |diff| vs baseline: {max_diff:.2e}")

@@ -23,13 +23,35 @@ import time
 from pathlib import Path
 
 QWEN3_VL_4B = dict(
-    text_config=dict(vocab_size=151936, hidden_size=2560, intermediate_size=9728, num_hidden_layers=36,
-                     num_attention_heads=32, num_key_value_heads=8, head_dim=128, max_position_embeddings=262144,
-                     rope_parameters={"rope_type": "default", "rope_theta": 5000000.0, "mrope_section": [24, 20, 20],
-                                      "mrope_interleaved": True}, tie_word_embeddings=True),
-    vision_config=dict(depth=24, hidden_size=1024, intermediate_size=4096, num_heads=16, patch_size=16,
-                       spatial_merge_size=2, temporal_patch_size=2, out_hidden_size=2560, num_position_embeddings=2304,
-                       deepstack_visual_indexes=[5, 11, 17]),
+    text_config=dict(
+        vocab_size=151936,
+        hidden_size=2560,
+        intermediate_size=9728,
+        num_hidden_layers=36,
+        num_attention_heads=32,
+        num_key_value_heads=8,
+        head_dim=128,
+        max_position_embeddings=262144,
+        rope_parameters={
+            "rope_type": "default",
+            "rope_theta": 5000000.0,
+            "mrope_section": [24, 20, 20],
+            "mrope_interleaved": True,
+        },
+        tie_word_embeddings=True,
+    ),
+    vision_config=dict(
+        depth=24,
+        hidden_size=1024,
+        intermediate_size=4096,
+        num_heads=16,
+        patch_size=16,
+        spatial_merge_size=2,
+        temporal_patch_size=2,
+        out_hidden_size=2560,
+        num_position_embeddings=2304,
+        deepstack_visual_indexes=[5, 11, 17],
+    ),
     tie_word_embeddings=True,
 )
 
@@ -44,8 +66,13 @@ def build_random_4b(out: Path) -> Path:
 
     tok = build_tokenizer()
     ids = {t: tok.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
-    cfg = Qwen3VLConfig(**QWEN3_VL_4B, image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
-                        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"])
+    cfg = Qwen3VLConfig(
+        **QWEN3_VL_4B,
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+    )
     cfg.text_config.eos_token_id = ids["<|im_end|>"]
     cfg.text_config.pad_token_id = ids["<|endoftext|>"]
     torch.set_default_dtype(torch.bfloat16)
@@ -70,8 +97,8 @@ def main() -> None:
     import torch
 
     from dig_kit.config import load_config
-    from dig_kit.train.grpo import run_stage
     from dig_kit.models.tiny import build_tiny_model
+    from dig_kit.train.grpo import run_stage
 
     if not args.tiny and not torch.cuda.is_available():
         raise SystemExit("bench_train: no CUDA GPU here; run on a GPU machine, or --tiny for a CPU check of the script")
@@ -82,12 +109,25 @@ def main() -> None:
         from dig_kit.data.writer import render_dataset
 
         data = tmp / "data"
-        render_dataset(load_config("smoke" if args.tiny else "paper", ["data.render.device=auto"]), data,
-                       subsets=["stage1"], num_pairs=max(args.prompts, 4), progress=False)
-    overrides = [f"train.model={model}", f"train.stage_steps=[{args.steps}, 1, 1]", "train.filter_enabled=false",
-                 f"train.prompts_per_step={args.prompts}", "train.num_generations=5", "train.per_device_batch=5",
-                 f"train.max_completion_length={args.max_new_tokens}", f"train.use_vllm={str(args.vllm).lower()}",
-                 "train.save_steps=100000", "train.val_every=0"]
+        render_dataset(
+            load_config("smoke" if args.tiny else "paper", ["data.render.device=auto"]),
+            data,
+            subsets=["stage1"],
+            num_pairs=max(args.prompts, 4),
+            progress=False,
+        )
+    overrides = [
+        f"train.model={model}",
+        f"train.stage_steps=[{args.steps}, 1, 1]",
+        "train.filter_enabled=false",
+        f"train.prompts_per_step={args.prompts}",
+        "train.num_generations=5",
+        "train.per_device_batch=5",
+        f"train.max_completion_length={args.max_new_tokens}",
+        f"train.use_vllm={str(args.vllm).lower()}",
+        "train.save_steps=100000",
+        "train.val_every=0",
+    ]
     if args.tiny:
         overrides += ["train.bf16=false", "train.gradient_checkpointing=false"]
     cfg = load_config("smoke" if args.tiny else "paper", overrides)
@@ -104,8 +144,11 @@ def main() -> None:
     out = {
         "model": "tiny random Qwen3-VL" if args.tiny else "random Qwen3-VL-4B architecture (bf16)",
         "rollouts": "vllm colocate" if args.vllm else "transformers generate",
-        "prompts_per_step": args.prompts, "group_size": 5, "max_new_tokens": args.max_new_tokens,
-        "seconds_per_step": step_s, "rollout_tokens_per_s": tokens / step_s if step_s else 0.0,
+        "prompts_per_step": args.prompts,
+        "group_size": 5,
+        "max_new_tokens": args.max_new_tokens,
+        "seconds_per_step": step_s,
+        "rollout_tokens_per_s": tokens / step_s if step_s else 0.0,
         "peak_gpu_memory_gib": torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None,
         "wall_s_including_load": wall,
     }

@@ -52,8 +52,10 @@ def main() -> None:
         path = build_mini_model(tempfile.mkdtemp(prefix="bench-dedup-"))
     w, h = (int(v) for v in args.size.split("x"))
     rng = np.random.default_rng(0)
-    pairs = [[Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)) for _ in range(2)]
-             for _ in range(args.prompts)]
+    pairs = [
+        [Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)) for _ in range(2)]
+        for _ in range(args.prompts)
+    ]
     batch = [p for p in pairs for _ in range(args.generations)]
 
     model, processor = load_model_and_processor(path, dtype="fp32")
@@ -62,8 +64,11 @@ def main() -> None:
     text = processor.apply_chat_template(chat_messages(dig_prompt(None), 2), add_generation_prompt=True, tokenize=False)
     enc = processor(text=[text] * len(batch), images=batch, return_tensors="pt", padding=True)
     completion = torch.randint(100, 200, (len(batch), args.completion))
-    full = dict(enc, input_ids=torch.cat([enc["input_ids"], completion], 1),
-                attention_mask=torch.cat([enc["attention_mask"], torch.ones_like(completion)], 1))
+    full = dict(
+        enc,
+        input_ids=torch.cat([enc["input_ids"], completion], 1),
+        attention_mask=torch.cat([enc["attention_mask"], torch.ones_like(completion)], 1),
+    )
     for key in ("mm_token_type_ids", "token_type_ids"):  # text over the completion
         if key in enc:
             full[key] = torch.cat([enc[key], torch.zeros_like(completion)], 1)
@@ -74,7 +79,7 @@ def main() -> None:
 
     def train(m):
         m.zero_grad()
-        m(**full).logits[:, -args.completion:].float().logsumexp(-1).mean().backward()
+        m(**full).logits[:, -args.completion :].float().logsumexp(-1).mean().backward()
 
     def prefill(m):
         with torch.no_grad():
@@ -89,9 +94,11 @@ def main() -> None:
                 t = time.perf_counter()
                 run(m)
                 times[name, kind].append(time.perf_counter() - t)
-    print(f"batch: {args.prompts} prompts x {args.generations} completions, 2 images of {w}x{h} each "
-          f"({len(batch) * 2} images, {args.prompts * 2} distinct), {args.completion} completion tokens; "
-          f"torch threads {torch.get_num_threads()}; median of {args.repeats}")
+    print(
+        f"batch: {args.prompts} prompts x {args.generations} completions, 2 images of {w}x{h} each "
+        f"({len(batch) * 2} images, {args.prompts * 2} distinct), {args.completion} completion tokens; "
+        f"torch threads {torch.get_num_threads()}; median of {args.repeats}"
+    )
     total = {"all copies": 0.0, "deduplicated": 0.0}
     for name in passes:
         a, b = (statistics.median(times[name, k]) for k in ("all copies", "deduplicated"))
@@ -113,7 +120,9 @@ def grpo_runs(args, model: str) -> None:
     from dig_kit.train.grpo import run_stage
 
     keep = vd.dedup_vision
-    cfg = load_config("mini", [f"train.model={model}", f"train.stage_steps=[{args.grpo_steps},1,1]", "train.save_steps=1000"])
+    cfg = load_config(
+        "mini", [f"train.model={model}", f"train.stage_steps=[{args.grpo_steps},1,1]", "train.save_steps=1000"]
+    )
     walls = {"all copies": [], "deduplicated": []}
     for kind in ("all copies", "deduplicated") * 2:
         vd.dedup_vision = keep if kind == "deduplicated" else (lambda m: 0)  # the trainer looks it up at init
@@ -124,9 +133,11 @@ def grpo_runs(args, model: str) -> None:
         shutil.rmtree(out)
     vd.dedup_vision = keep
     a, b = (statistics.mean(walls[k]) for k in ("all copies", "deduplicated"))
-    print(f"GRPO stage 1 of the mini preset, {args.grpo_steps} steps (model load to final weights, mean of 2): "
-          f"all copies {a:.1f} s, deduplicated {b:.1f} s, {a / b:.2f}x "
-          f"(runs: {', '.join(f'{k} {v:.1f} s' for k in walls for v in walls[k])})")
+    print(
+        f"GRPO stage 1 of the mini preset, {args.grpo_steps} steps (model load to final weights, mean of 2): "
+        f"all copies {a:.1f} s, deduplicated {b:.1f} s, {a / b:.2f}x "
+        f"(runs: {', '.join(f'{k} {v:.1f} s' for k in walls for v in walls[k])})"
+    )
 
 
 if __name__ == "__main__":

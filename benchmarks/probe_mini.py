@@ -119,8 +119,10 @@ def p_yes(model, processor, text: str, images) -> float:
     from dig_kit.train.warmstart import ANSWER_PREFIX
 
     eos = processor.tokenizer.eos_token
-    yes, no = (answer_logprob(model, processor, text, images, f"{ANSWER_PREFIX}<answer>{a}</answer>{eos}")
-               for a in ("yes", "no"))
+    yes, no = (
+        answer_logprob(model, processor, text, images, f"{ANSWER_PREFIX}<answer>{a}</answer>{eos}")
+        for a in ("yes", "no")
+    )
     return float(1 / (1 + np.exp(no - yes)))
 
 
@@ -187,9 +189,12 @@ def main() -> None:
         print("chance: colour probe ~0.125, yes/no 0.5")
         for name, path in models:
             r = probe(path, args.runs, args.train_images, args.eval_pairs, args.twin_items)
-            print(f"{name}\n  colour probe (held-out objects {r['colour_objects'][1]}): {r['colour_probe']:.3f}"
-                  f"\n  yes/no accuracy: " + ", ".join(f"{k} {v:.3f}" for k, v in r["vqa_accuracy"].items())
-                  + (f"\n  TWIN p(yes) by kind (mean, items): {r['twin_p_yes']}" if "twin_p_yes" in r else ""))
+            print(
+                f"{name}\n  colour probe (held-out objects {r['colour_objects'][1]}): {r['colour_probe']:.3f}"
+                f"\n  yes/no accuracy: "
+                + ", ".join(f"{k} {v:.3f}" for k, v in r["vqa_accuracy"].items())
+                + (f"\n  TWIN p(yes) by kind (mean, items): {r['twin_p_yes']}" if "twin_p_yes" in r else "")
+            )
 
 
 if __name__ == "__main__":

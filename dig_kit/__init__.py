@@ -16,8 +16,9 @@ The map, one room per line (data flows down; ``tests/test_architecture.py`` enfo
 - ``evaluation/``: backends (vLLM, transformers), file formats, answer extraction, benchmark tasks
 - ``paper/``: the reproduction layer (reproduce pipeline, ablations, figures, tables, widgets)
 
-The core never imports ``paper/`` (``cli`` does, for ``reproduce``); ``rewards``, ``paths``, ``launcher`` and ``runlock`` import nothing
-else of the kit; ``scenes`` only ``config`` (``models`` and ``train`` may read its attribute words); ``train`` and ``evaluation`` meet in ``models``
+The core never imports ``paper/`` (``cli`` does, for ``reproduce``); ``rewards``, ``paths``,
+``launcher`` and ``runlock`` import nothing else of the kit; ``scenes`` only ``config`` (``models``
+and ``train`` may read its attribute words); ``train`` and ``evaluation`` meet in ``models``
 and ``data`` and never import each other or ``render``. ``import dig_kit`` and the pure
 modules import only the standard library, numpy, scipy, yaml and matplotlib: ``bpy`` lives in
 ``render.blender``, torch/transformers/trl in ``models``/``train``, vLLM in an evaluation backend.

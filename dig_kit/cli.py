@@ -18,29 +18,45 @@ from dig_kit.render.pool import RenderEnvError
 from dig_kit.runlock import RunLockError
 from dig_kit.scenes import ChangeError, SceneError
 
-
 DEFAULT_PRESET = "smoke"
-PRESET_NOTES = {"smoke": "tiny images, a handful of pairs, a few steps: minutes on a CPU",
-                "mini": "the CPU miniature of the method: the small model built here, about 45 minutes on 2 cores",
-                "paper": "the paper's settings: 4.8K pairs at 480x320, GRPO on Qwen3-VL-4B (GPUs)",
-                "twin": "TWIN's published recipe (same-or-not pairs, binary reward)"}
+PRESET_NOTES = {
+    "smoke": "tiny images, a handful of pairs, a few steps: minutes on a CPU",
+    "mini": "the CPU miniature of the method: the small model built here, about 45 minutes on 2 cores",
+    "paper": "the paper's settings: 4.8K pairs at 480x320, GRPO on Qwen3-VL-4B (GPUs)",
+    "twin": "TWIN's published recipe (same-or-not pairs, binary reward)",
+}
 
 
 def _add_config_args(p: argparse.ArgumentParser, example: str) -> None:
     notes = "; ".join(f"{k}: {v}" for k, v in PRESET_NOTES.items() if k in preset_names())
-    p.add_argument("--preset", "--profile", dest="preset", default=None, metavar="PRESET",
-                   help=f"preset name or a YAML file (default: {DEFAULT_PRESET}, said when used). {notes}")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help=f"override a config field, e.g. --set {example} (repeatable; "
-                        "`dig-kit config --preset P` prints every field)")
+    p.add_argument(
+        "--preset",
+        "--profile",
+        dest="preset",
+        default=None,
+        metavar="PRESET",
+        help=f"preset name or a YAML file (default: {DEFAULT_PRESET}, said when used). {notes}",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"override a config field, e.g. --set {example} (repeatable; "
+        "`dig-kit config --preset P` prints every field)",
+    )
 
 
 def _config(args):
     """The command's config; without --preset, the default preset, said on stderr."""
     if args.preset is None:
         args.preset = DEFAULT_PRESET
-        print(f"dig-kit {args.command}: no --preset given, using '{DEFAULT_PRESET}' "
-              f"({PRESET_NOTES[DEFAULT_PRESET]}); --preset paper gives the paper's settings", file=sys.stderr)
+        print(
+            f"dig-kit {args.command}: no --preset given, using '{DEFAULT_PRESET}' "
+            f"({PRESET_NOTES[DEFAULT_PRESET]}); --preset paper gives the paper's settings",
+            file=sys.stderr,
+        )
     return load_config(args.preset, args.overrides)
 
 
@@ -70,8 +86,16 @@ def cmd_render(args) -> int:
 
     cfg = _config(args)
     shard = parse_shard(args.shard)
-    summary = render_dataset(cfg, args.out, subsets=args.subset or None, num_pairs=args.num_pairs,
-                             workers=args.workers, shard=shard, progress=not args.quiet, kind=args.kind)
+    summary = render_dataset(
+        cfg,
+        args.out,
+        subsets=args.subset or None,
+        num_pairs=args.num_pairs,
+        workers=args.workers,
+        shard=shard,
+        progress=not args.quiet,
+        kind=args.kind,
+    )
     print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in summary.items()}))
     return 0
 
@@ -107,8 +131,15 @@ def cmd_train(args) -> int:
 def cmd_reproduce(args) -> int:
     from dig_kit.paper.pipeline import run_pipeline
 
-    return run_pipeline(profile=args.profile, runs_dir=args.runs_dir, figures_dir=args.figures,
-                        only=args.only, start=args.start, overrides=args.overrides, plan_only=args.plan)
+    return run_pipeline(
+        profile=args.profile,
+        runs_dir=args.runs_dir,
+        figures_dir=args.figures,
+        only=args.only,
+        start=args.start,
+        overrides=args.overrides,
+        plan_only=args.plan,
+    )
 
 
 def cmd_doctor(args) -> int:
@@ -120,8 +151,21 @@ def cmd_doctor(args) -> int:
     from dig_kit.render.pool import render_python
 
     print(f"python        {platform.python_version()}  {sys.executable}")
-    for pkg in ("dig-kit", "numpy", "torch", "torchvision", "transformers", "trl", "accelerate", "peft", "vllm",
-                "datasets", "bpy", "papermill", "jupyterlab"):
+    for pkg in (
+        "dig-kit",
+        "numpy",
+        "torch",
+        "torchvision",
+        "transformers",
+        "trl",
+        "accelerate",
+        "peft",
+        "vllm",
+        "datasets",
+        "bpy",
+        "papermill",
+        "jupyterlab",
+    ):
         try:
             version = md.version(pkg)
         except md.PackageNotFoundError:
@@ -130,15 +174,22 @@ def cmd_doctor(args) -> int:
     try:
         import torch
 
-        cuda = (f"CUDA {torch.version.cuda}, {torch.cuda.device_count()} GPU(s) visible"
-                if torch.cuda.is_available() else f"no GPU visible (build: {torch.version.cuda or 'CPU'})")
+        cuda = (
+            f"CUDA {torch.version.cuda}, {torch.cuda.device_count()} GPU(s) visible"
+            if torch.cuda.is_available()
+            else f"no GPU visible (build: {torch.version.cuda or 'CPU'})"
+        )
         print(f"{'torch device':13s} {cuda}")
     except ImportError:
         pass
     try:
         py = render_python()
-        r = subprocess.run([py, "-c", "import bpy, numpy; print(bpy.app.version_string, 'numpy', numpy.__version__)"],
-                           capture_output=True, text=True, timeout=120)
+        r = subprocess.run(
+            [py, "-c", "import bpy, numpy; print(bpy.app.version_string, 'numpy', numpy.__version__)"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         found = r.stdout.strip() if r.returncode == 0 else f"bpy does not import: {r.stderr.strip().splitlines()[-1:]}"
         print(f"{'render env':13s} {py}: Blender {found}")
         return 0 if r.returncode == 0 else 1
@@ -153,20 +204,24 @@ def _step_names() -> str:
 
     from dig_kit.paper.pipeline import steps
 
-    return "\n".join(f"  {profile:6s} {' '.join(s.name for s in steps(profile, Path('runs'), Path('figures')))}"
-                     for profile in ("smoke", "mini", "paper"))
+    return "\n".join(
+        f"  {profile:6s} {' '.join(s.name for s in steps(profile, Path('runs'), Path('figures')))}"
+        for profile in ("smoke", "mini", "paper")
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     import dig_kit
 
     parser = argparse.ArgumentParser(
-        prog="dig-kit", formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="dig-kit",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="dig-kit: render DiG and TWIN data, train with GRPO, evaluate, and reproduce the paper's "
-                    "figures and tables.",
+        "figures and tables.",
         epilog="start here:\n  dig-kit reproduce --profile smoke          the whole method on a CPU in minutes\n"
-               "  dig-kit reproduce --profile paper --plan   what the paper profile will run, on which GPUs\n"
-               "`dig-kit COMMAND --help` describes each command.")
+        "  dig-kit reproduce --profile paper --plan   what the paper profile will run, on which GPUs\n"
+        "`dig-kit COMMAND --help` describes each command.",
+    )
     parser.add_argument("--version", action="version", version=f"dig-kit {dig_kit.__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -174,33 +229,55 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(p, "train.learning_rate=2e-6")
     p.set_defaults(func=cmd_config)
 
-    for name, kind, what in (("render", "dig", "DiG before/after pairs"),
-                             ("render-twin", "twin", "TWIN same-or-not items (pair and multi)")):
+    for name, kind, what in (
+        ("render", "dig", "DiG before/after pairs"),
+        ("render-twin", "twin", "TWIN same-or-not items (pair and multi)"),
+    ):
         p = sub.add_parser(name, help=f"render {what} into a datasets-loadable directory")
         _add_config_args(p, "data.render.width=240" if kind == "dig" else "twin.subsets.train.num_items=100")
         p.add_argument("--out", required=True, help="dataset directory (created; an existing one is completed)")
         p.add_argument("--subset", action="append", help="subset to render (repeatable; default: all of the preset)")
-        p.add_argument("--num-pairs", "--num-items", dest="num_pairs", type=int, default=None,
-                       help="items per subset (default: the preset's)")
-        p.add_argument("--workers", type=_workers_arg, default=1,
-                       help="persistent Blender worker processes: a number, or auto = one per visible GPU "
-                            "(each pinned to its GPU; 1 without GPUs or with data.render.device=cpu); "
-                            "N workers on a GPU machine go round-robin over its GPUs")
+        p.add_argument(
+            "--num-pairs",
+            "--num-items",
+            dest="num_pairs",
+            type=int,
+            default=None,
+            help="items per subset (default: the preset's)",
+        )
+        p.add_argument(
+            "--workers",
+            type=_workers_arg,
+            default=1,
+            help="persistent Blender worker processes: a number, or auto = one per visible GPU "
+            "(each pinned to its GPU; 1 without GPUs or with data.render.device=cpu); "
+            "N workers on a GPU machine go round-robin over its GPUs",
+        )
         p.add_argument("--shard", default="0/1", help="render only shard I of N (item k goes to shard k %% N)")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
         p.set_defaults(func=cmd_render, kind=kind)
 
     p = sub.add_parser("export", help="export a rendered DiG dataset to another framework's format")
-    p.add_argument("--format", choices=["easyr1"], required=True,
-                   help="easyr1: one parquet per split (problem, answer, images), EasyR1's data loader defaults")
+    p.add_argument(
+        "--format",
+        choices=["easyr1"],
+        required=True,
+        help="easyr1: one parquet per split (problem, answer, images), EasyR1's data loader defaults",
+    )
     p.add_argument("--data", required=True, help="dataset directory made by `dig-kit render`")
     p.add_argument("--out", required=True, help="output directory (one <split>.parquet each)")
     p.add_argument("--subset", action="append", help="split to export (repeatable; default: every rendered one)")
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("tiny-model", help="build a tiny random Qwen3-VL (model + processor) offline, for CPU smoke runs")
-    p.add_argument("--out", required=True, help="directory to write (model, tokenizer, processor), e.g. "
-                   "runs/smoke/tiny-model, the smoke preset's train.model")
+    p = sub.add_parser(
+        "tiny-model", help="build a tiny random Qwen3-VL (model + processor) offline, for CPU smoke runs"
+    )
+    p.add_argument(
+        "--out",
+        required=True,
+        help="directory to write (model, tokenizer, processor), e.g. "
+        "runs/smoke/tiny-model, the smoke preset's train.model",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the random weights (default 0)")
     p.set_defaults(func=cmd_tiny_model)
 
@@ -209,33 +286,66 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stage", type=int, required=True, help="1, 2 or 3; stage N starts from OUT/stage{N-1}/final")
     p.add_argument("--data", required=True, help="dataset directory made by `dig-kit render`")
     p.add_argument("--out", required=True, help="run directory (stageN/ subdirectories)")
-    p.add_argument("--model", default=None, help="initial weights (default: train.model for stage 1, else the "
-                   "previous stage's final weights)")
-    p.add_argument("--log-dir", default=None, help="where a launched stage's log goes (default: OUT/../logs); "
-                   "with --set train.launch.processes=N (or auto: one per GPU) the stage starts N processes")
+    p.add_argument(
+        "--model",
+        default=None,
+        help="initial weights (default: train.model for stage 1, else the previous stage's final weights)",
+    )
+    p.add_argument(
+        "--log-dir",
+        default=None,
+        help="where a launched stage's log goes (default: OUT/../logs); "
+        "with --set train.launch.processes=N (or auto: one per GPU) the stage starts N processes",
+    )
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("reproduce", help="run the notebooks headlessly with papermill, in dependency order",
-                       formatter_class=argparse.RawDescriptionHelpFormatter,
-                       epilog=f"steps (names for --only and --from):\n{_step_names()}")
-    p.add_argument("--profile", "--preset", dest="profile", default="smoke", choices=preset_names(),
-                   help="which profile to reproduce (default: smoke). " + "; ".join(
-                       f"{k}: {v}" for k, v in PRESET_NOTES.items() if k in preset_names()))
+    p = sub.add_parser(
+        "reproduce",
+        help="run the notebooks headlessly with papermill, in dependency order",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"steps (names for --only and --from):\n{_step_names()}",
+    )
+    p.add_argument(
+        "--profile",
+        "--preset",
+        dest="profile",
+        default="smoke",
+        choices=preset_names(),
+        help="which profile to reproduce (default: smoke). "
+        + "; ".join(f"{k}: {v}" for k, v in PRESET_NOTES.items() if k in preset_names()),
+    )
     p.add_argument("--runs-dir", default="runs", help="executed notebooks, logs and runs go to RUNS_DIR/<profile>/")
-    p.add_argument("--figures", "--out", dest="figures", default="figures",
-                   help="directory the figures and tables are written to (default: figures)")
+    p.add_argument(
+        "--figures",
+        "--out",
+        dest="figures",
+        default="figures",
+        help="directory the figures and tables are written to (default: figures)",
+    )
     p.add_argument("--only", action="append", metavar="STEP", help="run only these steps (repeatable; see below)")
     p.add_argument("--from", dest="start", default=None, metavar="STEP", help="start at this step (see below)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config field in every step, e.g. --set data.subsets.stage1.num_pairs=100")
-    p.add_argument("--plan", action="store_true",
-                   help="print every step with what it launches (processes, GPUs, nodes), whether it is cached, "
-                        "the inputs it needs and whether they are here, and estimated GPU-hours; run nothing")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field in every step, e.g. --set data.subsets.stage1.num_pairs=100",
+    )
+    p.add_argument(
+        "--plan",
+        action="store_true",
+        help="print every step with what it launches (processes, GPUs, nodes), whether it is cached, "
+        "the inputs it needs and whether they are here, and estimated GPU-hours; run nothing",
+    )
     p.set_defaults(func=cmd_reproduce)
 
-    p = sub.add_parser("doctor", help="show what the environments hold: versions, CUDA, the Blender render env",
-                       description="Print the versions of the kit's libraries, whether torch sees a GPU, and the "
-                                   "Python that runs the Blender workers; exit 1 when bpy does not import there.")
+    p = sub.add_parser(
+        "doctor",
+        help="show what the environments hold: versions, CUDA, the Blender render env",
+        description="Print the versions of the kit's libraries, whether torch sees a GPU, and the "
+        "Python that runs the Blender workers; exit 1 when bpy does not import there.",
+    )
     p.set_defaults(func=cmd_doctor)
 
     from dig_kit.evaluation.cli import add_evaluate_commands

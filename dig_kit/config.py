@@ -72,14 +72,17 @@ class SceneConfig:
     """Uniform jitter of the key light position per axis (scene units)."""
 
     def check(self, path: str = "data.scene") -> None:
-        _require(path, [
-            ("min_objects", 1 <= self.min_objects <= self.max_objects, "must be in 1..max_objects"),
-            ("max_objects", 1 <= self.max_objects <= 10, "must be in 1..10 (supplement §7: up to ten objects)"),
-            ("area", self.area > 0, "must be > 0"),
-            ("margin", self.margin >= 0, "must be >= 0"),
-            ("camera_distance", self.camera_distance > 0, "must be > 0"),
-            ("focal_length", self.focal_length > 0, "must be > 0"),
-        ])
+        _require(
+            path,
+            [
+                ("min_objects", 1 <= self.min_objects <= self.max_objects, "must be in 1..max_objects"),
+                ("max_objects", 1 <= self.max_objects <= 10, "must be in 1..10 (supplement §7: up to ten objects)"),
+                ("area", self.area > 0, "must be > 0"),
+                ("margin", self.margin >= 0, "must be >= 0"),
+                ("camera_distance", self.camera_distance > 0, "must be > 0"),
+                ("focal_length", self.focal_length > 0, "must be > 0"),
+            ],
+        )
 
 
 SAMPLING_PATTERNS = ("blue_noise", "tabulated_sobol", "automatic")
@@ -128,20 +131,30 @@ class RenderConfig:
     """Resampling attempts per pair before it is given up with an error."""
 
     def check(self, path: str = "data.render") -> None:
-        _require(path, [
-            ("width", self.width > 0, "must be > 0"),
-            ("height", self.height > 0, "must be > 0"),
-            ("samples", self.samples > 0, "must be > 0"),
-            ("device", self.device in ("cpu", "gpu", "auto"), "must be cpu, gpu or auto"),
-            ("denoise_quality", self.denoise_quality in ("fast", "balanced", "high"), "must be fast, balanced or high"),
-            ("sampling_pattern", self.sampling_pattern in SAMPLING_PATTERNS,
-             f"must be one of {', '.join(SAMPLING_PATTERNS)}"),
-            ("max_bounces", self.max_bounces >= 0, "must be >= 0"),
-            ("threads", self.threads >= 0, "must be >= 0"),
-            ("min_visible_pixels", self.min_visible_pixels >= 0, "must be >= 0 (0: CLEVR's rule scaled)"),
-            ("max_add_occupancy", 0 <= self.max_add_occupancy <= 1, "must be in 0..1"),
-            ("max_attempts", self.max_attempts >= 1, "must be >= 1"),
-        ])
+        _require(
+            path,
+            [
+                ("width", self.width > 0, "must be > 0"),
+                ("height", self.height > 0, "must be > 0"),
+                ("samples", self.samples > 0, "must be > 0"),
+                ("device", self.device in ("cpu", "gpu", "auto"), "must be cpu, gpu or auto"),
+                (
+                    "denoise_quality",
+                    self.denoise_quality in ("fast", "balanced", "high"),
+                    "must be fast, balanced or high",
+                ),
+                (
+                    "sampling_pattern",
+                    self.sampling_pattern in SAMPLING_PATTERNS,
+                    f"must be one of {', '.join(SAMPLING_PATTERNS)}",
+                ),
+                ("max_bounces", self.max_bounces >= 0, "must be >= 0"),
+                ("threads", self.threads >= 0, "must be >= 0"),
+                ("min_visible_pixels", self.min_visible_pixels >= 0, "must be >= 0 (0: CLEVR's rule scaled)"),
+                ("max_add_occupancy", 0 <= self.max_add_occupancy <= 1, "must be in 0..1"),
+                ("max_attempts", self.max_attempts >= 1, "must be >= 1"),
+            ],
+        )
 
 
 @dataclass
@@ -155,11 +168,18 @@ class SubsetConfig:
     """Seeds of this subset are seed_offset + 0 .. num_pairs-1 (disjoint across subsets)."""
 
     def check(self, path: str) -> None:
-        _require(path, [
-            ("num_pairs", self.num_pairs >= 0, "must be >= 0"),
-            ("min_differences", 1 <= self.min_differences <= self.max_differences, "must be in 1..max_differences"),
-            ("max_differences", self.max_differences <= 4, "must be <= 4 (the paper's mixed subset has up to four)"),
-        ])
+        _require(
+            path,
+            [
+                ("num_pairs", self.num_pairs >= 0, "must be >= 0"),
+                ("min_differences", 1 <= self.min_differences <= self.max_differences, "must be in 1..max_differences"),
+                (
+                    "max_differences",
+                    self.max_differences <= 4,
+                    "must be <= 4 (the paper's mixed subset has up to four)",
+                ),
+            ],
+        )
 
 
 CHANGE_TYPES = ("shape", "color", "size", "material", "add", "remove")
@@ -207,45 +227,73 @@ class DataConfig:
         self.scene.check(f"{path}.scene")
         self.render.check(f"{path}.render")
         r, n, need = self.render, self.scene.max_objects, visible_threshold(self.render)
-        _require(path, [
-            ("render.min_visible_pixels", need * n <= r.width * r.height // 2,
-             f"is impossible: {n} objects of {need} visible pixels each need more than half "
-             f"of a {r.width}x{r.height} image"),
-            ("box_source", self.box_source in ("full", "visible"), "must be full or visible"),
-        ])
+        _require(
+            path,
+            [
+                (
+                    "render.min_visible_pixels",
+                    need * n <= r.width * r.height // 2,
+                    f"is impossible: {n} objects of {need} visible pixels each need more than half "
+                    f"of a {r.width}x{r.height} image",
+                ),
+                ("box_source", self.box_source in ("full", "visible"), "must be full or visible"),
+            ],
+        )
         self._check_changes(path)
         for key, sub in self.subsets.items():
             sub.check(f"{path}.subsets.{key}")
-            _require(f"{path}.subsets.{key}", [
-                ("max_differences", sub.max_differences <= n, "must be <= data.scene.max_objects")])
+            _require(
+                f"{path}.subsets.{key}",
+                [("max_differences", sub.max_differences <= n, "must be <= data.scene.max_objects")],
+            )
         self._check_seed_ranges(path)
 
     def _check_changes(self, path: str) -> None:
         types_ = self.change_types
-        _require(path, [
-            ("change_types", len(types_) > 0, "must not be empty"),
-            *(("change_types", t in CHANGE_TYPES, f"unknown change type {t!r}; choose from {CHANGE_TYPES}")
-              for t in types_),
-            ("no_change_fraction", 0 <= self.no_change_fraction <= 1, "must be in 0..1"),
-            ("viewpoint_only_fraction", 0 <= self.viewpoint_only_fraction <= 1
-             and self.no_change_fraction + self.viewpoint_only_fraction <= 1,
-             "must be in 0..1, with no_change_fraction <= 1"),
-        ])
+        _require(
+            path,
+            [
+                ("change_types", len(types_) > 0, "must not be empty"),
+                *(
+                    ("change_types", t in CHANGE_TYPES, f"unknown change type {t!r}; choose from {CHANGE_TYPES}")
+                    for t in types_
+                ),
+                ("no_change_fraction", 0 <= self.no_change_fraction <= 1, "must be in 0..1"),
+                (
+                    "viewpoint_only_fraction",
+                    0 <= self.viewpoint_only_fraction <= 1
+                    and self.no_change_fraction + self.viewpoint_only_fraction <= 1,
+                    "must be in 0..1, with no_change_fraction <= 1",
+                ),
+            ],
+        )
         for name, w in self.change_weights.items():
-            _require(path, [
-                ("change_weights", name in types_, f"{name!r} is not one of data.change_types"),
-                (f"change_weights.{name}", isinstance(w, (int, float)) and w >= 0, "must be a number >= 0"),
-            ])
-        _require(path, [("change_weights", not self.change_weights
-                         or sum(float(self.change_weights.get(t, 1.0)) for t in types_) > 0,
-                         "give at least one of data.change_types a weight > 0")])
+            _require(
+                path,
+                [
+                    ("change_weights", name in types_, f"{name!r} is not one of data.change_types"),
+                    (f"change_weights.{name}", isinstance(w, (int, float)) and w >= 0, "must be a number >= 0"),
+                ],
+            )
+        _require(
+            path,
+            [
+                (
+                    "change_weights",
+                    not self.change_weights or sum(float(self.change_weights.get(t, 1.0)) for t in types_) > 0,
+                    "give at least one of data.change_types a weight > 0",
+                )
+            ],
+        )
 
     def _check_seed_ranges(self, path: str) -> None:
         """Subsets draw disjoint seed ranges (the held-out split never reuses training seeds)."""
         ranges = sorted((sub.seed_offset, sub.seed_offset + sub.num_pairs, k) for k, sub in self.subsets.items())
         for (a0, a1, ka), (b0, _, kb) in zip(ranges, ranges[1:]):
-            _require(path, [(f"subsets.{kb}.seed_offset", b0 >= a1,
-                             f"seeds overlap those of subset {ka!r} ({a0}..{a1 - 1})")])
+            _require(
+                path,
+                [(f"subsets.{kb}.seed_offset", b0 >= a1, f"seeds overlap those of subset {ka!r} ({a0}..{a1 - 1})")],
+            )
 
 
 @dataclass
@@ -256,8 +304,13 @@ class TwinSubsetConfig:
     seed_offset: int = 50_000_000
 
     def check(self, path: str) -> None:
-        _require(path, [("num_items", self.num_items >= 0, "must be >= 0"),
-                        ("question", self.question in ("pair", "multi"), "must be pair or multi")])
+        _require(
+            path,
+            [
+                ("num_items", self.num_items >= 0, "must be >= 0"),
+                ("question", self.question in ("pair", "multi"), "must be pair or multi"),
+            ],
+        )
 
 
 def _default_twin_subsets() -> dict[str, TwinSubsetConfig]:
@@ -283,8 +336,13 @@ class TwinConfig:
     subsets: dict[str, TwinSubsetConfig] = field(default_factory=_default_twin_subsets)
 
     def check(self, path: str = "twin") -> None:
-        _require(path, [("positive_fraction", 0 <= self.positive_fraction <= 1, "must be in [0, 1]"),
-                        ("hard_fraction", 0 <= self.hard_fraction <= 1, "must be in [0, 1]")])
+        _require(
+            path,
+            [
+                ("positive_fraction", 0 <= self.positive_fraction <= 1, "must be in [0, 1]"),
+                ("hard_fraction", 0 <= self.hard_fraction <= 1, "must be in [0, 1]"),
+            ],
+        )
         for key, sub in self.subsets.items():
             sub.check(f"{path}.subsets.{key}")
 
@@ -340,16 +398,25 @@ class LaunchConfig:
     """Rendezvous port; 0 = a free port on one node, 29500 across nodes."""
 
     def check(self, path: str = "train.launch") -> None:
-        _require(path, [
-            ("processes", self.processes == "auto" or (isinstance(self.processes, int) and self.processes >= 1),
-             "must be a number >= 1 or auto"),
-            ("nodes", self.nodes >= 1, "must be >= 1"),
-            ("machine_rank", 0 <= self.machine_rank < self.nodes, "must be in 0..nodes-1"),
-            ("main_address", self.nodes == 1 or bool(self.main_address),
-             "must be set (the rank-0 machine's address) when nodes > 1"),
-            ("main_port", 0 <= self.main_port <= 65535, "must be a port number (0: automatic)"),
-            ("accelerate_config", bool(self.accelerate_config), "must name a config or give a path"),
-        ])
+        _require(
+            path,
+            [
+                (
+                    "processes",
+                    self.processes == "auto" or (isinstance(self.processes, int) and self.processes >= 1),
+                    "must be a number >= 1 or auto",
+                ),
+                ("nodes", self.nodes >= 1, "must be >= 1"),
+                ("machine_rank", 0 <= self.machine_rank < self.nodes, "must be in 0..nodes-1"),
+                (
+                    "main_address",
+                    self.nodes == 1 or bool(self.main_address),
+                    "must be set (the rank-0 machine's address) when nodes > 1",
+                ),
+                ("main_port", 0 <= self.main_port <= 65535, "must be a port number (0: automatic)"),
+                ("accelerate_config", bool(self.accelerate_config), "must name a config or give a path"),
+            ],
+        )
 
 
 @dataclass
@@ -437,18 +504,29 @@ class TrainConfig:
     def check(self, path: str = "train") -> None:
         """This section's rules, then its reward's and launch's."""
         self.reward.check(f"{path}.reward")
-        _require(path, self._batch_rules() + [
-            ("max_completion_length", self.max_completion_length >= 1, "must be >= 1"),
-            ("loss_type", self.loss_type in ("grpo", "dapo", "dr_grpo", "bnpo"), "must be grpo, dapo, dr_grpo or bnpo"),
-            ("filter_low", 0 <= self.filter_low < self.filter_high <= 1, "need 0 <= filter_low < filter_high <= 1"),
-            ("vllm_mode", self.vllm_mode in ("colocate", "server"), "must be colocate or server"),
-            ("vllm_server_url", not self.vllm_server_url or self.vllm_server_url.startswith(("http://", "https://")),
-             "must be empty or start with http:// or https://"),
-            ("lora_rank", self.lora_rank >= 0, "must be >= 0"),
-            ("task", self.task in ("dig", "twin", "mix"), "must be dig, twin or mix"),
-            ("mix_twin_fraction", 0 < self.mix_twin_fraction < 1, "must be in (0, 1)"),
-            ("epochs", self.epochs >= 0, "must be >= 0"),
-        ])
+        _require(
+            path,
+            self._batch_rules()
+            + [
+                ("max_completion_length", self.max_completion_length >= 1, "must be >= 1"),
+                (
+                    "loss_type",
+                    self.loss_type in ("grpo", "dapo", "dr_grpo", "bnpo"),
+                    "must be grpo, dapo, dr_grpo or bnpo",
+                ),
+                ("filter_low", 0 <= self.filter_low < self.filter_high <= 1, "need 0 <= filter_low < filter_high <= 1"),
+                ("vllm_mode", self.vllm_mode in ("colocate", "server"), "must be colocate or server"),
+                (
+                    "vllm_server_url",
+                    not self.vllm_server_url or self.vllm_server_url.startswith(("http://", "https://")),
+                    "must be empty or start with http:// or https://",
+                ),
+                ("lora_rank", self.lora_rank >= 0, "must be >= 0"),
+                ("task", self.task in ("dig", "twin", "mix"), "must be dig, twin or mix"),
+                ("mix_twin_fraction", 0 < self.mix_twin_fraction < 1, "must be in (0, 1)"),
+                ("epochs", self.epochs >= 0, "must be >= 0"),
+            ],
+        )
         self.launch.check(f"{path}.launch")
 
     def _batch_rules(self) -> list[tuple[str, bool, str]]:
@@ -461,11 +539,16 @@ class TrainConfig:
             ("learning_rate", self.learning_rate > 0, "must be > 0"),
             ("beta", self.beta >= 0, "must be >= 0"),
             ("prompts_per_step", pps >= 1, "must be >= 1"),
-            ("updates_per_step", self.updates_per_step >= 1 and pps % self.updates_per_step == 0,
-             "must be >= 1 and divide prompts_per_step"),
-            ("per_device_batch", self.per_device_batch >= 1
-             and (pps * self.num_generations) % self.per_device_batch == 0,
-             "must divide prompts_per_step * num_generations"),
+            (
+                "updates_per_step",
+                self.updates_per_step >= 1 and pps % self.updates_per_step == 0,
+                "must be >= 1 and divide prompts_per_step",
+            ),
+            (
+                "per_device_batch",
+                self.per_device_batch >= 1 and (pps * self.num_generations) % self.per_device_batch == 0,
+                "must divide prompts_per_step * num_generations",
+            ),
             ("epsilon", 0 < self.epsilon < 1, "must be in (0, 1)"),
             ("epsilon_high", self.epsilon_high > 0, "must be > 0"),
             ("delta", self.delta == 0 or self.delta > 1 + self.epsilon_high, "must be 0 (off) or > 1 + epsilon_high"),
@@ -506,17 +589,20 @@ class WarmStartConfig:
     seed: int = 0
 
     def check(self, path: str = "warm_start") -> None:
-        _require(path, [
-            ("grounding_steps", self.grounding_steps >= 0, "must be >= 0"),
-            ("dig_steps", self.dig_steps >= 0, "must be >= 0"),
-            ("grounding_lr", self.grounding_lr > 0, "must be > 0"),
-            ("dig_lr", self.dig_lr > 0, "must be > 0"),
-            ("batch_size", self.batch_size >= 1, "must be >= 1"),
-            ("grounding_share", 0 <= self.grounding_share < 1, "must be in [0, 1)"),
-            ("count_hint_share", 0 <= self.count_hint_share <= 1, "must be in [0, 1]"),
-            ("eval_every", self.eval_every >= 0, "must be >= 0 (0: off)"),
-            ("eval_pairs", self.eval_pairs >= 1, "must be >= 1"),
-        ])
+        _require(
+            path,
+            [
+                ("grounding_steps", self.grounding_steps >= 0, "must be >= 0"),
+                ("dig_steps", self.dig_steps >= 0, "must be >= 0"),
+                ("grounding_lr", self.grounding_lr > 0, "must be > 0"),
+                ("dig_lr", self.dig_lr > 0, "must be > 0"),
+                ("batch_size", self.batch_size >= 1, "must be >= 1"),
+                ("grounding_share", 0 <= self.grounding_share < 1, "must be in [0, 1)"),
+                ("count_hint_share", 0 <= self.count_hint_share <= 1, "must be in [0, 1]"),
+                ("eval_every", self.eval_every >= 0, "must be >= 0 (0: off)"),
+                ("eval_pairs", self.eval_pairs >= 1, "must be >= 1"),
+            ],
+        )
 
 
 POLICY_SOURCES = ("pretrained", "tiny", "warm_start")
@@ -573,27 +659,43 @@ class ReproduceConfig:
 
     def check(self, path: str = "reproduce") -> None:
         stages = self.ablation_reward_stages
-        _require(path, [
-            ("policy", self.policy in POLICY_SOURCES, f"must be one of {', '.join(POLICY_SOURCES)}"),
-            ("render_workers", _count_or_auto(self.render_workers), "must be a number >= 1 or auto"),
-            ("benchmark_files", self.benchmark_files in BENCHMARK_FILES, f"must be one of {', '.join(BENCHMARK_FILES)}"),
-            ("eval_benchmarks", self.eval_benchmarks == "paper" or (isinstance(self.eval_benchmarks, list)
-                                                                    and len(self.eval_benchmarks) > 0),
-             "must be paper or a list of benchmark names"),
-            ("ablation_benchmarks", self.ablation_benchmarks == "paper" or (isinstance(self.ablation_benchmarks, list)
-                                                                            and len(self.ablation_benchmarks) > 0),
-             "must be paper or a list of benchmark names"),
-            ("eval_backend", self.eval_backend in EVAL_BACKENDS, f"must be one of {', '.join(EVAL_BACKENDS)}"),
-            ("eval_processes", _count_or_auto(self.eval_processes), "must be a number >= 1 or auto"),
-            ("eval_max_new_tokens", self.eval_max_new_tokens >= 1, "must be >= 1"),
-            ("eval_limit", self.eval_limit is None or self.eval_limit >= 1, "must be >= 1 or null (every item)"),
-            ("twin_preset", bool(self.twin_preset), "must name a preset"),
-            ("twin_max_new_tokens", self.twin_max_new_tokens >= 1, "must be >= 1"),
-            *(("twin_overrides", "=" in o, f"{o!r} is not of the form key.sub=value") for o in self.twin_overrides),
-            ("ablation_reward_stages", 1 <= len(stages) <= 3 and stages == list(range(1, len(stages) + 1)),
-             "must be a prefix of the curriculum: [1], [1, 2] or [1, 2, 3]"),
-            ("ablation_seeds", len(self.ablation_seeds) > 0, "must not be empty ([null]: the config's seed)"),
-        ])
+        _require(
+            path,
+            [
+                ("policy", self.policy in POLICY_SOURCES, f"must be one of {', '.join(POLICY_SOURCES)}"),
+                ("render_workers", _count_or_auto(self.render_workers), "must be a number >= 1 or auto"),
+                (
+                    "benchmark_files",
+                    self.benchmark_files in BENCHMARK_FILES,
+                    f"must be one of {', '.join(BENCHMARK_FILES)}",
+                ),
+                (
+                    "eval_benchmarks",
+                    self.eval_benchmarks == "paper"
+                    or (isinstance(self.eval_benchmarks, list) and len(self.eval_benchmarks) > 0),
+                    "must be paper or a list of benchmark names",
+                ),
+                (
+                    "ablation_benchmarks",
+                    self.ablation_benchmarks == "paper"
+                    or (isinstance(self.ablation_benchmarks, list) and len(self.ablation_benchmarks) > 0),
+                    "must be paper or a list of benchmark names",
+                ),
+                ("eval_backend", self.eval_backend in EVAL_BACKENDS, f"must be one of {', '.join(EVAL_BACKENDS)}"),
+                ("eval_processes", _count_or_auto(self.eval_processes), "must be a number >= 1 or auto"),
+                ("eval_max_new_tokens", self.eval_max_new_tokens >= 1, "must be >= 1"),
+                ("eval_limit", self.eval_limit is None or self.eval_limit >= 1, "must be >= 1 or null (every item)"),
+                ("twin_preset", bool(self.twin_preset), "must name a preset"),
+                ("twin_max_new_tokens", self.twin_max_new_tokens >= 1, "must be >= 1"),
+                *(("twin_overrides", "=" in o, f"{o!r} is not of the form key.sub=value") for o in self.twin_overrides),
+                (
+                    "ablation_reward_stages",
+                    1 <= len(stages) <= 3 and stages == list(range(1, len(stages) + 1)),
+                    "must be a prefix of the curriculum: [1], [1, 2] or [1, 2, 3]",
+                ),
+                ("ablation_seeds", len(self.ablation_seeds) > 0, "must not be empty ([null]: the config's seed)"),
+            ],
+        )
 
 
 @dataclass
@@ -617,11 +719,24 @@ class KitConfig:
         self.warm_start.check("warm_start")
         self.reproduce.check("reproduce")
         subsets = self.data.subsets
-        _require("", [("warm_start.subsets", sub in subsets and sub != "eval",
-                       f"{sub!r} must be a training subset of data.subsets (not the held-out 'eval')")
-                      for sub in self.warm_start.subsets])
-        _require("", [("train.stage_subsets", sub in subsets, f"stage {stage} subset {sub!r} is not a data subset")
-                      for stage, sub in enumerate(self.train.stage_subsets, 1)])
+        _require(
+            "",
+            [
+                (
+                    "warm_start.subsets",
+                    sub in subsets and sub != "eval",
+                    f"{sub!r} must be a training subset of data.subsets (not the held-out 'eval')",
+                )
+                for sub in self.warm_start.subsets
+            ],
+        )
+        _require(
+            "",
+            [
+                ("train.stage_subsets", sub in subsets, f"stage {stage} subset {sub!r} is not a data subset")
+                for stage, sub in enumerate(self.train.stage_subsets, 1)
+            ],
+        )
 
 
 def visible_threshold(r: RenderConfig) -> int:
@@ -658,11 +773,17 @@ def batch_plan(t: TrainConfig, processes: int) -> BatchPlan:
         raise ConfigError(
             f"train.per_device_batch: {t.prompts_per_step} prompts x {t.num_generations} = {completions} completions "
             f"per step in {t.updates_per_step} update(s) is {per_update} per update, not a multiple of {processes} "
-            f"process(es) x per_device_batch {t.per_device_batch}; change train.per_device_batch or the process count")
+            f"process(es) x per_device_batch {t.per_device_batch}; change train.per_device_batch or the process count"
+        )
     accumulation = per_update // chunk
-    return BatchPlan(processes=processes, completions_per_step=completions, completions_per_update=per_update,
-                     gradient_accumulation_steps=accumulation, steps_per_generation=accumulation * t.updates_per_step,
-                     completions_per_process=completions // processes)
+    return BatchPlan(
+        processes=processes,
+        completions_per_step=completions,
+        completions_per_update=per_update,
+        gradient_accumulation_steps=accumulation,
+        steps_per_generation=accumulation * t.updates_per_step,
+        completions_per_process=completions // processes,
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -725,7 +846,9 @@ def _build(cls: type, data: dict, path: str = "") -> Any:
     unknown = sorted(set(data) - names)
     if unknown:
         where = f"{path}." if path else ""
-        raise ConfigError(f"unknown field {where}{unknown[0]} (valid fields of {cls.__name__}: {', '.join(sorted(names))})")
+        raise ConfigError(
+            f"unknown field {where}{unknown[0]} (valid fields of {cls.__name__}: {', '.join(sorted(names))})"
+        )
     kwargs = {k: _convert(hints[k], v, f"{path}.{k}" if path else k) for k, v in data.items()}
     return cls(**kwargs)
 

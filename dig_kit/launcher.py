@@ -26,8 +26,8 @@ import subprocess
 import sys
 import time
 from collections import deque
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 GRACE_S = 20.0
 """Seconds a process tree gets between SIGTERM and SIGKILL."""
@@ -217,9 +217,15 @@ class ChildTree:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as f:
             guard = [sys.executable, "-m", "dig_kit.launcher", "guard", str(os.getpid()), "--"]
-            self.proc = subprocess.Popen(guard + self.cmd, stdout=f, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, env=self.env, cwd=self.cwd,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                guard + self.cmd,
+                stdout=f,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.env,
+                cwd=self.cwd,
+                start_new_session=True,
+            )
 
     def stop(self, grace: float = GRACE_S) -> None:
         """End the tree: ask the guard (it stops its tree), then kill what is left."""
@@ -255,8 +261,9 @@ class ChildTree:
             raise
 
 
-def run_children(trees: Sequence[ChildTree], on_poll: Callable[[], None] | None = None,
-                 interval: float = 1.0) -> list[int]:
+def run_children(
+    trees: Sequence[ChildTree], on_poll: Callable[[], None] | None = None, interval: float = 1.0
+) -> list[int]:
     """Run several trees at once; the first failure (or an exception while waiting) ends the
     others. Returns every exit code (a tree ended because another failed reads -15 or 143)."""
     for t in trees:

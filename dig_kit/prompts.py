@@ -72,4 +72,6 @@ def dig_prompt(num_differences: int | None = None) -> str:
 
 def chat_messages(text: str, num_images: int) -> list[dict]:
     """A single-turn user message with ``num_images`` image parts, then the text (Qwen style)."""
-    return [{"role": "user", "content": [{"type": "image"} for _ in range(num_images)] + [{"type": "text", "text": text}]}]
+    return [
+        {"role": "user", "content": [{"type": "image"} for _ in range(num_images)] + [{"type": "text", "text": text}]}
+    ]

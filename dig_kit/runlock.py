@@ -83,8 +83,10 @@ def _holder(path: Path) -> dict | None:
 
 
 def describe(info: dict) -> str:
-    return (f"pid {info.get('pid', '?')} on host {info.get('host', '?')}, started {info.get('started', '?')}: "
-            f"{info.get('command', '?')}")
+    return (
+        f"pid {info.get('pid', '?')} on host {info.get('host', '?')}, started {info.get('started', '?')}: "
+        f"{info.get('command', '?')}"
+    )
 
 
 def _ours(info: dict) -> bool:
@@ -103,7 +105,8 @@ def check_free(directory: str | Path) -> None:
         if info is not None and not _ours(info):
             raise RunLockError(
                 f"{path.parent} is in use by another run ({describe(info)}; lock file {path}). Wait for it to "
-                "finish or stop it; the lock of a run that was killed is taken over automatically.")
+                "finish or stop it; the lock of a run that was killed is taken over automatically."
+            )
 
 
 @contextlib.contextmanager
@@ -116,8 +119,13 @@ def run_lock(directory: str | Path, command: str | None = None):
     check_free(d)
     path = d / LOCK_NAME
     token = uuid.uuid4().hex
-    info = {"pid": os.getpid(), "host": socket.gethostname(), "token": token,
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "command": command or " ".join(sys.argv)}
+    info = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "token": token,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "command": command or " ".join(sys.argv),
+    }
     flock = True
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -142,8 +150,11 @@ def run_lock(directory: str | Path, command: str | None = None):
         os.close(fd)
     old = _read(path)
     if old and not _ours(old) and (flock or not _pid_alive(old)):
-        print(f"dig-kit: taking over the lock of a run that is no longer running ({describe(old)})",
-              file=sys.stderr, flush=True)
+        print(
+            f"dig-kit: taking over the lock of a run that is no longer running ({describe(old)})",
+            file=sys.stderr,
+            flush=True,
+        )
     elif old and not flock and _pid_alive(old) and not _ours(old):
         os.close(fd)
         raise RunLockError(f"{d} is in use by another run ({describe(old)}; lock file {path})")

@@ -4,17 +4,29 @@ curriculum figure on hand-made metrics (pure), and notebook 06 end to end on tin
 from __future__ import annotations
 
 import csv
-import json
 import time
 from pathlib import Path
 
 import pytest
 from notebook_git import committed_notebook
 
-from dig_kit.paper.ablations import (CHECK, CURRICULA, PUBLISHED_SOURCE, REWARD_VARIANTS, curriculum_bars,
-                               curriculum_config, measured_label, plot_curriculum_ablation, reward_ablation_rows,
-                               reward_config, reward_run_dir, run_description, saved_config_differences, stages_note)
 from dig_kit.config import ConfigError, load_config, save_config
+from dig_kit.paper.ablations import (
+    CHECK,
+    CURRICULA,
+    PUBLISHED_SOURCE,
+    REWARD_VARIANTS,
+    curriculum_bars,
+    curriculum_config,
+    measured_label,
+    plot_curriculum_ablation,
+    reward_ablation_rows,
+    reward_config,
+    reward_run_dir,
+    run_description,
+    saved_config_differences,
+    stages_note,
+)
 from dig_kit.paper.published import TAB4_REWARD_ABLATION
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,19 +84,33 @@ def _metrics(bench, score, **extra):
 
 
 RESULTS = {
-    "format": {"refcoco_val": _metrics("refcoco_val", 10.0, **{"acc@0.5": 10.0}),
-               "dig_eval": _metrics("dig_eval", 1.0, f1=1.0, miou=5.56)},
-    "format_iou_f1": {"refcoco_val": _metrics("refcoco_val", 60.04, **{"acc@0.5": 60.04}),
-                      "dig_eval": _metrics("dig_eval", 42.0, f1=42.0, miou=33.333)},
-    "format_iou": {"refcoco_val": {"benchmark": "refcoco_val", "status": "missing data: no RefCOCO/", "score": None},
-                   "dig_eval": _metrics("dig_eval", 7.0, f1=7.0, miou=20.0)},
+    "format": {
+        "refcoco_val": _metrics("refcoco_val", 10.0, **{"acc@0.5": 10.0}),
+        "dig_eval": _metrics("dig_eval", 1.0, f1=1.0, miou=5.56),
+    },
+    "format_iou_f1": {
+        "refcoco_val": _metrics("refcoco_val", 60.04, **{"acc@0.5": 60.04}),
+        "dig_eval": _metrics("dig_eval", 42.0, f1=42.0, miou=33.333),
+    },
+    "format_iou": {
+        "refcoco_val": {"benchmark": "refcoco_val", "status": "missing data: no RefCOCO/", "score": None},
+        "dig_eval": _metrics("dig_eval", 7.0, f1=7.0, miou=20.0),
+    },
 }
 
 
 def test_reward_rows_mark_components_place_values_and_label_published_rows():
     rows = reward_ablation_rows(RESULTS, "measured: profile 'smoke', model tiny")
-    assert list(rows[0]) == ["Format", "IoU", "F1", "RefCOCO val Acc@0.5", "DiG held-out F1", "DiG held-out mIoU",
-                             "Source", "Variant"]
+    assert list(rows[0]) == [
+        "Format",
+        "IoU",
+        "F1",
+        "RefCOCO val Acc@0.5",
+        "DiG held-out F1",
+        "DiG held-out mIoU",
+        "Source",
+        "Variant",
+    ]
     measured, published = rows[:3], rows[3:]
     assert [r["Variant"] for r in measured] == ["format", "format_iou", "format_iou_f1"]  # slides' order
     assert all(r["Source"] == "measured: profile 'smoke', model tiny" for r in measured)
@@ -117,8 +143,12 @@ def test_table_files_name_their_source(tmp_path):
     src = run_description(cfg, "runs/smoke/data", "runs/smoke/eval_data", limit=4, max_new_tokens=16, tiny_model=True)
     assert "profile 'smoke'" in src and "runs/smoke/tiny-model" in src and "runs/smoke/data" in src
     assert "not the paper's numbers" in src
-    save_table(reward_ablation_rows(RESULTS, measured_label(cfg, stages_note([1]))), "tab4_reward_ablation", tmp_path,
-               source=src)
+    save_table(
+        reward_ablation_rows(RESULTS, measured_label(cfg, stages_note([1]))),
+        "tab4_reward_ablation",
+        tmp_path,
+        source=src,
+    )
     lines = (tmp_path / "tab4_reward_ablation.csv").read_text().splitlines()
     assert lines[0] == f"# Source: {src}"
     rows = list(csv.DictReader(lines[1:]))
@@ -133,9 +163,14 @@ def test_curriculum_figure_groups_bars_per_benchmark(tmp_path):
 
     results = {
         "DiG-1": {"pope": _metrics("pope", 80.0, headline="f1"), "dig_eval": _metrics("dig_eval", 20.0, headline="f1")},
-        "Baseline": {"pope": _metrics("pope", 70.0, headline="f1"),
-                     "dig_eval": {"benchmark": "dig_eval", "status": "missing data: x", "score": None}},
-        "DiG-Mix": {"pope": _metrics("pope", 90.0, headline="f1"), "dig_eval": _metrics("dig_eval", 30.0, headline="f1")},
+        "Baseline": {
+            "pope": _metrics("pope", 70.0, headline="f1"),
+            "dig_eval": {"benchmark": "dig_eval", "status": "missing data: x", "score": None},
+        },
+        "DiG-Mix": {
+            "pope": _metrics("pope", 90.0, headline="f1"),
+            "dig_eval": _metrics("dig_eval", 30.0, headline="f1"),
+        },
     }
     names, benches, values = curriculum_bars(results, baseline_name="Baseline")
     assert names == ["Baseline", "DiG-1", "DiG-Mix"] and benches == ["pope", "dig_eval"]
@@ -163,8 +198,13 @@ def test_notebook_is_committed_thin_and_without_outputs():
 
 
 # -- notebook 06 end to end (slow) --------------------------------------------------------
-TINY_DATA = ["data.render.width=96", "data.render.height=64", "data.render.samples=2",
-             "data.render.min_visible_pixels=6", "data.scene.max_objects=5"]
+TINY_DATA = [
+    "data.render.width=96",
+    "data.render.height=64",
+    "data.render.samples=2",
+    "data.render.min_visible_pixels=6",
+    "data.scene.max_objects=5",
+]
 
 
 @pytest.mark.slow
@@ -181,15 +221,38 @@ def test_ablation_notebook_smoke(tmp_path):
     model = build_tiny_model(tmp_path / "tiny-model")
     data = tmp_path / "data"
     render_dataset(load_config("smoke", TINY_DATA), data, num_pairs=2, progress=False)
-    overrides = TINY_DATA + [f"train.model={model}", "train.stage_steps=[1, 1, 1]", "train.max_completion_length=8",
-                             "train.prompts_per_step=2", "train.num_generations=2", "train.per_device_batch=4"]
+    overrides = TINY_DATA + [
+        f"train.model={model}",
+        "train.stage_steps=[1, 1, 1]",
+        "train.max_completion_length=8",
+        "train.prompts_per_step=2",
+        "train.num_generations=2",
+        "train.per_device_batch=4",
+    ]
     fig, run = tmp_path / "fig", tmp_path / "ablations"
-    params = {"preset": "smoke", "overrides": overrides, "data_dir": str(data), "run_dir": str(run),
-              "eval_data_root": str(tmp_path / "eval_data"), "write_smoke_data": True,
-              "benchmarks": ["pope", "refcoco_val", "dig_eval"], "reward_stages": [1, 2, 3], "backend": "transformers",
-              "max_new_tokens": 4, "limit": 2, "out_dir": str(fig), "tiny_model": True}
-    pm.execute_notebook(str(NOTEBOOK), str(tmp_path / "06.ipynb"), parameters=params, kernel_name="python3",
-                        cwd=str(ROOT), progress_bar=False)
+    params = {
+        "preset": "smoke",
+        "overrides": overrides,
+        "data_dir": str(data),
+        "run_dir": str(run),
+        "eval_data_root": str(tmp_path / "eval_data"),
+        "write_smoke_data": True,
+        "benchmarks": ["pope", "refcoco_val", "dig_eval"],
+        "reward_stages": [1, 2, 3],
+        "backend": "transformers",
+        "max_new_tokens": 4,
+        "limit": 2,
+        "out_dir": str(fig),
+        "tiny_model": True,
+    }
+    pm.execute_notebook(
+        str(NOTEBOOK),
+        str(tmp_path / "06.ipynb"),
+        parameters=params,
+        kernel_name="python3",
+        cwd=str(ROOT),
+        progress_bar=False,
+    )
 
     for ext in ("pdf", "png"):
         assert (fig / f"fig_curriculum_ablation.{ext}").stat().st_size > 1000
@@ -225,25 +288,45 @@ def test_a_run_is_reused_only_when_its_saved_config_matches(tmp_path, capsys):
     cfg = load_config("smoke")
     main = tmp_path / "train" / "stage3" / "final"
     save_config(cfg, main / "config.yaml")
-    assert run_curriculum_ablation(cfg, tmp_path / "no-data", tmp_path / "abl", names=["DiG-Mix"],
-                                   reuse={"DiG-Mix": main}) == {"DiG-Mix": main}
-    assert run_reward_ablation(cfg, tmp_path / "no-data", tmp_path / "abl", variants=["format_iou_f1"],
-                               reuse={"format_iou_f1": main}) == {"format_iou_f1": main}
+    assert run_curriculum_ablation(
+        cfg, tmp_path / "no-data", tmp_path / "abl", names=["DiG-Mix"], reuse={"DiG-Mix": main}
+    ) == {"DiG-Mix": main}
+    assert run_reward_ablation(
+        cfg, tmp_path / "no-data", tmp_path / "abl", variants=["format_iou_f1"], reuse={"format_iou_f1": main}
+    ) == {"format_iou_f1": main}
     # a stage-1-only reward run is the full run's stage 1: that stage's weights are reused, checked the same way
     stage1 = tmp_path / "train" / "stage1" / "final"
     save_config(cfg, stage1 / "config.yaml")
-    assert run_reward_ablation(cfg, tmp_path / "no-data", tmp_path / "abl", stages=[1], variants=["format_iou_f1"],
-                               reuse={"format_iou_f1": main}) == {"format_iou_f1": stage1}
+    assert run_reward_ablation(
+        cfg,
+        tmp_path / "no-data",
+        tmp_path / "abl",
+        stages=[1],
+        variants=["format_iou_f1"],
+        reuse={"format_iou_f1": main},
+    ) == {"format_iou_f1": stage1}
     assert not (tmp_path / "abl").exists()  # nothing trained
     elsewhere = tmp_path / "other" / "final"  # not a curriculum stage's dir: a stage-1 run cannot reuse it
     save_config(cfg, elsewhere / "config.yaml")
     with pytest.raises(ConfigError, match="not a dig_kit dataset"):
-        run_reward_ablation(cfg, tmp_path / "no-data", tmp_path / "abl", stages=[1], variants=["format_iou_f1"],
-                            reuse={"format_iou_f1": elsewhere})
+        run_reward_ablation(
+            cfg,
+            tmp_path / "no-data",
+            tmp_path / "abl",
+            stages=[1],
+            variants=["format_iou_f1"],
+            reuse={"format_iou_f1": elsewhere},
+        )
     save_config(load_config("smoke", ["train.seed=7"]), stage1 / "config.yaml")
     with pytest.raises(ConfigError, match="not a dig_kit dataset"):
-        run_reward_ablation(cfg, tmp_path / "no-data", tmp_path / "abl", stages=[1], variants=["format_iou_f1"],
-                            reuse={"format_iou_f1": main})
+        run_reward_ablation(
+            cfg,
+            tmp_path / "no-data",
+            tmp_path / "abl",
+            stages=[1],
+            variants=["format_iou_f1"],
+            reuse={"format_iou_f1": main},
+        )
     assert "not reusing" in capsys.readouterr().out
     # another config (here: another reward) is trained instead, and training checks its data first
     with pytest.raises(ConfigError, match="not a dig_kit dataset"):
@@ -253,11 +336,15 @@ def test_a_run_is_reused_only_when_its_saved_config_matches(tmp_path, capsys):
 
 def test_a_variant_online_filtering_could_not_train_gets_a_dashed_row_saying_why():
     results = {k: v for k, v in RESULTS.items() if k != "format"}
-    why = "not trained: online filtering: after 8 refill rounds only 0 of 8 groups had a mean reward inside (0.01, 0.99)"
+    why = (
+        "not trained: online filtering: after 8 refill rounds only 0 of 8 groups had a mean reward inside (0.01, 0.99)"
+    )
     rows = reward_ablation_rows(results, "measured: mini", not_trained={"format": why})
     measured = [r for r in rows if r["Source"].startswith("measured")]
     assert [r["Variant"] for r in measured] == ["format", "format_iou", "format_iou_f1"]
     fmt = measured[0]
     assert fmt["Source"] == f"measured: mini; {why}"
     assert (fmt["RefCOCO val Acc@0.5"], fmt["DiG held-out F1"], fmt["DiG held-out mIoU"]) == ("–", "–", "–")
-    assert reward_ablation_rows(RESULTS, "measured: mini", {"format": why})[0]["DiG held-out F1"] == 1.0  # trained: values
+    assert (
+        reward_ablation_rows(RESULTS, "measured: mini", {"format": why})[0]["DiG held-out F1"] == 1.0
+    )  # trained: values

@@ -23,10 +23,46 @@ ALLOWED = {
     "data": {"config", "scenes", "prompts", "render", "rewards"},  # exports write the reward's ground truth
     "rewards": set(),
     "models": {"config", "prompts", "scenes"},  # the mini tokenizer learns the attribute words (scenes.attributes)
-    "train": {"config", "prompts", "scenes", "rewards", "data", "models", "launcher", "runlock"},  # warm-start VQA names attributes
+    "train": {
+        "config",
+        "prompts",
+        "scenes",
+        "rewards",
+        "data",
+        "models",
+        "launcher",
+        "runlock",
+    },  # warm-start VQA names attributes
     "evaluation": {"config", "prompts", "rewards", "data", "models", "launcher"},
-    "paper": {"paths", "launcher", "runlock", "config", "prompts", "scenes", "render", "data", "rewards", "models", "train", "evaluation"},
-    "cli": {"paths", "launcher", "runlock", "config", "prompts", "scenes", "render", "data", "rewards", "models", "train", "evaluation", "paper"},
+    "paper": {
+        "paths",
+        "launcher",
+        "runlock",
+        "config",
+        "prompts",
+        "scenes",
+        "render",
+        "data",
+        "rewards",
+        "models",
+        "train",
+        "evaluation",
+    },
+    "cli": {
+        "paths",
+        "launcher",
+        "runlock",
+        "config",
+        "prompts",
+        "scenes",
+        "render",
+        "data",
+        "rewards",
+        "models",
+        "train",
+        "evaluation",
+        "paper",
+    },
 }
 
 
@@ -70,8 +106,13 @@ def test_every_module_belongs_to_a_room():
 
 @pytest.mark.parametrize("room", sorted(ALLOWED))
 def test_room_imports_only_what_the_rules_allow(room):
-    bad = sorted(f"{m} -> {d}" for m, deps in GRAPH.items() if _room(m) == room
-                 for d in deps if _room(d) not in ALLOWED[room] | {room, None})
+    bad = sorted(
+        f"{m} -> {d}"
+        for m, deps in GRAPH.items()
+        if _room(m) == room
+        for d in deps
+        if _room(d) not in ALLOWED[room] | {room, None}
+    )
     assert not bad, f"{room} imports rooms it must not: {bad}"
 
 

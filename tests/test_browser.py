@@ -40,9 +40,18 @@ ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / ".venv"
 NOTEBOOKS = ("01_render_dataset.ipynb", "02_reward_sanity.ipynb", "03_train_stage.ipynb")
 RUN_ALL_TIMEOUT_S = 300  # per notebook; the smoke profile takes ~35 s (01), ~10 s (02), ~50 s (03)
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-dev-shm-usage", "--window-size=1400,1000")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1400,1000",
+)
 
 
 def _which(*names: str) -> str | None:
@@ -75,8 +84,11 @@ if _missing():
     pytest.skip(f"browser test needs {_missing()}", allow_module_level=True)
 
 from selenium import webdriver  # noqa: E402
-from selenium.common.exceptions import (StaleElementReferenceException, TimeoutException,  # noqa: E402
-                                        WebDriverException)
+from selenium.common.exceptions import (  # noqa: E402
+    StaleElementReferenceException,
+    TimeoutException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -85,9 +97,19 @@ from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 
 def _git(repo: Path, *args: str) -> str:
-    r = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True,
-                       env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
-                            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"})
+    r = subprocess.run(
+        ["git", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@t",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@t",
+        },
+    )
     assert r.returncode == 0, f"git {' '.join(args)}: {r.stderr}"
     return r.stdout
 
@@ -124,18 +146,32 @@ def lab(checkout, tmp_path_factory):
     settings = home / "settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     # no news or update toasts over the notebook
-    (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false",
-                                                                           "checkForUpdates": False}))
+    (settings / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
     port, token = _free_port(), secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if k not in ("DIG_KIT_ROOT", "MPLBACKEND", "JUPYTER_PATH")}
     # the user's own ~/.jupyter and kernels stay out; the kit's save hook (.venv/etc/jupyter) and
     # kernel (.venv/share/jupyter) are found through the environment's prefix
-    env.update(JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_DATA_DIR=str(home / "data"),
-               JUPYTER_RUNTIME_DIR=str(home / "runtime"), IPYTHONDIR=str(home / "ipython"))
-    cmd = [str(VENV / "bin" / "jupyter-lab"), "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-           "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={checkout}",
-           "--ServerApp.allow_root=True", "--LabApp.expose_app_in_browser=True",
-           f"--LabApp.user_settings_dir={home / 'settings'}", f"--LabApp.workspaces_dir={home / 'workspaces'}"]
+    env.update(
+        JUPYTER_CONFIG_DIR=str(home / "config"),
+        JUPYTER_DATA_DIR=str(home / "data"),
+        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+        IPYTHONDIR=str(home / "ipython"),
+    )
+    cmd = [
+        str(VENV / "bin" / "jupyter-lab"),
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={checkout}",
+        "--ServerApp.allow_root=True",
+        "--LabApp.expose_app_in_browser=True",
+        f"--LabApp.user_settings_dir={home / 'settings'}",
+        f"--LabApp.workspaces_dir={home / 'workspaces'}",
+    ]
     log = (home / "lab.log").open("w")
     proc = subprocess.Popen(cmd, cwd=checkout, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -226,8 +262,9 @@ return nb.scrollToItem(last, 'start').then(() => true);
 def _open(driver, url: str, token: str, name: str):
     path = f"notebooks/{name}"
     driver.get(f"{url}/lab/tree/{path}?reset&token={token}")
-    WebDriverWait(driver, 120, poll_frequency=0.5).until(lambda d: d.execute_script(NOTEBOOK_READY, path),
-                                                          f"{name}: notebook or kernel not ready")
+    WebDriverWait(driver, 120, poll_frequency=0.5).until(
+        lambda d: d.execute_script(NOTEBOOK_READY, path), f"{name}: notebook or kernel not ready"
+    )
 
 
 def _run_all(driver, name: str):
@@ -257,7 +294,8 @@ def _image(area) -> str:
 def _until_changed(driver, what, before, message, timeout=60):
     try:
         WebDriverWait(driver, timeout, poll_frequency=0.3, ignored_exceptions=(StaleElementReferenceException,)).until(
-            lambda _: (now := what()) and now != before)
+            lambda _: (now := what()) and now != before
+        )
     except TimeoutException:
         pytest.fail(message)
     return what()
@@ -327,10 +365,16 @@ def _check_curve_viewer(driver, area):
     _until_changed(driver, lambda: _image(area), img, "curve viewer: ticking 'gradient norm' changed nothing")
 
 
-WIDGETS = {"01_render_dataset.ipynb": _check_pair_browser, "02_reward_sanity.ipynb": _check_playground,
-           "03_train_stage.ipynb": _check_curve_viewer}
-FIGURES = {"01_render_dataset.ipynb": "fig7_pairs.png", "02_reward_sanity.ipynb": "fig_reward_jitter.png",
-           "03_train_stage.ipynb": "fig8_dynamics_stage1.png"}
+WIDGETS = {
+    "01_render_dataset.ipynb": _check_pair_browser,
+    "02_reward_sanity.ipynb": _check_playground,
+    "03_train_stage.ipynb": _check_curve_viewer,
+}
+FIGURES = {
+    "01_render_dataset.ipynb": "fig7_pairs.png",
+    "02_reward_sanity.ipynb": "fig_reward_jitter.png",
+    "03_train_stage.ipynb": "fig8_dynamics_stage1.png",
+}
 
 
 def test_notebooks_run_in_jupyterlab_widgets_respond_and_git_stays_clean(checkout, lab, browser, shots):

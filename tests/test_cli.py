@@ -49,6 +49,7 @@ def test_a_command_without_preset_says_which_it_uses():
     res = subprocess.run([sys.executable, "-m", "dig_kit.cli", "config"], capture_output=True, text=True)
     assert res.returncode == 0 and "profile: smoke" in res.stdout
     assert "no --preset given, using 'smoke'" in res.stderr
-    res = subprocess.run([sys.executable, "-m", "dig_kit.cli", "config", "--preset", "paper"], capture_output=True,
-                         text=True)
+    res = subprocess.run(
+        [sys.executable, "-m", "dig_kit.cli", "config", "--preset", "paper"], capture_output=True, text=True
+    )
     assert res.returncode == 0 and "no --preset" not in res.stderr

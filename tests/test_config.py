@@ -16,7 +16,9 @@ def test_presets_load_and_differ():
 
 
 def test_overrides_are_typed_and_nested():
-    cfg = load_config("smoke", ["data.render.width=64", "data.render.adaptive=false", "data.change_types=[add, remove]"])
+    cfg = load_config(
+        "smoke", ["data.render.width=64", "data.render.adaptive=false", "data.change_types=[add, remove]"]
+    )
     assert cfg.data.render.width == 64 and cfg.data.render.adaptive is False
     assert cfg.data.change_types == ["add", "remove"]
     assert parse_overrides({"a.b": 1}) == {"a": {"b": 1}}
@@ -33,9 +35,9 @@ def test_round_trip_through_yaml(tmp_path):
 @pytest.mark.parametrize(
     "override, field",
     [
-        ("data.render.widht=3", "data.render.widht"),        # typo: unknown key named with its path
-        ("data.render.width=abc", "data.render.width"),      # wrong type
-        ("data.render.width=0", "data.render.width"),        # zero resolution
+        ("data.render.widht=3", "data.render.widht"),  # typo: unknown key named with its path
+        ("data.render.width=abc", "data.render.width"),  # wrong type
+        ("data.render.width=0", "data.render.width"),  # zero resolution
         ("data.render.samples=1.5", "data.render.samples"),  # float for an int
         ("data.scene.max_objects=11", "data.scene.max_objects"),  # the paper allows up to ten
         ("data.change_types=[teleport]", "data.change_types"),

@@ -23,8 +23,13 @@ from dig_kit.data.reader import METADATA, METADATA_PARQUET, load_split, read_row
 from dig_kit.data.writer import render_dataset, write_card
 from dig_kit.scenes.changes import EMPTY_ATTRIBUTES, Difference
 
-TINY = ["data.render.width=96", "data.render.height=64", "data.render.samples=2",
-        "data.render.min_visible_pixels=6", "data.scene.max_objects=5"]
+TINY = [
+    "data.render.width=96",
+    "data.render.height=64",
+    "data.render.samples=2",
+    "data.render.min_visible_pixels=6",
+    "data.scene.max_objects=5",
+]
 
 
 def test_the_schema_declares_every_field_of_a_difference():
@@ -34,9 +39,17 @@ def test_the_schema_declares_every_field_of_a_difference():
 
 # -- rows as the renderer writes them, without Blender -------------------------------------------
 def _object(i: int) -> dict:
-    return {"id": i, "shape": "cube", "color": "red", "size": "small", "material": "metal",
-            "bbox_full": [1.0, 2.0, 9.0, 9.5], "bbox_visible": [1.0, 2.0, 9.0, 9.0], "visible_pixels": 40,
-            "mask": {"size": [16, 24], "counts": "04"}}
+    return {
+        "id": i,
+        "shape": "cube",
+        "color": "red",
+        "size": "small",
+        "material": "metal",
+        "bbox_full": [1.0, 2.0, 9.0, 9.5],
+        "bbox_visible": [1.0, 2.0, 9.0, 9.0],
+        "visible_pixels": 40,
+        "mask": {"size": [16, 24], "counts": "04"},
+    }
 
 
 def _dig_row(subset: str, k: int, kind: str) -> dict:
@@ -50,11 +63,25 @@ def _dig_row(subset: str, k: int, kind: str) -> dict:
         d.direction = "grow"
     diffs = [] if kind == "none" else [d.to_dict()]
     pid = f"{subset}-{k:08d}"
-    return {"id": pid, "seed": k, "subset": subset, "attempt": 0, "before_file_name": f"images/{pid}_before.png",
-            "after_file_name": f"images/{pid}_after.png", "width": 24, "height": 16,
-            "pair_type": "no_change" if kind == "none" else "changes", "num_differences": len(diffs),
-            "boxes": [x["bbox"] for x in diffs], "change_types": [x["type"] for x in diffs], "differences": diffs,
-            "objects_before": [_object(0)], "objects_after": [_object(0)], "before_scene": "{}", "after_scene": "{}"}
+    return {
+        "id": pid,
+        "seed": k,
+        "subset": subset,
+        "attempt": 0,
+        "before_file_name": f"images/{pid}_before.png",
+        "after_file_name": f"images/{pid}_after.png",
+        "width": 24,
+        "height": 16,
+        "pair_type": "no_change" if kind == "none" else "changes",
+        "num_differences": len(diffs),
+        "boxes": [x["bbox"] for x in diffs],
+        "change_types": [x["type"] for x in diffs],
+        "differences": diffs,
+        "objects_before": [_object(0)],
+        "objects_after": [_object(0)],
+        "before_scene": "{}",
+        "after_scene": "{}",
+    }
 
 
 def _write_shard(out: Path, subset: str, rows: list[dict]) -> Path:
@@ -111,8 +138,9 @@ def test_a_render_whose_split_holds_only_adds_loads_beside_the_others(tmp_path):
     import datasets
 
     adds, others = tmp_path / "adds", tmp_path / "ds"
-    render_dataset(load_config("smoke", TINY + ["data.change_types=[add]"]), adds, subsets=["stage1"], num_pairs=2,
-                   progress=False)
+    render_dataset(
+        load_config("smoke", TINY + ["data.change_types=[add]"]), adds, subsets=["stage1"], num_pairs=2, progress=False
+    )
     cfg = load_config("smoke", TINY)
     render_dataset(cfg, others, subsets=["stage3"], num_pairs=2, progress=False)
     shutil.copytree(adds / "stage1", others / "stage1")  # shards merge by copying
@@ -148,5 +176,6 @@ def test_a_twin_render_loads(tmp_path):
     assert (out / "train" / shard_name(0, 1) / METADATA_PARQUET).exists()
     ds = datasets.load_dataset(str(out), cache_dir=str(tmp_path / "hf"))
     assert set(ds) == {"train"} and len(ds["train"]) == 2 and len(ds["train"][0]["images"]) == 2
-    assert sorted(load_twin_split(out)["answer"]) == sorted(r["answer"] for r in read_rows(
-        out / "train" / shard_name(0, 1) / METADATA))
+    assert sorted(load_twin_split(out)["answer"]) == sorted(
+        r["answer"] for r in read_rows(out / "train" / shard_name(0, 1) / METADATA)
+    )

@@ -61,6 +61,13 @@ def test_tiny_model_with_vllm_matches_the_pipeline(request, tmp_path):
         pytest.skip("vLLM needs a CUDA GPU")
     tiny = request.getfixturevalue("tiny")
     data = write_smoke_suite(tmp_path / "data")
-    m = evaluate(str(tiny), "dig_eval", data, tmp_path / "out", backend="vllm", max_new_tokens=8,
-                 backend_options={"gpu_memory_utilization": 0.3})
+    m = evaluate(
+        str(tiny),
+        "dig_eval",
+        data,
+        tmp_path / "out",
+        backend="vllm",
+        max_new_tokens=8,
+        backend_options={"gpu_memory_utilization": 0.3},
+    )
     assert m["n"] == 2 and m["generation"]["generated_now"] == 2 and m["settings"]["backend"] == "vllm"

@@ -30,7 +30,13 @@ SPLIT = [
     ("<think>" + THINK + "</think>The answer is B.", None, None, "The answer is B.", None),  # tags in the output
     (THINK + "</think>first</think>  second ", True, None, "second", None),  # the last </think> counts
     (THINK + "< /think >yes", True, None, "yes", None),  # spacing variants (Qwen2.5-VL-32B writes them)
-    (THINK + "</think><answer>A</answer> because red", True, None, "<answer>A</answer> because red", None),  # as written
+    (
+        THINK + "</think><answer>A</answer> because red",
+        True,
+        None,
+        "<answer>A</answer> because red",
+        None,
+    ),  # as written
     (THINK + "so the answer is", True, "stop", "", "no_think_end"),  # template opened <think>, never closed
     (THINK + "so the answer is", None, "length", "", "length"),  # backend: stopped by max_new_tokens
     (THINK + "</think>The answer is", None, "length", "", "length"),  # cut after </think>: incomplete answer
@@ -205,11 +211,14 @@ def test_dig_answer_tags_as_vlmevalkit(raw, exact, lenient):
     assert extract_option(lenient_answer, OPTS, "lenient") == lenient
 
 
-@pytest.mark.parametrize("raw,expected", [
-    ("<think>\nhm\n</think>\n\n<answer>yes</answer>", "yes"),  # processPunctuation: "<", ">", "/" to spaces
-    ("<think>\nhm\n</think>\n\n<answer>No</answer>", "no"),
-    ("<think>\nhm\n</think>\n\n<answer> no </answer>", "no"),  # " <" present: the marks are deleted instead
-])
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        ("<think>\nhm\n</think>\n\n<answer>yes</answer>", "yes"),  # processPunctuation: "<", ">", "/" to spaces
+        ("<think>\nhm\n</think>\n\n<answer>No</answer>", "no"),
+        ("<think>\nhm\n</think>\n\n<answer> no </answer>", "no"),  # " <" present: the marks are deleted instead
+    ],
+)
 def test_dig_answer_tags_yes_no(raw, expected):
     answer, _ = split_thinking(raw, True)
     assert match_yes_no(answer) == (expected, "yorn")

@@ -14,12 +14,15 @@ from dig_kit.paper.benchmark_fixtures import b64_image, png_bytes, write_parquet
 def test_vlmeval_tsv_images_shared_multi_and_by_path(tmp_path):
     (tmp_path / "imgs").mkdir()
     (tmp_path / "imgs" / "a.png").write_bytes(png_bytes("blue", (5, 7)))
-    path = write_vlmeval_tsv(tmp_path / "X.tsv", [
-        {"index": 10, "image": b64_image("red", (3, 4)), "question": "q", "A": "None", "B": "NA", "answer": "A"},
-        {"index": 11, "image": "10", "question": "q2", "A": "x", "B": "", "answer": "A"},  # shares row 10's image
-        {"index": 12, "image": json.dumps([b64_image("red", (1, 2)), b64_image("red", (2, 1))]), "question": "q3"},
-        {"index": 13, "image": None, "image_path": "imgs/a.png", "question": "q4"},
-    ])
+    path = write_vlmeval_tsv(
+        tmp_path / "X.tsv",
+        [
+            {"index": 10, "image": b64_image("red", (3, 4)), "question": "q", "A": "None", "B": "NA", "answer": "A"},
+            {"index": 11, "image": "10", "question": "q2", "A": "x", "B": "", "answer": "A"},  # shares row 10's image
+            {"index": 12, "image": json.dumps([b64_image("red", (1, 2)), b64_image("red", (2, 1))]), "question": "q3"},
+            {"index": 13, "image": None, "image_path": "imgs/a.png", "question": "q4"},
+        ],
+    )
     rows = read_vlmeval_tsv(path)
     assert [r["images"][0].size() for r in rows] == [(3, 4), (3, 4), (1, 2), (5, 7)]
     assert [len(r["images"]) for r in rows] == [1, 1, 2, 1]
@@ -61,31 +64,71 @@ def test_parquet_split_layouts(tmp_path):
 
 def test_save_to_disk_folder(tmp_path):
     datasets = pytest.importorskip("datasets")
-    ds = datasets.DatasetDict({"validation": datasets.Dataset.from_list(
-        [{"question_id": 1, "question": "What?", "answers": ["a"] * 10, "image": {"bytes": png_bytes(), "path": None}}])})
+    ds = datasets.DatasetDict(
+        {
+            "validation": datasets.Dataset.from_list(
+                [
+                    {
+                        "question_id": 1,
+                        "question": "What?",
+                        "answers": ["a"] * 10,
+                        "image": {"bytes": png_bytes(), "path": None},
+                    }
+                ]
+            )
+        }
+    )
     ds.save_to_disk(str(tmp_path / "textvqa"))
     docs = get_task("textvqa").load(tmp_path)
     assert docs[0]["answers"] == ["a"] * 10 and docs[0]["images"][0].size() == (32, 24)
 
 
 def test_hf_variants_of_yes_no_benchmarks(tmp_path):
-    write_parquet(tmp_path / "HallusionBench" / "image-00000-of-00001.parquet", [
-        {"category": "VD", "subcategory": "illusion", "visual_input": "1", "set_id": "0", "figure_id": "0",
-         "question_id": "0", "question": "Is the line longer?", "gt_answer": "1", "image": png_bytes()}])
-    write_parquet(tmp_path / "HallusionBench" / "non_image-00000-of-00001.parquet", [  # lmms-lab: not read
-        {"category": "VD", "subcategory": "illusion", "visual_input": "0", "set_id": "0", "figure_id": "0",
-         "question_id": "1", "question": "Is a circle round?", "gt_answer": "1", "image": None}])
+    write_parquet(
+        tmp_path / "HallusionBench" / "image-00000-of-00001.parquet",
+        [
+            {
+                "category": "VD",
+                "subcategory": "illusion",
+                "visual_input": "1",
+                "set_id": "0",
+                "figure_id": "0",
+                "question_id": "0",
+                "question": "Is the line longer?",
+                "gt_answer": "1",
+                "image": png_bytes(),
+            }
+        ],
+    )
+    write_parquet(
+        tmp_path / "HallusionBench" / "non_image-00000-of-00001.parquet",
+        [  # lmms-lab: not read
+            {
+                "category": "VD",
+                "subcategory": "illusion",
+                "visual_input": "0",
+                "set_id": "0",
+                "figure_id": "0",
+                "question_id": "1",
+                "question": "Is a circle round?",
+                "gt_answer": "1",
+                "image": None,
+            }
+        ],
+    )
     (doc,) = get_task("hallusionbench").load(tmp_path)
     assert doc["answer"] == "yes" and doc["l2-category"] == "illusion"
     (tmp_path / "vsr" / "images").mkdir(parents=True)
     (tmp_path / "vsr" / "images" / "000.jpg").write_bytes(png_bytes())
-    (tmp_path / "vsr" / "test.jsonl").write_text(json.dumps(
-        {"image": "000.jpg", "caption": "The cat is on the bed.", "label": 0, "relation": "on"}) + "\n")
+    (tmp_path / "vsr" / "test.jsonl").write_text(
+        json.dumps({"image": "000.jpg", "caption": "The cat is on the bed.", "label": 0, "relation": "on"}) + "\n"
+    )
     task = get_task("vsr")
     (doc,) = task.load(tmp_path / "vsr")
     assert doc["answer"] == "no" and doc["images"][0].size() == (32, 24)
-    assert task.prompt(doc) == ('Is the following statement about the image true? "The cat is on the bed." '
-                                "Please answer yes or no.")
+    assert task.prompt(doc) == (
+        'Is the following statement about the image true? "The cat is on the bed." Please answer yes or no.'
+    )
 
 
 def test_image_ref_kinds(tmp_path):
@@ -108,8 +151,20 @@ def test_smoke_suite_loads_for_every_benchmark(tmp_path):
 
 
 def _cv_rows(start, n, answer="A", **extra):
-    return [{"index": start + k, "image": b64_image("red"), "question": "How many cubes?", "A": "1", "B": "2",
-             "C": "3", "answer": answer, "category": "Count", **extra} for k in range(n)]
+    return [
+        {
+            "index": start + k,
+            "image": b64_image("red"),
+            "question": "How many cubes?",
+            "A": "1",
+            "B": "2",
+            "C": "3",
+            "answer": answer,
+            "category": "Count",
+            **extra,
+        }
+        for k in range(n)
+    ]
 
 
 def test_cvbench_vlmevalkit_tsvs(tmp_path):
@@ -138,6 +193,8 @@ def test_official_file_names_under_a_data_root(tmp_path):
     zs = tmp_path / "zeroshot"
     (zs / "images").mkdir(parents=True)
     (zs / "images" / "000.jpg").write_bytes(png_bytes())
-    (zs / "test.jsonl").write_text(json.dumps({"image": "000.jpg", "caption": "The cat is on the bed.", "label": 1}) + "\n")
+    (zs / "test.jsonl").write_text(
+        json.dumps({"image": "000.jpg", "caption": "The cat is on the bed.", "label": 1}) + "\n"
+    )
     (doc,) = get_task("vsr").load(tmp_path, root=True)  # the VSR repository's data/splits/zeroshot/test.jsonl
     assert doc["answer"] == "yes"

@@ -67,8 +67,17 @@ def _refcoco_tsv(tmp_path):
     img = b64_image("red", (100, 50))
     rows = []
     for k, split in enumerate(["val", "val", "val", "testA", "testB"]):
-        rows.append({"index": k, "image": img, "question": f"the red box {k}", "answer": json.dumps([10, 10, 30, 30]),
-                     "width": 100, "height": 50, "category": split})
+        rows.append(
+            {
+                "index": k,
+                "image": img,
+                "question": f"the red box {k}",
+                "answer": json.dumps([10, 10, 30, 30]),
+                "width": 100,
+                "height": 50,
+                "category": split,
+            }
+        )
     return write_vlmeval_tsv(tmp_path / "RefCOCO.tsv", rows)
 
 
@@ -77,8 +86,13 @@ def test_refcoco_tsv_per_split_macro_and_micro(tmp_path):
     assert [d["id"] for d in get_task("refcoco_val").load(tmp_path)] == ["0", "1", "2"]  # found by its name
     assert [d["id"] for d in get_task("refcoco_testB").load(path)] == ["4"]
     preds = tmp_path / "preds.jsonl"
-    outputs = {0: "[100, 200, 300, 600]", 1: "(100, 200), (300, 600)", 2: "no idea", 3: "[100, 200, 300, 600]",
-               4: "[0, 0, 50, 50]"}  # val 2/3 right (the second by its first four numbers), testA 1/1, testB 0/1
+    outputs = {
+        0: "[100, 200, 300, 600]",
+        1: "(100, 200), (300, 600)",
+        2: "no idea",
+        3: "[100, 200, 300, 600]",
+        4: "[0, 0, 50, 50]",
+    }  # val 2/3 right (the second by its first four numbers), testA 1/1, testB 0/1
     preds.write_text("".join(json.dumps({"id": k, "output": v}) + "\n" for k, v in outputs.items()))
     m = score_file("refcoco_all", path, preds)
     assert m["by_split"]["val"]["acc@0.5"] == pytest.approx(200 / 3, abs=1e-3)

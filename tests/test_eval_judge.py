@@ -113,12 +113,15 @@ def test_judge_protocol_without_an_endpoint_is_a_clear_error(tmp_path, monkeypat
 
 
 # The prompts, as VLMEvalKit words them (its multiple-choice build_prompt and YOrN_match_prompt).
-@pytest.mark.parametrize("prompt, needle", [
-    (MCQ_MATCH_PROMPT, "If the meaning of all options are significantly different from the answer, output Z."),
-    (MCQ_MATCH_PROMPT, "Answer: Spider\nYour output: Z\n"),
-    (YES_NO_MATCH_PROMPT, "Your should output a single word among the following 3 choices: Yes, No, Unknown."),
-    (YES_NO_MATCH_PROMPT, "Answer: The word in this image is not 'Hello'.\nYour output: No\n"),
-])
+@pytest.mark.parametrize(
+    "prompt, needle",
+    [
+        (MCQ_MATCH_PROMPT, "If the meaning of all options are significantly different from the answer, output Z."),
+        (MCQ_MATCH_PROMPT, "Answer: Spider\nYour output: Z\n"),
+        (YES_NO_MATCH_PROMPT, "Your should output a single word among the following 3 choices: Yes, No, Unknown."),
+        (YES_NO_MATCH_PROMPT, "Answer: The word in this image is not 'Hello'.\nYour output: No\n"),
+    ],
+)
 def test_prompts_follow_vlmevalkit(prompt, needle):
     assert needle in prompt and re.search(r"Question: \{question\}\?", prompt)
 

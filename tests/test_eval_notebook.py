@@ -4,7 +4,6 @@ notebooks): tiny synthetic benchmark files, the dummy backend (no model), all th
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import pytest
@@ -18,11 +17,25 @@ TABLES = ("tab1_perception", "tab2_general", "tab3_grounding")
 @pytest.mark.notebooks
 def test_evaluate_notebook_smoke(tmp_path):
     papermill = pytest.importorskip("papermill")
-    params = {"models": {"smoke (dummy)": "dummy"}, "benchmarks": ["pope", "mmstar", "mme", "refcoco_val", "mmvet"],
-              "data_root": str(tmp_path / "data"), "eval_dir": str(tmp_path / "eval"), "out_dir": str(tmp_path / "fig"),
-              "backend": "dummy", "max_new_tokens": 16, "limit": 4, "write_smoke_data": True}
-    papermill.execute_notebook(str(NOTEBOOK), str(tmp_path / "out.ipynb"), parameters=params, kernel_name="python3",
-                               cwd=str(ROOT), progress_bar=False)
+    params = {
+        "models": {"smoke (dummy)": "dummy"},
+        "benchmarks": ["pope", "mmstar", "mme", "refcoco_val", "mmvet"],
+        "data_root": str(tmp_path / "data"),
+        "eval_dir": str(tmp_path / "eval"),
+        "out_dir": str(tmp_path / "fig"),
+        "backend": "dummy",
+        "max_new_tokens": 16,
+        "limit": 4,
+        "write_smoke_data": True,
+    }
+    papermill.execute_notebook(
+        str(NOTEBOOK),
+        str(tmp_path / "out.ipynb"),
+        parameters=params,
+        kernel_name="python3",
+        cwd=str(ROOT),
+        progress_bar=False,
+    )
     for name in TABLES:
         for ext in ("csv", "md", "tex"):
             assert (tmp_path / "fig" / f"{name}.{ext}").stat().st_size > 0

@@ -42,17 +42,35 @@ class CountingBackend:
 @pytest.fixture
 def mmstar(tmp_path):
     """10 items; the right answer is A for even ids, B for odd ones."""
-    rows = [{"index": i, "image": b64_image(), "question": f"Colour {i}?", "A": "red", "B": "blue",
-             "answer": "A" if i % 2 == 0 else "B", "category": "color"} for i in range(10)]
+    rows = [
+        {
+            "index": i,
+            "image": b64_image(),
+            "question": f"Colour {i}?",
+            "A": "red",
+            "B": "blue",
+            "answer": "A" if i % 2 == 0 else "B",
+            "category": "color",
+        }
+        for i in range(10)
+    ]
     return write_vlmeval_tsv(tmp_path / "data" / "MMStar.tsv", rows)
 
 
 def _cache(out, model="none", benchmark="mmstar", max_new_tokens=4096) -> PredictionCache:
     """The predictions cache evaluate() uses for these settings (the key fields spelled out)."""
     task = get_task(benchmark)
-    return PredictionCache(out, {"model": model_id(model), "benchmark": task.name, "split": task.split,
-                                 "task_version": task.version, "max_new_tokens": max_new_tokens,
-                                 "temperature": 0.0})
+    return PredictionCache(
+        out,
+        {
+            "model": model_id(model),
+            "benchmark": task.name,
+            "split": task.split,
+            "task_version": task.version,
+            "max_new_tokens": max_new_tokens,
+            "temperature": 0.0,
+        },
+    )
 
 
 def _write_part(path: Path, records: list[dict], torn: str = "") -> None:
@@ -66,8 +84,12 @@ def _scores(metrics: dict) -> str:
 
 def _same_metrics(a: dict, b: dict) -> None:
     """Equal but for the settings (processes, paths) and the timing."""
-    strip = lambda m: {k: v for k, v in m.items() if k != "settings"} | {  # noqa: E731
-        "generation": {k: v for k, v in m["generation"].items() if k != "seconds"}}
+
+    def strip(m):
+        return {k: v for k, v in m.items() if k != "settings"} | {
+            "generation": {k: v for k, v in m["generation"].items() if k != "seconds"}
+        }
+
     assert strip(a) == strip(b)
 
 
@@ -99,29 +121,68 @@ def test_processes_plan_one_worker_per_gpu_or_gpu_group():
         plan_processes(0, "transformers", gpus=[])
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--shard", "2/2"], "numbered 0..N-1"),  # shard 2 of 2 does not exist
-    (["--shard=-1/2"], "numbered 0..N-1"),
-    (["--shard", "1"], "write I/N"),
-    (["--processes", "0"], "positive number of processes"),
-    (["--processes", "many"], "positive number of processes"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--shard", "2/2"], "numbered 0..N-1"),  # shard 2 of 2 does not exist
+        (["--shard=-1/2"], "numbered 0..N-1"),
+        (["--shard", "1"], "write I/N"),
+        (["--processes", "0"], "positive number of processes"),
+        (["--processes", "many"], "positive number of processes"),
+    ],
+)
 def test_cli_rejects_bad_processes_and_shards(tmp_path, capsys, args, message):
     with pytest.raises(SystemExit) as e:
-        cli_main(["evaluate", "--model", "m", "--benchmark", "mmstar", "--data", str(tmp_path),
-                  "--out", str(tmp_path / "o"), "--backend", "dummy", *args])
+        cli_main(
+            [
+                "evaluate",
+                "--model",
+                "m",
+                "--benchmark",
+                "mmstar",
+                "--data",
+                str(tmp_path),
+                "--out",
+                str(tmp_path / "o"),
+                "--backend",
+                "dummy",
+                *args,
+            ]
+        )
     assert e.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_cli_shard_and_processes_exclude_each_other(tmp_path, mmstar, capsys):
-    assert cli_main(["evaluate", "--model", "m", "--benchmark", "mmstar", "--data", str(mmstar), "--out",
-                     str(tmp_path / "o"), "--backend", "dummy", "--shard", "0/2", "--processes", "2"]) == 2
+    assert (
+        cli_main(
+            [
+                "evaluate",
+                "--model",
+                "m",
+                "--benchmark",
+                "mmstar",
+                "--data",
+                str(mmstar),
+                "--out",
+                str(tmp_path / "o"),
+                "--backend",
+                "dummy",
+                "--shard",
+                "0/2",
+                "--processes",
+                "2",
+            ]
+        )
+        == 2
+    )
     assert "--shard runs one shard" in capsys.readouterr().err
 
 
 def test_the_worker_module_stays_light():
-    code = ("import sys, dig_kit.evaluation.workers, dig_kit.evaluation.runner\n"
-            "print(' '.join(h for h in ('torch', 'transformers', 'vllm') if h in sys.modules))")
+    code = (
+        "import sys, dig_kit.evaluation.workers, dig_kit.evaluation.runner\n"
+        "print(' '.join(h for h in ('torch', 'transformers', 'vllm') if h in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"heavy modules imported: {out.stdout}"
 
@@ -135,8 +196,11 @@ def test_part_files_of_an_interrupted_run_are_merged_not_generated_again(tmp_pat
     assert first.calls == [["0", "1"]] and cache.main_path.exists()
     # an interrupted 2-process run left shard 1's records (out of order, a torn last line) and a
     # 3-process run shard 0's; they answered B
-    _write_part(cache.part_path(1, 2), [{"id": "5", "output": "</think>B"}, {"id": "3", "output": "</think>B"}],
-                torn='{"id": "4", "output": "</th')
+    _write_part(
+        cache.part_path(1, 2),
+        [{"id": "5", "output": "</think>B"}, {"id": "3", "output": "</think>B"}],
+        torn='{"id": "4", "output": "</th',
+    )
     _write_part(cache.part_path(0, 3), [{"id": "7", "output": "</think>B"}, {"id": "1", "output": "</think>B"}])
 
     again = CountingBackend()
@@ -189,8 +253,10 @@ def test_suite_launches_one_set_of_workers_per_model(tmp_path, mmstar):
             _same_metrics(one[label][bench], two[label][bench])
             assert _scores(one[label][bench]) == _scores(two[label][bench])
         logs = tmp_path / "two" / label / "logs"
-        assert sorted(p.name for p in logs.glob("*.log")) == ["generate-suite.worker-0-of-2.log",
-                                                             "generate-suite.worker-1-of-2.log"]
+        assert sorted(p.name for p in logs.glob("*.log")) == [
+            "generate-suite.worker-0-of-2.log",
+            "generate-suite.worker-1-of-2.log",
+        ]
         spec = json.loads((logs / "generate-suite.worker-1-of-2.json").read_text())
         assert [b["benchmark"] for b in spec["benchmarks"]] == ["mmstar", "pope"] and spec["model"] == f"model-{label}"
 
@@ -246,8 +312,24 @@ def test_two_processes_generate_what_one_does(tiny, smoke, one_process, tmp_path
 @pytest.mark.slow
 def test_shard_runs_then_a_plain_run_merge_and_score(tiny, smoke, one_process, tmp_path, capsys):
     out1, one = one_process
-    common = ["evaluate", "--model", str(tiny), "--benchmark", "pope", "--data", str(smoke), "--out", str(tmp_path),
-              "--backend", "transformers", "--max-new-tokens", "12", "--batch-size", "2", "--quiet"]
+    common = [
+        "evaluate",
+        "--model",
+        str(tiny),
+        "--benchmark",
+        "pope",
+        "--data",
+        str(smoke),
+        "--out",
+        str(tmp_path),
+        "--backend",
+        "transformers",
+        "--max-new-tokens",
+        "12",
+        "--batch-size",
+        "2",
+        "--quiet",
+    ]
     generated = {}
     for shard in ("1/2", "0/2"):
         assert cli_main(common + ["--shard", shard]) == 0

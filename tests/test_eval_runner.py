@@ -36,8 +36,18 @@ class CountingBackend:
 
 @pytest.fixture
 def mmstar(tmp_path):
-    rows = [{"index": i, "image": b64_image(), "question": f"Colour {i}?", "A": "red", "B": "blue",
-             "answer": "A" if i % 2 == 0 else "B", "category": "color"} for i in range(10)]
+    rows = [
+        {
+            "index": i,
+            "image": b64_image(),
+            "question": f"Colour {i}?",
+            "A": "red",
+            "B": "blue",
+            "answer": "A" if i % 2 == 0 else "B",
+            "category": "color",
+        }
+        for i in range(10)
+    ]
     return write_vlmeval_tsv(tmp_path / "data" / "MMStar.tsv", rows)
 
 
@@ -76,8 +86,14 @@ def test_cache_key_depends_on_generation_settings(tmp_path, mmstar):
     assert b.calls == 1  # other settings: another file, generated anew
     sidecars = sorted(json.loads(p.read_text())["max_new_tokens"] for p in out.glob("predictions-*.json"))
     assert sidecars == [16, 32]
-    fields = {"model": "m", "benchmark": "mmstar", "split": None, "task_version": "1", "max_new_tokens": 1,
-              "temperature": 0.0}
+    fields = {
+        "model": "m",
+        "benchmark": "mmstar",
+        "split": None,
+        "task_version": "1",
+        "max_new_tokens": 1,
+        "temperature": 0.0,
+    }
     assert PredictionCache(out, fields).key != PredictionCache(out, {**fields, "temperature": 0.6}).key
 
 
@@ -111,8 +127,12 @@ def test_thinking_is_decided_per_output_not_per_file(tmp_path, mmstar):
 
 def test_score_a_predictions_file_from_elsewhere(tmp_path, mmstar):
     preds = tmp_path / "preds.jsonl"
-    preds.write_text("".join(json.dumps({"index": i, "prediction": "</think>A"}) + "\n" for i in range(8))
-                     + json.dumps({"index": 99, "prediction": "A"}) + "\n" + '{"index": 8, "pred')
+    preds.write_text(
+        "".join(json.dumps({"index": i, "prediction": "</think>A"}) + "\n" for i in range(8))
+        + json.dumps({"index": 99, "prediction": "A"})
+        + "\n"
+        + '{"index": 8, "pred'
+    )
     m = score_file("mmstar", mmstar, preds)
     assert m["n"] == 10 and m["missing"] == 2 and m["unknown_ids"] == 1
     assert m["accuracy"] == 40.0  # ids 0, 2, 4, 6 right of 10; 8 torn, 9 absent
@@ -128,19 +148,64 @@ def test_score_a_predictions_file_from_elsewhere(tmp_path, mmstar):
 def test_cli_score_and_evaluate(tmp_path, mmstar, capsys):
     preds = tmp_path / "p.jsonl"
     preds.write_text("".join(json.dumps({"id": str(i), "output": "A"}) + "\n" for i in range(10)))
-    assert cli_main(["score", "--benchmark", "MMStar", "--data", str(mmstar.parent), "--predictions", str(preds),
-                     "--out", str(tmp_path / "m.json")]) == 0
+    assert (
+        cli_main(
+            [
+                "score",
+                "--benchmark",
+                "MMStar",
+                "--data",
+                str(mmstar.parent),
+                "--predictions",
+                str(preds),
+                "--out",
+                str(tmp_path / "m.json"),
+            ]
+        )
+        == 0
+    )
     printed = json.loads(capsys.readouterr().out)
     assert printed["score"] == 50.0 and json.loads((tmp_path / "m.json").read_text())["score"] == 50.0
 
-    assert cli_main(["evaluate", "--model", "none", "--benchmark", "mmstar", "--data", str(mmstar),
-                     "--out", str(tmp_path / "ev"), "--backend", "dummy", "--quiet", "--limit", "4"]) == 0
+    assert (
+        cli_main(
+            [
+                "evaluate",
+                "--model",
+                "none",
+                "--benchmark",
+                "mmstar",
+                "--data",
+                str(mmstar),
+                "--out",
+                str(tmp_path / "ev"),
+                "--backend",
+                "dummy",
+                "--quiet",
+                "--limit",
+                "4",
+            ]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)["accuracy"] == 50.0
 
 
 def test_cli_errors_name_the_expected_file(tmp_path, capsys):
-    assert cli_main(["score", "--benchmark", "pope", "--data", str(tmp_path / "nowhere"),
-                     "--predictions", str(tmp_path / "p.jsonl")]) == 2
+    assert (
+        cli_main(
+            [
+                "score",
+                "--benchmark",
+                "pope",
+                "--data",
+                str(tmp_path / "nowhere"),
+                "--predictions",
+                str(tmp_path / "p.jsonl"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "POPE.tsv" in err and "VLMEvalKit" in err
     assert cli_main(["score", "--benchmark", "nope", "--data", str(tmp_path), "--predictions", "x"]) == 2
@@ -154,36 +219,88 @@ def test_vllm_backend_absent_is_a_clear_error(tmp_path, mmstar, capsys):
     pytest.importorskip("transformers")
     if __import__("importlib").util.find_spec("vllm") is not None:
         pytest.skip("vllm is installed here")
-    assert cli_main(["evaluate", "--model", "m", "--benchmark", "mmstar", "--data", str(mmstar),
-                     "--out", str(tmp_path / "o"), "--backend", "vllm", "--quiet"]) == 2
+    assert (
+        cli_main(
+            [
+                "evaluate",
+                "--model",
+                "m",
+                "--benchmark",
+                "mmstar",
+                "--data",
+                str(mmstar),
+                "--out",
+                str(tmp_path / "o"),
+                "--backend",
+                "vllm",
+                "--quiet",
+            ]
+        )
+        == 2
+    )
     assert "pip install 'dig-kit[vllm]'" in capsys.readouterr().err
 
 
 def test_suite_and_tables(tmp_path, mmstar):
     # another benchmark's parquet under the data root must not be mistaken for POPE's
-    write_parquet(mmstar.parent / "RefCOCO" / "data" / "val-00000-of-00001.parquet",
-                  [{"question_id": "q", "image": png_bytes(), "answer": ["a box"], "bbox": [0.0, 0.0, 4.0, 4.0]}])
-    results = evaluate_suite({"fake": "ckpt"}, ["mmstar", "pope", "refcoco_val"], mmstar.parent, tmp_path / "runs",
-                             backend="dummy")
+    write_parquet(
+        mmstar.parent / "RefCOCO" / "data" / "val-00000-of-00001.parquet",
+        [{"question_id": "q", "image": png_bytes(), "answer": ["a box"], "bbox": [0.0, 0.0, 4.0, 4.0]}],
+    )
+    results = evaluate_suite(
+        {"fake": "ckpt"}, ["mmstar", "pope", "refcoco_val"], mmstar.parent, tmp_path / "runs", backend="dummy"
+    )
     assert results["fake"]["mmstar"]["score"] == 50.0 and results["fake"]["refcoco_val"]["n"] == 1
-    assert results["fake"]["pope"]["status"].startswith("missing data") and "POPE.tsv" in results["fake"]["pope"]["status"]
+    assert (
+        results["fake"]["pope"]["status"].startswith("missing data") and "POPE.tsv" in results["fake"]["pope"]["status"]
+    )
     rows = table_rows("tab2_general", results)
     assert [r["Source"] for r in rows[:-1]] == [PAPER_LABEL] * 6
-    assert rows[2] == {"Model": "Qwen3-VL-4B", "Source": PAPER_LABEL, "LLM": "Qwen3-4B", "MMBench": 83.7,
-                       "MMVet": 76.0, "MMStar": 66.7, "SQA-I": 86.9, "VQA-T": 76.2, "MME": 1592.4, "AI2D": 81.0}
+    assert rows[2] == {
+        "Model": "Qwen3-VL-4B",
+        "Source": PAPER_LABEL,
+        "LLM": "Qwen3-4B",
+        "MMBench": 83.7,
+        "MMVet": 76.0,
+        "MMStar": 66.7,
+        "SQA-I": 86.9,
+        "VQA-T": 76.2,
+        "MME": 1592.4,
+        "AI2D": 81.0,
+    }
     mine = rows[-1]
     assert mine["Model"] == "fake" and mine["Source"].startswith("measured (dummy")
     assert mine["MMStar"] == 50.0 and mine["MMBench"] is None and mine["MME"] is None
-    t1 = table_rows("tab1_perception", {"x": {b: {"score": 1, k: 50.0} for b, k in
-                                               [("hallusionbench", "overall"), ("hrbench8k", "overall"), ("pope", "f1"),
-                                                ("vstar", "overall"), ("vsr", "accuracy"), ("cvbench", "overall"),
-                                                ("mmvp", "pair_accuracy")]}})
+    t1 = table_rows(
+        "tab1_perception",
+        {
+            "x": {
+                b: {"score": 1, k: 50.0}
+                for b, k in [
+                    ("hallusionbench", "overall"),
+                    ("hrbench8k", "overall"),
+                    ("pope", "f1"),
+                    ("vstar", "overall"),
+                    ("vsr", "accuracy"),
+                    ("cvbench", "overall"),
+                    ("mmvp", "pair_accuracy"),
+                ]
+            }
+        },
+    )
     assert t1[-1]["AVG"] == 50.0 and t1[0]["AVG"] == 68.0
     assert table_rows("tab1_perception", {"y": {"pope": {"f1": 80.0}}})[-1]["AVG"] is None  # incomplete: no AVG
 
 
-LIGHT = ["dig_kit.evaluation", "dig_kit.evaluation.cli", "dig_kit.paper.tables", "dig_kit.paper.benchmark_fixtures",
-         "dig_kit.paper.published", "dig_kit.evaluation.backends", "dig_kit.evaluation.tasks"]
+LIGHT = [
+    "dig_kit.evaluation",
+    "dig_kit.evaluation.cli",
+    "dig_kit.paper.tables",
+    "dig_kit.paper.benchmark_fixtures",
+    "dig_kit.paper.published",
+    "dig_kit.evaluation.backends",
+    "dig_kit.evaluation.tasks",
+]
 
 
 def test_evaluation_imports_stay_light():

@@ -32,13 +32,28 @@ GT_BOX = [10, 10, 30, 30]
 
 def _rows(categories: list[str], indexes: list | None = None, **extra) -> list[dict]:
     indexes = list(range(len(categories))) if indexes is None else indexes
-    return [{"index": i, "image": IMG, "question": f"the red box {k}", "answer": json.dumps(GT_BOX), "width": W,
-             "height": H, "category": c, **extra} for k, (i, c) in enumerate(zip(indexes, categories))]
+    return [
+        {
+            "index": i,
+            "image": IMG,
+            "question": f"the red box {k}",
+            "answer": json.dumps(GT_BOX),
+            "width": W,
+            "height": H,
+            "category": c,
+            **extra,
+        }
+        for k, (i, c) in enumerate(zip(indexes, categories))
+    ]
 
 
 # VLMEvalKit's own layout: splits of the three datasets in one file, indexes restarting per split
-AGGREGATE = [("RefCOCO val", [RIGHT, RIGHT, WRONG]), ("RefCOCO testA", [RIGHT, WRONG]),
-             ("RefCOCO+ val", [WRONG, WRONG]), ("RefCOCOg test", [RIGHT])]
+AGGREGATE = [
+    ("RefCOCO val", [RIGHT, RIGHT, WRONG]),
+    ("RefCOCO testA", [RIGHT, WRONG]),
+    ("RefCOCO+ val", [WRONG, WRONG]),
+    ("RefCOCOg test", [RIGHT]),
+]
 
 
 def _aggregate_tsv(tmp_path):
@@ -57,12 +72,22 @@ def _aggregate_tsv(tmp_path):
 def vlmevalkit_refcoco(rows: list[dict], predictions: dict[str, str]) -> dict:
     """VLMEvalKit's RefCOCODataset: load_data's split labels and ids, evaluate's Precision@1
     per split and its "Average" (rows as this module writes them: pixel answers, width, height)."""
-    order = ["RefCOCO_val", "RefCOCO_testA", "RefCOCO_testB", "RefCOCO+_val", "RefCOCO+_testA", "RefCOCO+_testB",
-             "RefCOCOg_val", "RefCOCOg_test"]
+    order = [
+        "RefCOCO_val",
+        "RefCOCO_testA",
+        "RefCOCO_testB",
+        "RefCOCO+_val",
+        "RefCOCO+_testA",
+        "RefCOCO+_testB",
+        "RefCOCOg_val",
+        "RefCOCOg_test",
+    ]
 
     def category_to_split(category):
         label, _, rest = category.strip().partition(" ")
-        suffix = {"val": "val", "test": "test", "testa": "testA", "testb": "testB"}.get(re.sub(r"[\s_-]+", "", rest.lower()))
+        suffix = {"val": "val", "test": "test", "testa": "testA", "testb": "testB"}.get(
+            re.sub(r"[\s_-]+", "", rest.lower())
+        )
         return f"{label}_{suffix}" if rest else label
 
     def to_absolute(c, w, h):
@@ -91,13 +116,17 @@ def vlmevalkit_refcoco(rows: list[dict], predictions: dict[str, str]) -> dict:
         hits.setdefault(split, []).append(int(iou(to_absolute(nums, W, H), json.loads(r["answer"])) >= 0.5))
     per = {s: float(np.mean(v)) * 100 for s, v in hits.items()}
     macro = [per[s] for s in order if s in per]
-    return {"per_split": per, "average": float(np.mean(macro)) if macro else float(np.mean(sum(hits.values(), []))) * 100}
+    return {
+        "per_split": per,
+        "average": float(np.mean(macro)) if macro else float(np.mean(sum(hits.values(), []))) * 100,
+    }
 
 
 def test_the_vlmevalkit_name_refcoco_scores_the_whole_file_as_vlmevalkit(tmp_path, capsys):
     path, pred_file, preds = _aggregate_tsv(tmp_path)
-    want = vlmevalkit_refcoco(_rows([c for c, o in AGGREGATE for _ in o], [i for _, o in AGGREGATE for i in range(len(o))]),
-                              preds)
+    want = vlmevalkit_refcoco(
+        _rows([c for c, o in AGGREGATE for _ in o], [i for _, o in AGGREGATE for i in range(len(o))]), preds
+    )
     m = score_file("RefCOCO", path, pred_file)
     assert m["benchmark"] == "refcoco" and m["n"] == 8 and m["missing"] == 0 and m["unknown_ids"] == 0
     assert list(m["by_split"]) == ["RefCOCO_val", "RefCOCO_testA", "RefCOCO+_val", "RefCOCOg_test"]  # its order
@@ -121,11 +150,17 @@ def test_every_task_reading_the_file_uses_the_same_ids(tmp_path):
 
 # (category as written, the task it belongs to): VLMEvalKit's form, the kit's names, the split alone
 CATEGORY_FORMS = [
-    ("RefCOCO val", "refcoco_val"), ("RefCOCO_val", "refcoco_val"), ("refcoco_val", "refcoco_val"),
-    ("val", "refcoco_val"), ("RefCOCO-val", "refcoco_val"),
-    ("RefCOCO+ testA", "refcoco+_testa"), ("refcoco+_testA", "refcoco+_testa"), ("RefCOCOplus_testA", "refcoco+_testa"),
+    ("RefCOCO val", "refcoco_val"),
+    ("RefCOCO_val", "refcoco_val"),
+    ("refcoco_val", "refcoco_val"),
+    ("val", "refcoco_val"),
+    ("RefCOCO-val", "refcoco_val"),
+    ("RefCOCO+ testA", "refcoco+_testa"),
+    ("refcoco+_testA", "refcoco+_testa"),
+    ("RefCOCOplus_testA", "refcoco+_testa"),
     ("RefCOCO+ test A", "refcoco+_testa"),  # VLMEvalKit drops the separators in the split part
-    ("RefCOCOg test", "refcocog_test"), ("RefCOCOg_val", "refcocog_val"),
+    ("RefCOCOg test", "refcocog_test"),
+    ("RefCOCOg_val", "refcocog_val"),
 ]
 
 
@@ -172,8 +207,10 @@ def test_relative_answers_and_box_columns(tmp_path):
     rel[0]["answer"] = json.dumps([0.1, 0.2, 0.3, 0.6])  # every answer 0-1: relative (VLMEvalKit's rule)
     (doc,) = get_task("refcoco_val").load(write_vlmeval_tsv(tmp_path / "a" / "RefCOCO.tsv", rel))
     assert doc["bbox"] == pytest.approx([10, 10, 30, 30])
-    cols = [{k: v for k, v in r.items() if k != "answer"} | {"bbox_x1": 1, "bbox_y1": 2, "bbox_x2": 3, "bbox_y2": 4}
-            for r in _rows(["RefCOCO val"])]
+    cols = [
+        {k: v for k, v in r.items() if k != "answer"} | {"bbox_x1": 1, "bbox_y1": 2, "bbox_x2": 3, "bbox_y2": 4}
+        for r in _rows(["RefCOCO val"])
+    ]
     (doc,) = get_task("refcoco_val").load(write_vlmeval_tsv(tmp_path / "b" / "RefCOCO.tsv", cols))
     assert doc["bbox"] == [1, 2, 3, 4]
     spaced = _rows(["RefCOCO val"])
@@ -184,8 +221,11 @@ def test_relative_answers_and_box_columns(tmp_path):
 
 def test_wrong_files_and_names_are_errors_naming_the_field(tmp_path):
     path = write_vlmeval_tsv(tmp_path / "x" / "RefCOCO.tsv", _rows(["RefCOCO+ val", "RefCOCOg test"]))
-    with pytest.raises(BenchmarkDataError, match=r"no rows of RefCOCO split 'val'.*column category holds "
-                                                 r"'RefCOCO\+ val', 'RefCOCOg test'.*'RefCOCO val'"):
+    with pytest.raises(
+        BenchmarkDataError,
+        match=r"no rows of RefCOCO split 'val'.*column category holds "
+        r"'RefCOCO\+ val', 'RefCOCOg test'.*'RefCOCO val'",
+    ):
         get_task("refcoco_val").load(path)
     path = write_vlmeval_tsv(tmp_path / "y" / "RefCOCO.tsv", _rows(["person", "dog"]))
     with pytest.raises(BenchmarkDataError, match="column category holds 'person', 'dog'"):
@@ -200,23 +240,35 @@ def test_wrong_files_and_names_are_errors_naming_the_field(tmp_path):
 
 def _root_with_every_vlmevalkit_file(tmp_path):
     root = write_smoke_suite(tmp_path / "data")
-    mcq = lambda i: {"index": i, "image": IMG, "question": f"q{i}", "A": "a", "B": "b", "answer": "A",  # noqa: E731
-                     "category": "Count"}
+
+    def mcq(i):
+        return {"index": i, "image": IMG, "question": f"q{i}", "A": "a", "B": "b", "answer": "A", "category": "Count"}
+
     # the variants' own files, sizes that tell them apart from their siblings
     write_vlmeval_tsv(root / "MMBench_DEV_EN_V11.tsv", [mcq(i) for i in range(5)])
     write_vlmeval_tsv(root / "AI2D_TEST_NO_MASK.tsv", [mcq(i) for i in range(6)])
     write_vlmeval_tsv(root / "CV-Bench-2D.tsv", [mcq(i) for i in range(7)])
     write_vlmeval_tsv(root / "CV-Bench-3D.tsv", [mcq(i) for i in range(9)])
-    write_vlmeval_tsv(root / "VSR-zeroshot.tsv", [{"index": i, "image": IMG, "question": "Is it so?", "answer": "Yes"}
-                                                  for i in range(11)])
+    write_vlmeval_tsv(
+        root / "VSR-zeroshot.tsv",
+        [{"index": i, "image": IMG, "question": "Is it so?", "answer": "Yes"} for i in range(11)],
+    )
     write_vlmeval_tsv(root / "RefCOCO.tsv", _rows(["RefCOCO val", "RefCOCO+ testA", "RefCOCOg test"]))
     return root
 
 
 def test_every_vlmevalkit_name_reads_its_own_file_from_a_data_root(tmp_path):
     root = _root_with_every_vlmevalkit_file(tmp_path)
-    sizes = {"MMBench_DEV_EN_V11": 5, "AI2D_TEST_NO_MASK": 6, "CV-Bench-2D": 7, "CV-Bench-3D": 9, "VSR-zeroshot": 11,
-             "RefCOCO": 3, "MMBench_DEV_EN": 3, "AI2D_TEST": 4}
+    sizes = {
+        "MMBench_DEV_EN_V11": 5,
+        "AI2D_TEST_NO_MASK": 6,
+        "CV-Bench-2D": 7,
+        "CV-Bench-3D": 9,
+        "VSR-zeroshot": 11,
+        "RefCOCO": 3,
+        "MMBench_DEV_EN": 3,
+        "AI2D_TEST": 4,
+    }
     for name in VLMEVALKIT_DATASETS:
         task = get_task(name)
         assert locate(root, task.data_names, task.expected, root=True) == root / f"{name}.tsv", name
@@ -228,8 +280,9 @@ def test_every_vlmevalkit_name_reads_its_own_file_from_a_data_root(tmp_path):
         again = get_task(task.name)  # the name a run records (caches, workers) gives the same task back
         assert (again.name, again.data_names, again.headline) == (task.name, task.data_names, task.headline), name
     # a variant is a benchmark of its own; a name equal to a task's is that task
-    assert [get_task(n).name for n in ("MMBench_DEV_EN_V11", "CV-Bench-2D", "POPE", "VStarBench", "ScienceQA_TEST")] == [
-        "mmbench_dev_en_v11", "cv-bench-2d", "pope", "vstar", "scienceqa_img"]
+    assert [
+        get_task(n).name for n in ("MMBench_DEV_EN_V11", "CV-Bench-2D", "POPE", "VStarBench", "ScienceQA_TEST")
+    ] == ["mmbench_dev_en_v11", "cv-bench-2d", "pope", "vstar", "scienceqa_img"]
     # the kit's names keep to their own file: no other dataset's file stands in for a missing one
     (root / "MMBench_DEV_EN.tsv").unlink()
     with pytest.raises(BenchmarkDataError, match="expected MMBench_DEV_EN.tsv"):

@@ -5,12 +5,32 @@ import sys
 
 HEAVY = ("bpy", "torch", "trl", "transformers", "vllm")
 LIGHT = [
-    "dig_kit", "dig_kit.config", "dig_kit.scenes", "dig_kit.paper.figures", "dig_kit.paper.gallery",
-    "dig_kit.render", "dig_kit.render.pairs", "dig_kit.data.writer", "dig_kit.paper.pipeline",
-    "dig_kit.cli", "dig_kit.rewards", "dig_kit.prompts", "dig_kit.paper.dynamics", "dig_kit.train",
-    "dig_kit.evaluation", "dig_kit.evaluation.cli", "dig_kit.paper.tables", "dig_kit.paper.twin_report",
-    "dig_kit.paper.ablations", "dig_kit.paper.artifacts", "dig_kit.data", "dig_kit.data.reader",
-    "dig_kit.data.exports", "dig_kit.render.pool", "dig_kit.models", "dig_kit.paper",
+    "dig_kit",
+    "dig_kit.config",
+    "dig_kit.scenes",
+    "dig_kit.paper.figures",
+    "dig_kit.paper.gallery",
+    "dig_kit.render",
+    "dig_kit.render.pairs",
+    "dig_kit.data.writer",
+    "dig_kit.paper.pipeline",
+    "dig_kit.cli",
+    "dig_kit.rewards",
+    "dig_kit.prompts",
+    "dig_kit.paper.dynamics",
+    "dig_kit.train",
+    "dig_kit.evaluation",
+    "dig_kit.evaluation.cli",
+    "dig_kit.paper.tables",
+    "dig_kit.paper.twin_report",
+    "dig_kit.paper.ablations",
+    "dig_kit.paper.artifacts",
+    "dig_kit.data",
+    "dig_kit.data.reader",
+    "dig_kit.data.exports",
+    "dig_kit.render.pool",
+    "dig_kit.models",
+    "dig_kit.paper",
 ]
 
 

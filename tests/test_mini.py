@@ -12,9 +12,15 @@ import pytest
 
 from dig_kit.config import ConfigError, load_config
 
-MINI_TINY = ["data.render.width=64", "data.render.height=64", "data.render.samples=2",
-             "data.subsets.stage1.num_pairs=3", "data.subsets.stage2.num_pairs=2", "data.subsets.stage3.num_pairs=2",
-             "data.subsets.eval.num_pairs=3"]
+MINI_TINY = [
+    "data.render.width=64",
+    "data.render.height=64",
+    "data.render.samples=2",
+    "data.subsets.stage1.num_pairs=3",
+    "data.subsets.stage2.num_pairs=2",
+    "data.subsets.stage3.num_pairs=2",
+    "data.subsets.eval.num_pairs=3",
+]
 MODEL_TINY = dict(image_size=64, text_width=64, text_layers=1, vision_width=32, vision_depth=1)
 
 
@@ -94,21 +100,31 @@ def test_mirror_box_matches_the_mirrored_object_mask(mini):
 
 def test_warm_start_examples_grounding_dig_swap_and_vqa(mini):
     from dig_kit.data.reader import load_split
-    from dig_kit.train.warmstart import (dig_examples, format_boxes, grounding_examples, mirror_box, swapped_boxes,
-                                         vqa_examples)
+    from dig_kit.train.warmstart import (
+        dig_examples,
+        format_boxes,
+        grounding_examples,
+        mirror_box,
+        swapped_boxes,
+        vqa_examples,
+    )
 
     assert format_boxes([[50.4, 2, 60, 9.6], [10, 20.5, 30, 40]]) == "[[10, 20, 30, 40], [50, 2, 60, 10]]"
     rows = [r for s in ("stage1", "stage2", "stage3") for r in load_split(mini["data"], s)]
     for row in rows:
         g = grounding_examples(row, augment=True)
         assert len(g) == 4 and all(len(e["images"]) == 1 for e in g)
-        assert json.loads(g[0]["completion"]) == json.loads(format_boxes([o["bbox_full"] for o in row["objects_before"]]))
+        assert json.loads(g[0]["completion"]) == json.loads(
+            format_boxes([o["bbox_full"] for o in row["objects_before"]])
+        )
         assert len(json.loads(g[2]["completion"])) == len(row["objects_after"])
         d = dig_examples(row, augment=True, count_hint=True)
         assert len(d) == 4 and all(len(e["images"]) == 2 for e in d)
         assert f"exactly {row['num_differences']}" in d[0]["text"]
         assert d[2]["images"] == [row["after"], row["before"]]
-        assert json.loads(d[1]["completion"]) == json.loads(format_boxes([mirror_box(b, row["width"]) for b in row["boxes"]]))
+        assert json.loads(d[1]["completion"]) == json.loads(
+            format_boxes([mirror_box(b, row["width"]) for b in row["boxes"]])
+        )
         for diff, box in zip(row["differences"], swapped_boxes(row)):
             if diff["type"] == "add":  # after the swap it is a removal: boxed where the object is, the same box
                 assert box == diff["bbox"] == diff["bbox_full_after"]
@@ -135,10 +151,19 @@ def test_warm_start_phases_train_with_sft_lower_the_loss_and_resume(mini, tmp_pa
     from dig_kit.paper.miniature import heldout_callbacks
     from dig_kit.train.warmstart import read_loss, run_warm_start
 
-    cfg = load_config("mini", MINI_TINY + ["warm_start.grounding_steps=15", "warm_start.dig_steps=3",
-                                           "warm_start.batch_size=4", "warm_start.subsets=[stage1]",
-                                           "warm_start.grounding_lr=3e-3", "warm_start.eval_every=5",
-                                           "warm_start.eval_pairs=2"])
+    cfg = load_config(
+        "mini",
+        MINI_TINY
+        + [
+            "warm_start.grounding_steps=15",
+            "warm_start.dig_steps=3",
+            "warm_start.batch_size=4",
+            "warm_start.subsets=[stage1]",
+            "warm_start.grounding_lr=3e-3",
+            "warm_start.eval_every=5",
+            "warm_start.eval_pairs=2",
+        ],
+    )
     out = tmp_path / "ws"
     phases = run_warm_start(cfg, mini["data"], mini["model"], out, callbacks=heldout_callbacks(cfg, mini["data"], 8))
     assert phases["grounding"] == out / "grounding" / "final" and phases["dig"] == out / "dig" / "final"
@@ -180,12 +205,16 @@ def test_grounding_task_scores_every_object_of_the_before_image(mini):
     docs = task.load(mini["data"])
     rows = {r["id"]: r for r in load_split(mini["data"], "eval")}
     assert len(docs) == len(rows) and all(len(d["images"]) == 1 for d in docs)
-    perfect = {d["id"]: {"output": "</think>\n\n" + format_boxes([o["bbox_full"] for o in rows[d["id"]]["objects_before"]])}
-               for d in docs}
+    perfect = {
+        d["id"]: {"output": "</think>\n\n" + format_boxes([o["bbox_full"] for o in rows[d["id"]]["objects_before"]])}
+        for d in docs
+    }
     metrics, _ = task.score(docs, perfect, thinking=True)
     assert metrics["f1"] == 100 and metrics["recall"] == 100
-    one = {d["id"]: {"output": "</think>\n\n" + format_boxes([rows[d["id"]]["objects_before"][0]["bbox_full"]])}
-           for d in docs}
+    one = {
+        d["id"]: {"output": "</think>\n\n" + format_boxes([rows[d["id"]]["objects_before"][0]["bbox_full"]])}
+        for d in docs
+    }
     metrics, _ = task.score(docs, one, thinking=True)
     n_obj = sum(len(r["objects_before"]) for r in rows.values())
     assert metrics["precision"] == 100 and metrics["recall"] == pytest.approx(100 * len(docs) / n_obj, abs=0.01)
@@ -229,7 +258,9 @@ def test_probe_mini_linear_probe_and_answer_logprob(mini):
     labels[:, n:] = inputs["input_ids"][:, n:]
     with torch.no_grad():
         loss = model(**inputs, labels=labels).loss
-    assert inputs["input_ids"].shape[1] - n == len(processor.tokenizer(completion, add_special_tokens=False)["input_ids"])
+    assert inputs["input_ids"].shape[1] - n == len(
+        processor.tokenizer(completion, add_special_tokens=False)["input_ids"]
+    )
     assert got == pytest.approx(-float(loss) * (inputs["input_ids"].shape[1] - n), rel=1e-4)
     assert 0 < probe.p_yes(model, processor, "Same?", images) < 1
     grid = probe.image_tokens(model, processor, images[0])
@@ -240,9 +271,15 @@ def test_mean_over_seeds_and_results_json(mini, tmp_path):
     from dig_kit.paper.ablations import mean_over_seeds
     from dig_kit.paper.miniature import collect_results, mean_box, results_rows
 
-    per_seed = {s: {"DiG-1": {"dig_eval": {"f1": f, "miou": 40.0, "score": f, "headline": "f1"},
-                              "refcoco_val": {"status": "missing data: x", "score": None}}}
-                for s, f in ((0, 10.0), (1, 20.0), (2, 30.0))}
+    per_seed = {
+        s: {
+            "DiG-1": {
+                "dig_eval": {"f1": f, "miou": 40.0, "score": f, "headline": "f1"},
+                "refcoco_val": {"status": "missing data: x", "score": None},
+            }
+        }
+        for s, f in ((0, 10.0), (1, 20.0), (2, 30.0))
+    }
     agg = mean_over_seeds(per_seed)["DiG-1"]
     assert agg["dig_eval"]["f1"] == 20.0 and agg["dig_eval"]["f1_sd"] == 10.0 and agg["dig_eval"]["seeds"] == 3
     assert agg["dig_eval"]["per_seed"] == {"0": 10.0, "1": 20.0, "2": 30.0}
@@ -274,8 +311,18 @@ def test_pipeline_plans_the_mini_profile_and_checks_overrides_first(tmp_path, ca
 
     plan = steps("mini", tmp_path / "runs" / "mini", tmp_path / "fig", ["train.seed=3"])
     names = [s.name for s in plan]
-    assert names == ["render", "rewards", "warm_start", "train1", "train2", "train3", "evaluate", "twin",
-                     "ablations", "artifacts"]
+    assert names == [
+        "render",
+        "rewards",
+        "warm_start",
+        "train1",
+        "train2",
+        "train3",
+        "evaluate",
+        "twin",
+        "ablations",
+        "artifacts",
+    ]
     params = {s.name: s.params for s in plan}
     warm_final = str(tmp_path / "runs" / "mini" / "warm_start" / "dig" / "final")
     assert params["train1"]["overrides"] == [f"train.model={warm_final}", "train.seed=3"]

@@ -23,9 +23,19 @@ VENV_PY = ROOT / ".venv" / "bin" / "python"
 
 
 def _git(repo: Path, *args: str) -> str:
-    r = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True,
-                       env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
-                            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"})
+    r = subprocess.run(
+        ["git", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@t",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@t",
+        },
+    )
     assert r.returncode == 0, r.stderr
     return r.stdout
 
@@ -35,9 +45,15 @@ def _with_outputs(nb: dict) -> dict:
     nb = json.loads(json.dumps(nb))
     for k, c in enumerate(c for c in nb["cells"] if c["cell_type"] == "code"):
         c["execution_count"] = k + 1
-        c["outputs"] = [{"output_type": "stream", "name": "stderr", "text": ["a warning\n"]},
-                        {"output_type": "execute_result", "execution_count": k + 1, "metadata": {},
-                         "data": {"text/plain": ["42"], "image/png": "iVBORw0KGgo="}}]
+        c["outputs"] = [
+            {"output_type": "stream", "name": "stderr", "text": ["a warning\n"]},
+            {
+                "output_type": "execute_result",
+                "execution_count": k + 1,
+                "metadata": {},
+                "data": {"text/plain": ["42"], "image/png": "iVBORw0KGgo="},
+            },
+        ]
     nb["metadata"]["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}, "version_major": 2}}
     return nb
 
@@ -86,6 +102,7 @@ def test_saving_a_notebook_leaves_git_status_clean(tmp_path):
     assert _git(repo, "show", ":notebooks/02_reward_sanity.ipynb") == clean  # stored exactly as committed
     assert '"a warning' in nb_path.read_text()  # the file itself keeps its outputs
 
+
 def test_setup_registers_the_save_hook():
     """setup.sh enables dig_kit.paper.jupyter as a server extension, and a server of .venv really
     registers the hook (the server reads jupyter_server_config.d/ for extensions only: a
@@ -97,25 +114,32 @@ def test_setup_registers_the_save_hook():
         return
     assert json.loads(cfg.read_text()) == {"ServerApp": {"jpserver_extensions": {"dig_kit.paper.jupyter": True}}}
     pytest.importorskip("jupyter_server")
-    code = ("from jupyter_server.serverapp import ServerApp\n"
-            "from dig_kit.paper.jupyter import strip_on_save\n"
-            "app = ServerApp(); app.initialize(['--ServerApp.root_dir=.', '--ServerApp.allow_root=True',"
-            " '--ServerApp.open_browser=False'], new_httpserver=False)\n"
-            "print(strip_on_save in app.contents_manager._pre_save_hooks)\n")
+    code = (
+        "from jupyter_server.serverapp import ServerApp\n"
+        "from dig_kit.paper.jupyter import strip_on_save\n"
+        "app = ServerApp(); app.initialize(['--ServerApp.root_dir=.', '--ServerApp.allow_root=True',"
+        " '--ServerApp.open_browser=False'], new_httpserver=False)\n"
+        "print(strip_on_save in app.contents_manager._pre_save_hooks)\n"
+    )
     r = subprocess.run([str(VENV_PY), "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.stdout.strip().splitlines()[-1:] == ["True"], r.stderr[-2000:]
 
 
-@pytest.mark.skipif(not (ROOT / ".venv" / "share" / "jupyter" / "kernels" / "python3").exists(),
-                    reason="no kernel in .venv (run bash scripts/setup.sh)")
+@pytest.mark.skipif(
+    not (ROOT / ".venv" / "share" / "jupyter" / "kernels" / "python3").exists(),
+    reason="no kernel in .venv (run bash scripts/setup.sh)",
+)
 def test_notebooks_name_the_kernel_as_the_kit_installs_it():
     """JupyterLab writes the running kernel's spec and language into the notebook on save (the save
     hook keeps language_info.name only); the committed ones must be the same, or saving shows a diff."""
     spec = json.loads((ROOT / ".venv" / "share" / "jupyter" / "kernels" / "python3" / "kernel.json").read_text())
     for path in NOTEBOOKS:
         ks = committed_notebook(path)["metadata"]["kernelspec"]
-        assert (ks["name"], ks["display_name"], ks.get("language")) == ("python3", spec["display_name"], "python"), path.name
+        assert (ks["name"], ks["display_name"], ks.get("language")) == ("python3", spec["display_name"], "python"), (
+            path.name
+        )
         assert committed_notebook(path)["metadata"].get("language_info") == {"name": "python"}, path.name
+
 
 def test_gitattributes_route_notebooks_through_the_filter():
     text = (ROOT / ".gitattributes").read_text()
@@ -141,7 +165,7 @@ def test_notebook_resolves_paths_against_the_root_first(path):
     source = "".join(code[1]["source"])  # the cell after the parameters
     assert "work_from_root()" in source
     # before anything reads a relative path: only imports may come first
-    before = source[:source.index("work_from_root()")].splitlines()
+    before = source[: source.index("work_from_root()")].splitlines()
     assert all(not line.strip() or line.startswith(("from ", "import ", "root =")) for line in before), before
 
 
@@ -150,8 +174,9 @@ def test_committed_notebooks_are_fixed_points_of_the_filter():
     """The filter leaves a committed notebook unchanged, so it never shows a diff of its own."""
     for path in NOTEBOOKS:
         text = committed_text(path)
-        r = subprocess.run([str(VENV_PY), "-m", "nbstripout", "--keep-id", "-t"], input=text, cwd=ROOT,
-                           capture_output=True, text=True)
+        r = subprocess.run(
+            [str(VENV_PY), "-m", "nbstripout", "--keep-id", "-t"], input=text, cwd=ROOT, capture_output=True, text=True
+        )
         assert r.returncode == 0 and r.stdout == text, f"{path.name}: run `git add --renormalize notebooks`"
 
 

@@ -12,11 +12,23 @@ pm = pytest.importorskip("papermill")
 
 def test_render_notebook_runs_and_writes_fig7(tmp_path):
     pm.execute_notebook(
-        "notebooks/01_render_dataset.ipynb", str(tmp_path / "01.ipynb"), kernel_name="python3", progress_bar=False,
-        parameters={"data_dir": str(tmp_path / "data"), "out_dir": str(tmp_path / "fig"), "interactive": False,
-                    "num_pairs": 2, "subsets": ["stage1", "stage3"],
-                    "overrides": ["data.render.width=96", "data.render.height=64", "data.render.samples=4",
-                                  "data.render.min_visible_pixels=6"]},
+        "notebooks/01_render_dataset.ipynb",
+        str(tmp_path / "01.ipynb"),
+        kernel_name="python3",
+        progress_bar=False,
+        parameters={
+            "data_dir": str(tmp_path / "data"),
+            "out_dir": str(tmp_path / "fig"),
+            "interactive": False,
+            "num_pairs": 2,
+            "subsets": ["stage1", "stage3"],
+            "overrides": [
+                "data.render.width=96",
+                "data.render.height=64",
+                "data.render.samples=4",
+                "data.render.min_visible_pixels=6",
+            ],
+        },
     )
     for ext in ("pdf", "png"):
         assert (tmp_path / "fig" / f"fig7_pairs.{ext}").stat().st_size > 1000
@@ -24,11 +36,27 @@ def test_render_notebook_runs_and_writes_fig7(tmp_path):
 
 
 def test_reproduce_runs_every_step_then_skips_them(tmp_path):
-    cmd = [sys.executable, "-m", "dig_kit.cli", "reproduce", "--profile", "smoke",
-           "--runs-dir", str(tmp_path / "runs"), "--figures", str(tmp_path / "figures")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "dig_kit.cli",
+        "reproduce",
+        "--profile",
+        "smoke",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--figures",
+        str(tmp_path / "figures"),
+    ]
     first = subprocess.run(cmd, capture_output=True, text=True)
     assert first.returncode == 0, first.stderr[-2000:]
-    for name in ("fig7_pairs", "fig8_dynamics_stage1", "fig9_dynamics_stage2", "fig10_dynamics_stage3", "fig_twin_pairs"):
+    for name in (
+        "fig7_pairs",
+        "fig8_dynamics_stage1",
+        "fig9_dynamics_stage2",
+        "fig10_dynamics_stage3",
+        "fig_twin_pairs",
+    ):
         assert (tmp_path / "figures" / f"{name}.png").stat().st_size > 1000, name
     assert (tmp_path / "runs" / "smoke" / "train" / "stage3" / "final" / "model.safetensors").exists()
     assert (tmp_path / "runs" / "smoke" / "01_render_dataset.ipynb").exists()
@@ -43,13 +71,25 @@ def test_reproduce_runs_every_step_then_skips_them(tmp_path):
     from dig_kit.paper.artifacts import _source_of
 
     figures = tmp_path / "figures"
-    for name in ("fig7_pairs", "fig8_dynamics_stage1", "fig9_dynamics_stage2", "fig10_dynamics_stage3",
-                 "fig_curriculum_ablation", "fig_twin_pairs"):
+    for name in (
+        "fig7_pairs",
+        "fig8_dynamics_stage1",
+        "fig9_dynamics_stage2",
+        "fig10_dynamics_stage3",
+        "fig_curriculum_ablation",
+        "fig_twin_pairs",
+    ):
         for ext in ("pdf", "png"):
             assert (figures / f"{name}.{ext}").stat().st_size > 1000, name
         assert _source_of(figures / f"{name}.png"), f"{name} names no source"
-    for name in ("tab1_perception", "tab2_general", "tab3_grounding", "tab4_reward_ablation", "tab5_config",
-                 "tab_twin_ablation"):
+    for name in (
+        "tab1_perception",
+        "tab2_general",
+        "tab3_grounding",
+        "tab4_reward_ablation",
+        "tab5_config",
+        "tab_twin_ablation",
+    ):
         for ext in ("csv", "md", "tex"):
             assert (figures / f"{name}.{ext}").stat().st_size > 100, name
         assert _source_of(figures / f"{name}.md"), f"{name} names no source"
@@ -65,9 +105,26 @@ def test_reproduce_launches_the_training_stages_on_two_processes(tmp_path):
     from pathlib import Path
 
     runs = tmp_path / "runs"
-    cmd = [sys.executable, "-m", "dig_kit.cli", "reproduce", "--profile", "smoke", "--runs-dir", str(runs),
-           "--figures", str(tmp_path / "figures"), "--only", "render", "--only", "train1", "--only", "train2",
-           "--set", "train.launch.processes=2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "dig_kit.cli",
+        "reproduce",
+        "--profile",
+        "smoke",
+        "--runs-dir",
+        str(runs),
+        "--figures",
+        str(tmp_path / "figures"),
+        "--only",
+        "render",
+        "--only",
+        "train1",
+        "--only",
+        "train2",
+        "--set",
+        "train.launch.processes=2",
+    ]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stderr[-3000:]
     train = runs / "smoke" / "train"
@@ -85,8 +142,10 @@ def test_reproduce_launches_the_training_stages_on_two_processes(tmp_path):
         with safe_open(str(train / f"stage{stage}" / "final" / "model.safetensors"), "pt") as f:
             assert set(f.keys()) == names  # full weights
     deadline = time.time() + 20
-    while time.time() < deadline and str(runs) in subprocess.run(["ps", "-eo", "args"], capture_output=True,
-                                                                 text=True).stdout:
+    while (
+        time.time() < deadline
+        and str(runs) in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    ):
         time.sleep(0.5)
     assert str(runs) not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     for log in (runs / "smoke" / "logs").glob("*.log"):  # the step logs hold the user's notices only

@@ -70,8 +70,14 @@ def test_notebook_started_in_notebooks_writes_under_the_root(checkout):
     nb = checkout / "notebooks" / "02_reward_sanity.ipynb"
     shutil.copy(ROOT / "notebooks" / nb.name, nb)
     out = checkout / "executed.ipynb"
-    pm.execute_notebook(str(nb), str(out), parameters={"interactive": False}, kernel_name="python3",
-                        cwd=str(checkout / "notebooks"), progress_bar=False)
+    pm.execute_notebook(
+        str(nb),
+        str(out),
+        parameters={"interactive": False},
+        kernel_name="python3",
+        cwd=str(checkout / "notebooks"),
+        progress_bar=False,
+    )
     assert (checkout / "figures" / "fig_reward_jitter.png").stat().st_size > 1000
     assert (checkout / "figures" / "tab_reward_variants.md").exists()
     assert not (checkout / "notebooks" / "figures").exists()

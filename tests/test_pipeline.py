@@ -1,12 +1,11 @@
 """`dig-kit reproduce` mechanics on tiny stand-in notebooks: failures, skipping, --only/--from, index."""
 
-
 import nbformat as nbf
 import pytest
 
+from dig_kit.config import load_config, save_config
 from dig_kit.paper import pipeline
 from dig_kit.paper.artifacts import tab5_rows, write_index
-from dig_kit.config import load_config, save_config
 
 pytestmark = pytest.mark.notebooks
 pytest.importorskip("papermill")
@@ -25,15 +24,20 @@ def _notebook(path, body):
 def fake_plan(tmp_path, monkeypatch):
     nbs = tmp_path / "notebooks"
     nbs.mkdir()
-    _notebook(nbs / "a.ipynb", "from dig_kit.paper.figures import save_table\n"
-                               "save_table([{'x': value}], 'tab_a', out_dir, source='test notebook a')")
+    _notebook(
+        nbs / "a.ipynb",
+        "from dig_kit.paper.figures import save_table\n"
+        "save_table([{'x': value}], 'tab_a', out_dir, source='test notebook a')",
+    )
     _notebook(nbs / "b.ipynb", "open(f'{out_dir}/b.txt', 'w').write(str(value))")
     monkeypatch.setattr(pipeline, "NOTEBOOKS", nbs)
     plan = {"value": 1}
 
     def steps(profile, runs, figures, extra=None):
-        return [pipeline.Step("a", "a.ipynb", "a.ipynb", {"out_dir": str(figures), "value": plan["value"]}),
-                pipeline.Step("b", "b.ipynb", "b.ipynb", {"out_dir": str(figures), "value": plan["value"]})]
+        return [
+            pipeline.Step("a", "a.ipynb", "a.ipynb", {"out_dir": str(figures), "value": plan["value"]}),
+            pipeline.Step("b", "b.ipynb", "b.ipynb", {"out_dir": str(figures), "value": plan["value"]}),
+        ]
 
     monkeypatch.setattr(pipeline, "steps", steps)
     return nbs, plan
@@ -53,8 +57,11 @@ def test_runs_then_skips_then_reruns_what_changed(tmp_path, capsys, fake_plan):
     assert "`tab_a`" in index and "a.ipynb (a)" in index and "test notebook a" in index
     rc, out, _ = _run(tmp_path, capsys)
     assert rc == 0 and out.count("skipped") == 2 and "running" not in out
-    _notebook(nbs / "a.ipynb", "from dig_kit.paper.figures import save_table\n"
-                               "save_table([{'x': value + 1}], 'tab_a', out_dir, source='test notebook a v2')")
+    _notebook(
+        nbs / "a.ipynb",
+        "from dig_kit.paper.figures import save_table\n"
+        "save_table([{'x': value + 1}], 'tab_a', out_dir, source='test notebook a v2')",
+    )
     rc, out, _ = _run(tmp_path, capsys)
     assert out.count("running") == 2  # a changed, so b (downstream) reruns too
     rc, out, _ = _run(tmp_path, capsys, only=["b"])
@@ -95,13 +102,21 @@ def test_a_second_reproduce_on_the_same_runs_is_refused_then_a_dead_holder_is_ta
     import textwrap
 
     runs = tmp_path / "runs" / "smoke"
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
         import time
         from dig_kit.runlock import run_lock
         with run_lock({str(runs)!r}, "dig-kit reproduce --profile smoke"):
             print("held", flush=True)
             time.sleep(300)
-    """)], stdout=subprocess.PIPE, text=True)
+    """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         rc, out, err = _run(tmp_path, capsys)
@@ -124,14 +139,30 @@ def test_the_paper_plan_runs_nothing_and_says_what_each_step_launches(tmp_path):
 
     smi = tmp_path / "bin" / "nvidia-smi"
     smi.parent.mkdir()
-    smi.write_text("#!/bin/sh\nfor i in 0 1 2 3 4 5 6 7; do echo \"GPU $i: NVIDIA H200 (UUID: GPU-$i)\"; done\n")
+    smi.write_text('#!/bin/sh\nfor i in 0 1 2 3 4 5 6 7; do echo "GPU $i: NVIDIA H200 (UUID: GPU-$i)"; done\n')
     smi.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
     env.update(PATH=f"{smi.parent}{os.pathsep}{env['PATH']}", HF_HOME=str(tmp_path / "hf"))
     t0 = time.time()
-    res = subprocess.run([sys.executable, "-m", "dig_kit.cli", "reproduce", "--profile", "paper", "--plan",
-                          "--runs-dir", str(tmp_path / "runs"), "--figures", str(tmp_path / "fig")],
-                         capture_output=True, text=True, env=env, timeout=120)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dig_kit.cli",
+            "reproduce",
+            "--profile",
+            "paper",
+            "--plan",
+            "--runs-dir",
+            str(tmp_path / "runs"),
+            "--figures",
+            str(tmp_path / "fig"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert res.returncode == 0, res.stderr
     assert time.time() - t0 < 60
     out = res.stdout
@@ -139,7 +170,7 @@ def test_the_paper_plan_runs_nothing_and_says_what_each_step_launches(tmp_path):
     names = [s.name for s in pipeline.steps("paper", tmp_path, tmp_path)]
     for i, name in enumerate(names, 1):
         assert f"[{i}/{len(names)}] {name}" in out
-    train1 = out[out.index("] train1"):out.index("] train2")]
+    train1 = out[out.index("] train1") : out.index("] train2")]
     assert "to run" in train1 and "GPU-h (estimate)" in train1
     assert "accelerate launch, 8 process(es) x 1 node(s) = 8, fsdp_full_shard.yaml" in train1
     assert "Qwen/Qwen3-VL-4B-Thinking: MISSING" in train1  # not in this (empty) Hugging Face cache
@@ -157,14 +188,19 @@ def test_the_readme_lists_the_plans_gpu_hour_estimates():
     cfg = load_config("paper")
     for stage in (1, 2, 3):
         assert f"| train{stage} | ~{plan.stage_gpu_hours(cfg, stage):.1f} GPU-h |" in readme
-    for name, value in (("GEN_TOKENS_PER_GPU_S", "6,000 tokens/s"), ("TRAIN_MFU", "35%"),
-                        ("MEAN_COMPLETION_TOKENS", "600 tokens")):
+    for name, value in (
+        ("GEN_TOKENS_PER_GPU_S", "6,000 tokens/s"),
+        ("TRAIN_MFU", "35%"),
+        ("MEAN_COMPLETION_TOKENS", "600 tokens"),
+    ):
         assert value in readme, name
 
 
 def test_profile_differences_are_the_presets_reproduce_values(tmp_path):
-    smoke = {s.name: s.params for s in pipeline.steps("smoke", tmp_path, tmp_path,
-                                                      ["reproduce.eval_limit=2", "reproduce.render_workers=3"])}
+    smoke = {
+        s.name: s.params
+        for s in pipeline.steps("smoke", tmp_path, tmp_path, ["reproduce.eval_limit=2", "reproduce.render_workers=3"])
+    }
     assert smoke["render"]["workers"] == 3  # an override of the section reaches the step
     assert smoke["evaluate"]["limit"] == smoke["ablations"]["limit"] == 2
     assert smoke["evaluate"]["max_new_tokens"] == 16 and smoke["twin"]["max_new_tokens"] == 32

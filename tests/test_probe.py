@@ -8,8 +8,10 @@ import pytest
 
 from dig_kit.evaluation.probe import coordinate_report
 
-ROWS = [{"boxes": [[48, 32, 96, 96]], "width": 480, "height": 320},
-        {"boxes": [[240, 160, 300, 240], [10, 10, 50, 40]], "width": 480, "height": 320}]
+ROWS = [
+    {"boxes": [[48, 32, 96, 96]], "width": 480, "height": 320},
+    {"boxes": [[240, 160, 300, 240], [10, 10, 50, 40]], "width": 480, "height": 320},
+]
 
 
 def _answer(boxes):
@@ -52,16 +54,50 @@ def test_probe_command_runs_the_tiny_model(tmp_path):
 
     model = build_tiny_model(tmp_path / "tiny")
     data = tmp_path / "data"
-    render_dataset(load_config("smoke", ["data.render.width=96", "data.render.height=64", "data.render.samples=2",
-                                         "data.render.min_visible_pixels=6", "data.scene.max_objects=5"]),
-                   data, subsets=["eval"], num_pairs=2, progress=False)
-    res = subprocess.run([sys.executable, "-m", "dig_kit.cli", "probe", "--model", str(model), "--data", str(data),
-                          "--num-pairs", "2", "--backend", "transformers", "--max-new-tokens", "8"],
-                         capture_output=True, text=True, timeout=600)
+    render_dataset(
+        load_config(
+            "smoke",
+            [
+                "data.render.width=96",
+                "data.render.height=64",
+                "data.render.samples=2",
+                "data.render.min_visible_pixels=6",
+                "data.scene.max_objects=5",
+            ],
+        ),
+        data,
+        subsets=["eval"],
+        num_pairs=2,
+        progress=False,
+    )
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dig_kit.cli",
+            "probe",
+            "--model",
+            str(model),
+            "--data",
+            str(data),
+            "--num-pairs",
+            "2",
+            "--backend",
+            "transformers",
+            "--max-new-tokens",
+            "8",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     report = json.loads(res.stdout)
     assert report["pairs"] == 2 and set(report["reward"]) == {"abs", "rel1000", "rel1"}
     assert report["boxes"] == 0 and report["recommended"] is None  # a random tiny model writes no boxes
-    bad = subprocess.run([sys.executable, "-m", "dig_kit.cli", "probe", "--model", str(model), "--data",
-                          str(tmp_path / "missing")], capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, "-m", "dig_kit.cli", "probe", "--model", str(model), "--data", str(tmp_path / "missing")],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and "probe: error" in bad.stderr

@@ -37,7 +37,7 @@ def test_a_sphere_covers_its_projected_disc():
 
 def test_projection_is_a_pinhole_looking_at_the_target():
     cam = _scene({"shape": "cube", "size": "small", "x": 0.0, "y": 0.0}).camera
-    (x, y), = raycast.project(cam, np.array([cam.look_at]), W, H)
+    ((x, y),) = raycast.project(cam, np.array([cam.look_at]), W, H)
     assert (x, y) == pytest.approx((W / 2, H / 2), abs=1e-9)
     loc, right, up, fwd = raycast.camera_basis(cam)
     assert up[2] > 0 and abs(right[2]) < 1e-12  # no roll: the horizon stays level
@@ -93,12 +93,21 @@ def test_attempts_failing_on_the_ray_cast_pass_cost_no_render(tmp_path):
     need = visible_threshold(cfg.data.render)
     for r in rows:
         assert min(o["visible_pixels"] for k in ("objects_before", "objects_after") for o in r[k]) >= need
-        assert all(d["occupied_before"] <= cfg.data.render.max_add_occupancy for d in r["differences"] if d["type"] == "add")
+        assert all(
+            d["occupied_before"] <= cfg.data.render.max_add_occupancy for d in r["differences"] if d["type"] == "add"
+        )
 
 
 def test_an_impossible_visibility_rule_renders_nothing(tmp_path):
-    cfg = load_config("paper", ["data.render.width=240", "data.render.height=160", "data.render.max_attempts=3",
-                                "data.render.min_visible_pixels=1500"])
+    cfg = load_config(
+        "paper",
+        [
+            "data.render.width=240",
+            "data.render.height=160",
+            "data.render.max_attempts=3",
+            "data.render.min_visible_pixels=1500",
+        ],
+    )
     fake = RayCastRenderer(cfg.data.render)
     with pytest.raises(RenderError, match="1500 visible pixels"):
         render_pair(fake, cfg.data, "stage1", cfg.data.subsets["stage1"], 0, tmp_path)

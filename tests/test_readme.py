@@ -53,8 +53,11 @@ def test_links_lead_to_files_and_headings_that_exist(path):
         if not where.exists():
             missing.append(target)
         elif anchor and where.suffix == ".md":
-            heads = anchors if where == path else {_slug(m) for m in re.findall(
-                r"^#{1,6} (.+)$", where.read_text(), re.MULTILINE)}
+            heads = (
+                anchors
+                if where == path
+                else {_slug(m) for m in re.findall(r"^#{1,6} (.+)$", where.read_text(), re.MULTILINE)}
+            )
             if anchor not in heads:
                 missing.append(target)
     assert missing == []

@@ -20,8 +20,13 @@ from dig_kit.scenes import SceneSpec
 pytestmark = pytest.mark.blender
 bpy = pytest.importorskip("bpy")
 
-TINY = ["data.render.width=96", "data.render.height=64", "data.render.samples=4",
-        "data.render.min_visible_pixels=6", "data.scene.max_objects=6"]
+TINY = [
+    "data.render.width=96",
+    "data.render.height=64",
+    "data.render.samples=4",
+    "data.render.min_visible_pixels=6",
+    "data.scene.max_objects=6",
+]
 DIG_KIT = [sys.executable, "-m", "dig_kit.cli"]
 
 
@@ -33,8 +38,22 @@ def renderer():
 
 
 def _one_object_scene(shape, x=0.0, y=0.0):
-    return SceneSpec.from_dict({"objects": [{"id": 0, "shape": shape, "color": "red", "size": "large",
-                                             "material": "matte", "x": x, "y": y, "rotation": 30.0}]})
+    return SceneSpec.from_dict(
+        {
+            "objects": [
+                {
+                    "id": 0,
+                    "shape": shape,
+                    "color": "red",
+                    "size": "large",
+                    "material": "matte",
+                    "x": x,
+                    "y": y,
+                    "rotation": 30.0,
+                }
+            ]
+        }
+    )
 
 
 @pytest.mark.parametrize("shape", ["cube", "sphere", "cylinder"])
@@ -74,8 +93,10 @@ def test_annotations_match_the_object_index_passes(dataset, renderer, tmp_path):
     need = visible_threshold(cfg.data.render)
     W, H = cfg.data.render.width, cfg.data.render.height
     for row in _rows(dataset):
-        idx = {"before": _index_of(renderer, row["before_scene"], tmp_path),
-               "after": _index_of(renderer, row["after_scene"], tmp_path)}
+        idx = {
+            "before": _index_of(renderer, row["before_scene"], tmp_path),
+            "after": _index_of(renderer, row["after_scene"], tmp_path),
+        }
         assert row["boxes"] == [d["bbox"] for d in row["differences"]]
         for k in ("before", "after"):
             objs = row[f"objects_{k}"]
@@ -93,7 +114,9 @@ def test_annotations_match_the_object_index_passes(dataset, renderer, tmp_path):
             b = {o["id"]: o for o in row["objects_before"]}.get(d["object_id"])
             a = {o["id"]: o for o in row["objects_after"]}.get(d["object_id"])
             assert (b is None) == (d["type"] == "add") and (a is None) == (d["type"] == "remove")
-            assert d["bbox_full_before"] == (b and b["bbox_full"]) and d["bbox_visible_after"] == (a and a["bbox_visible"])
+            assert d["bbox_full_before"] == (b and b["bbox_full"]) and d["bbox_visible_after"] == (
+                a and a["bbox_visible"]
+            )
             assert d["bbox"] == (d["bbox_full_after"] if d["type"] == "add" else d["bbox_full_before"])
             if d["type"] == "add":  # an empty spot: its footprint showed (almost) nothing in the before image
                 footprint = idx["after"] == d["object_id"] + 1
@@ -135,7 +158,7 @@ def test_pixel_difference_concentrates_in_boxes(dataset):
         diff = np.abs(a - b).sum(-1)
         mask = np.zeros(diff.shape, bool)
         for x1, y1, x2, y2 in row["boxes"]:
-            mask[int(y1):int(np.ceil(y2)), int(x1):int(np.ceil(x2))] = True
+            mask[int(y1) : int(np.ceil(y2)), int(x1) : int(np.ceil(x2))] = True
         changed = diff > 30  # clearly changed pixels (sum over RGB)
         assert changed.sum() > 0, row["id"]
         inside_share.append((changed & mask).sum() / changed.sum())
@@ -152,11 +175,32 @@ def test_dataset_loads_with_hf_datasets(dataset, tmp_path):
     assert set(ds) == {"stage1", "stage3"}
     row = ds["stage1"][0]
     assert row["before"].size == (96, 64) and row["num_differences"] == 1
-    assert {"id", "seed", "subset", "before", "after", "width", "height", "differences", "before_scene",
-            "after_scene"} <= set(row)
+    assert {
+        "id",
+        "seed",
+        "subset",
+        "before",
+        "after",
+        "width",
+        "height",
+        "differences",
+        "before_scene",
+        "after_scene",
+    } <= set(row)
     d = row["differences"][0]
-    assert {"type", "bbox", "before", "after", "visible_pixels_before", "visible_pixels_after", "bbox_full_before",
-            "bbox_visible_before", "bbox_full_after", "bbox_visible_after", "direction"} <= set(d)
+    assert {
+        "type",
+        "bbox",
+        "before",
+        "after",
+        "visible_pixels_before",
+        "visible_pixels_after",
+        "bbox_full_before",
+        "bbox_visible_before",
+        "bbox_full_after",
+        "bbox_visible_after",
+        "direction",
+    } <= set(d)
     o = row["objects_before"][0]
     assert {"id", "shape", "color", "size", "material", "bbox_full", "bbox_visible", "visible_pixels", "mask"} <= set(o)
     assert (Path(dataset) / "config.yaml").exists()
@@ -174,8 +218,11 @@ def test_shards_merge_into_the_same_dataset(dataset, tmp_path):
 
 def test_killed_render_resumes_without_duplicates(tmp_path):
     out = tmp_path / "ds"
-    args = DIG_KIT + ["render", "--preset", "smoke", "--out", str(out), "--subset", "stage3", "--num-pairs", "6",
-                      "--quiet"] + [a for o in TINY for a in ("--set", o)]
+    args = (
+        DIG_KIT
+        + ["render", "--preset", "smoke", "--out", str(out), "--subset", "stage3", "--num-pairs", "6", "--quiet"]
+        + [a for o in TINY for a in ("--set", o)]
+    )
     meta = out / "stage3" / "shard-00000-of-00001" / METADATA
     proc = subprocess.Popen(args, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
@@ -205,15 +252,22 @@ def test_killed_render_resumes_without_duplicates(tmp_path):
         ("data.subsets.stage1.max_differences=5", "data.subsets.stage1.max_differences"),
         ("data.render.min_visible_pixels=5000", "data.render.min_visible_pixels: is impossible"),
         ("data.scene.area=0.4", "raise data.scene.area"),  # three objects cannot fit the floor
-        ("data.render.max_attempts=1 --set data.render.min_visible_pixels=500",  # passes no check: cleaned up
-         "no pair passed the checks in 1 attempts"),
+        (
+            "data.render.max_attempts=1 --set data.render.min_visible_pixels=500",  # passes no check: cleaned up
+            "no pair passed the checks in 1 attempts",
+        ),
     ],
 )
 def test_bad_input_is_named_and_writes_nothing(tmp_path, override, message):
     out = tmp_path / "never"
     sets = TINY[:3] + override.split(" --set ")  # the tiny render settings, then the bad value
-    res = subprocess.run(DIG_KIT + ["render", "--out", str(out), "--num-pairs", "1", "--subset", "stage1"]
-                         + [a for o in sets for a in ("--set", o)], capture_output=True, text=True)
+    res = subprocess.run(
+        DIG_KIT
+        + ["render", "--out", str(out), "--num-pairs", "1", "--subset", "stage1"]
+        + [a for o in sets for a in ("--set", o)],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 2 and message in res.stderr, res.stderr[-2000:]
     assert not out.exists()
 
@@ -226,8 +280,11 @@ def test_an_unwritable_out_is_named_before_anything_is_written(tmp_path):
 
 
 def test_a_dataset_dir_refuses_another_config(dataset):
-    res = subprocess.run(DIG_KIT + ["render", "--out", str(dataset), "--set", "data.seed=99"] +
-                         [a for o in TINY for a in ("--set", o)], capture_output=True, text=True)
+    res = subprocess.run(
+        DIG_KIT + ["render", "--out", str(dataset), "--set", "data.seed=99"] + [a for o in TINY for a in ("--set", o)],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 2 and "different config" in res.stderr
 
 
@@ -250,18 +307,24 @@ def test_export_easyr1_parquet_is_what_easyr1_and_the_reward_read(dataset, tmp_p
 
     from dig_kit.rewards.easyr1 import compute_score, parse_ground_truth
 
-    res = subprocess.run(DIG_KIT + ["export", "--format", "easyr1", "--data", str(dataset), "--out", str(tmp_path)],
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        DIG_KIT + ["export", "--format", "easyr1", "--data", str(dataset), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 0, res.stderr
     rows = {r["id"]: r for r in _rows(dataset)}
     for split in ("stage1", "stage3"):
-        ds = datasets.load_dataset("parquet", data_files=str(tmp_path / f"{split}.parquet"), split="train",
-                                   cache_dir=str(tmp_path / "cache"))
+        ds = datasets.load_dataset(
+            "parquet", data_files=str(tmp_path / f"{split}.parquet"), split="train", cache_dir=str(tmp_path / "cache")
+        )
         assert {"problem", "answer", "images", "id"} <= set(ds.column_names) and len(ds) == 3
         for ex in ds:
             row = rows[ex["id"]]
             # EasyR1 splits the prompt on <image>: one image part per image, before then after
-            assert ex["problem"].count("<image>") == len(ex["images"]) == 2 and ex["problem"].startswith("<image><image>")
+            assert ex["problem"].count("<image>") == len(ex["images"]) == 2 and ex["problem"].startswith(
+                "<image><image>"
+            )
             # the count is stated in the curriculum's stages 1-2 (train.count_hint_stages), as in training
             assert (f"exactly {row['num_differences']} difference" in ex["problem"]) == (split == "stage1")
             assert ex["images"][0].size == (row["width"], row["height"])
@@ -269,9 +332,13 @@ def test_export_easyr1_parquet_is_what_easyr1_and_the_reward_read(dataset, tmp_p
             assert boxes == row["boxes"] and tuple(size) == (row["width"], row["height"])
             perfect = "<answer>" + json.dumps(boxes) + "</answer>"
             assert compute_score([{"response": perfect, "response_length": 10, "ground_truth": ex["answer"]}])[0][
-                "accuracy"] == pytest.approx(1.0)
-    bad = subprocess.run(DIG_KIT + ["export", "--format", "easyr1", "--data", str(tmp_path / "nope"), "--out",
-                                    str(tmp_path / "o2")], capture_output=True, text=True)
+                "accuracy"
+            ] == pytest.approx(1.0)
+    bad = subprocess.run(
+        DIG_KIT + ["export", "--format", "easyr1", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "o2")],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and "not a dig_kit dataset directory" in bad.stderr and not (tmp_path / "o2").exists()
 
 
@@ -295,8 +362,9 @@ print(json.dumps([float(img[idx == i + 1].mean()) for i in range(2)]))
 def test_gray_metal_is_not_rendered_black(tmp_path, env, metal_reads_as_metal):
     # issue 14: without a bright environment for reflections, gray metal averaged ~RGB 64 beside
     # gray matte's ~96 and read as black, not the paper's "silver"
-    out = subprocess.run([sys.executable, "-c", METAL_PROBE, env, str(tmp_path / "m.png")], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", METAL_PROBE, env, str(tmp_path / "m.png")], capture_output=True, text=True, check=True
+    ).stdout
     metal, matte = json.loads(out.strip().splitlines()[-1])
     assert (metal >= 0.9 * matte) == metal_reads_as_metal, (metal, matte)
 

@@ -5,8 +5,8 @@ import sys
 import pytest
 
 from dig_kit.config import load_config
-from dig_kit.render import pool
 from dig_kit.data.writer import render_dataset
+from dig_kit.render import pool
 
 
 def test_env_var_wins_and_must_be_an_interpreter(monkeypatch, tmp_path):
@@ -32,8 +32,10 @@ def test_render_venv_is_found_when_this_environment_has_no_bpy(monkeypatch, tmp_
 def test_worker_without_bpy_fails_before_anything_is_written(monkeypatch, tmp_path):
     # An interpreter whose 'import bpy' fails, as in an environment built without the render extra.
     fake = tmp_path / "python-without-bpy"
-    fake.write_text(f"#!/bin/sh\nexec {sys.executable} -c \"import sys, runpy; sys.modules['bpy'] = None; "
-                    "runpy.run_module('dig_kit.render.pool', run_name='__main__')\"\n")
+    fake.write_text(
+        f"#!/bin/sh\nexec {sys.executable} -c \"import sys, runpy; sys.modules['bpy'] = None; "
+        "runpy.run_module('dig_kit.render.pool', run_name='__main__')\"\n"
+    )
     fake.chmod(0o755)
     monkeypatch.setenv(pool.ENV_VAR, str(fake))
     out = tmp_path / "ds"

@@ -15,20 +15,28 @@ from dig_kit.config import ConfigError, load_config
 from dig_kit.data.reader import METADATA, read_rows
 from dig_kit.render.pool import render_gpus, worker_gpus
 
-TINY = ["data.render.width=64", "data.render.height=48", "data.render.samples=1",
-        "data.render.min_visible_pixels=4", "data.scene.max_objects=4"]
+TINY = [
+    "data.render.width=64",
+    "data.render.height=48",
+    "data.render.samples=1",
+    "data.render.min_visible_pixels=4",
+    "data.scene.max_objects=4",
+]
 
 
 # -- the plan: pure ------------------------------------------------------------------------------
-@pytest.mark.parametrize("workers, gpus, expected", [
-    ("auto", ["0", "1"], ["0", "1"]),               # one worker per GPU
-    ("auto", ["3", "5", "7"], ["3", "5", "7"]),     # the ids CUDA_VISIBLE_DEVICES gave, not 0..n-1
-    ("auto", [], [None]),                           # no GPU: one unpinned worker (Cycles uses every core)
-    (3, ["0", "1"], ["0", "1", "0"]),               # N workers round-robin over the GPUs
-    (1, ["0", "1"], ["0"]),
-    (2, [], [None, None]),                          # no GPU: N unpinned workers, as before
-    ("4", ["GPU-a", "MIG-b"], ["GPU-a", "MIG-b", "GPU-a", "MIG-b"]),  # UUIDs pass through; "4" from papermill
-])
+@pytest.mark.parametrize(
+    "workers, gpus, expected",
+    [
+        ("auto", ["0", "1"], ["0", "1"]),  # one worker per GPU
+        ("auto", ["3", "5", "7"], ["3", "5", "7"]),  # the ids CUDA_VISIBLE_DEVICES gave, not 0..n-1
+        ("auto", [], [None]),  # no GPU: one unpinned worker (Cycles uses every core)
+        (3, ["0", "1"], ["0", "1", "0"]),  # N workers round-robin over the GPUs
+        (1, ["0", "1"], ["0"]),
+        (2, [], [None, None]),  # no GPU: N unpinned workers, as before
+        ("4", ["GPU-a", "MIG-b"], ["GPU-a", "MIG-b", "GPU-a", "MIG-b"]),  # UUIDs pass through; "4" from papermill
+    ],
+)
 def test_worker_gpu_assignment(workers, gpus, expected):
     assert worker_gpus(workers, gpus) == expected
 
@@ -77,9 +85,32 @@ def test_auto_starts_one_pinned_worker_per_visible_gpu_and_renders(tmp_path):
     out = tmp_path / "ds"
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "0,1"}
     sets = [a for kv in TINY + ["data.render.device=auto"] for a in ("--set", kv)]
-    r = subprocess.run([sys.executable, "-m", "dig_kit.cli", "render", "--preset", "smoke", *sets, "--out", str(out),
-                        "--subset", "stage1", "--subset", "stage3", "--num-pairs", "2", "--workers", "auto",
-                        "--quiet"], capture_output=True, text=True, env=env, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dig_kit.cli",
+            "render",
+            "--preset",
+            "smoke",
+            *sets,
+            "--out",
+            str(out),
+            "--subset",
+            "stage1",
+            "--subset",
+            "stage3",
+            "--num-pairs",
+            "2",
+            "--workers",
+            "auto",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     summary = json.loads(r.stdout.strip().splitlines()[-1])
     # two workers, pinned to GPU "0" and "1"; Cycles found no GPU behind them, so each renders on the CPU
@@ -112,10 +143,25 @@ def test_a_cpu_render_device_ignores_the_gpus(tmp_path, monkeypatch):
     from dig_kit.data.writer import render_dataset
 
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
-    summary = render_dataset(load_config("smoke", TINY + ["data.render.device=cpu"]), tmp_path, subsets=["stage1"],
-                             num_pairs=1, workers="auto", progress=False)
+    summary = render_dataset(
+        load_config("smoke", TINY + ["data.render.device=cpu"]),
+        tmp_path,
+        subsets=["stage1"],
+        num_pairs=1,
+        workers="auto",
+        progress=False,
+    )
     assert summary["workers"] == [{"gpu": None, "device": "cpu"}]  # 1 worker, not pinned
     assert summary["rendered"] == 1
     # nothing left to render: no worker starts
-    assert render_dataset(load_config("smoke", TINY + ["data.render.device=cpu"]), tmp_path, subsets=["stage1"],
-                          num_pairs=1, workers="auto", progress=False)["workers"] == []
+    assert (
+        render_dataset(
+            load_config("smoke", TINY + ["data.render.device=cpu"]),
+            tmp_path,
+            subsets=["stage1"],
+            num_pairs=1,
+            workers="auto",
+            progress=False,
+        )["workers"]
+        == []
+    )

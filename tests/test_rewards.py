@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from dig_kit.paper.case_study import CASE_STUDY_BOXES, CASE_STUDY_IMAGE_SIZE, CASE_STUDY_OUTPUT
 from dig_kit.rewards import (
     DigRewardOptions,
     dig_reward,
@@ -17,7 +18,6 @@ from dig_kit.rewards import (
     parse_twin_answer,
     twin_reward,
 )
-from dig_kit.paper.case_study import CASE_STUDY_BOXES, CASE_STUDY_IMAGE_SIZE, CASE_STUDY_OUTPUT
 
 GT = [[10, 10, 50, 50], [100, 100, 160, 140]]
 SIZE = (200, 200)
@@ -47,7 +47,11 @@ DIG_CASES = [
     # one miss: precision 1, recall 1/2, F1 2/3; mIoU over the one matched pair stays 1
     ("[[10, 10, 50, 50]]", {}, dict(precision=1.0, recall=0.5, f1=2 / 3, miou=1.0, overall=overall(2 / 3, 1.0))),
     # one extra (false) box: precision 2/3, recall 1, F1 0.8, mIoU 1
-    ("[[10,10,50,50],[100,100,160,140],[170,170,190,190]]", {}, dict(precision=2 / 3, recall=1.0, f1=0.8, overall=overall(0.8, 1.0))),
+    (
+        "[[10,10,50,50],[100,100,160,140],[170,170,190,190]]",
+        {},
+        dict(precision=2 / 3, recall=1.0, f1=0.8, overall=overall(0.8, 1.0)),
+    ),
     # duplicate predictions: only one can match G1, the duplicate is matched to G2 with IoU 0
     ("[[10, 10, 50, 50], [10, 10, 50, 50]]", {}, dict(tp=1, f1=0.5, miou=0.5, overall=overall(0.5, 0.5))),
     # loose box (IoU 15/40 = 0.375 < tau): matched, counts in mIoU, not a true positive
@@ -63,7 +67,11 @@ DIG_CASES = [
     # a NaN box and a 5-number box are dropped, the valid one still counts
     ("[[10, 10, 50, 50], [NaN, 1, 2, 3], [1, 2, 3, 4, 5]]", {}, dict(num_pred=1, recall=0.5)),
     # Qwen-style objects with bbox_2d and label
-    ('[{"bbox_2d": [10, 10, 50, 50], "label": "cube"}, {"bbox_2d": [100, 100, 160, 140], "label": "sphere"}]', {}, dict(overall=1.0)),
+    (
+        '[{"bbox_2d": [10, 10, 50, 50], "label": "cube"}, {"bbox_2d": [100, 100, 160, 140], "label": "sphere"}]',
+        {},
+        dict(overall=1.0),
+    ),
     # the bare comma-separated sequence Qwen3-VL writes (slides' example answer)
     ("[10, 10, 50, 50], [100, 100, 160, 140]", {}, dict(overall=1.0)),
     # a single bare box
@@ -75,7 +83,11 @@ DIG_CASES = [
     # coordinate convention rel1 (fractions)
     ("[[0.05, 0.05, 0.25, 0.25], [0.5, 0.5, 0.8, 0.7]]", {"coord_format": "rel1"}, dict(overall=1.0)),
     # convention mistake: fractions read as pixels are sub-pixel boxes, IoU ~ 0; format reward only
-    ("[[0.05, 0.05, 0.25, 0.25], [0.5, 0.5, 0.8, 0.7]]", {}, dict(format=1.0, f1=0.0, overall=pytest.approx(0.1, abs=1e-3))),
+    (
+        "[[0.05, 0.05, 0.25, 0.25], [0.5, 0.5, 0.8, 0.7]]",
+        {},
+        dict(format=1.0, f1=0.0, overall=pytest.approx(0.1, abs=1e-3)),
+    ),
     # max_count normalisation: summed IoU 1 over max(N=1, M=2)
     ("[[10, 10, 50, 50]]", {"iou_normalization": "max_count"}, dict(miou=0.5)),
     # the last <answer> wins over text outside it
@@ -85,7 +97,11 @@ DIG_CASES = [
     # trl conversational completion
     ([{"role": "assistant", "content": "[[10,10,50,50],[100,100,160,140]]"}], {}, dict(overall=1.0)),
     # conversational completion with multimodal content parts
-    ([{"role": "assistant", "content": [{"type": "text", "text": "[[10,10,50,50],[100,100,160,140]]"}]}], {}, dict(overall=1.0)),
+    (
+        [{"role": "assistant", "content": [{"type": "text", "text": "[[10,10,50,50],[100,100,160,140]]"}]}],
+        {},
+        dict(overall=1.0),
+    ),
     # None (nothing generated)
     (None, {}, dict(overall=0.0, format=0.0)),
 ]

@@ -67,7 +67,9 @@ class EasyR1Loader:
         self.reward_type = getattr(module, "REWARD_TYPE", "batch")
 
     def compute_reward(self, responses: list[str], ground_truths: list) -> tuple[list[float], dict[str, float]]:
-        inputs = [{"response": r, "response_length": len(r), "ground_truth": g} for r, g in zip(responses, ground_truths)]
+        inputs = [
+            {"response": r, "response_length": len(r), "ground_truth": g} for r, g in zip(responses, ground_truths)
+        ]
         if self.reward_type == "batch":
             scores = self.reward_fn(inputs)
         elif self.reward_type == "sequential":
@@ -112,8 +114,13 @@ def test_twin_module_in_batch_mode(tmp_path):
     path = _outside_the_package(easyr1_twin_module, tmp_path)
     loader = EasyR1Loader(f"{path}:compute_score")
     assert (loader.reward_type, loader.reward_name) == ("batch", "twin")
-    cases = [("<answer>no</answer>", "no"), ("They differ. <answer>yes</answer>", "no"), ("2", "2"), ("none", "0"),
-             ("I cannot tell.", "yes")]
+    cases = [
+        ("<answer>no</answer>", "no"),
+        ("They differ. <answer>yes</answer>", "no"),
+        ("2", "2"),
+        ("none", "0"),
+        ("I cannot tell.", "yes"),
+    ]
     rewards, metrics = loader.compute_reward([c for c, _ in cases], [y for _, y in cases])
     assert rewards == [twin_reward(c, y)["overall"] for c, y in cases] == [1.0, 0.0, 1.0, 1.0, 0.0]
     assert metrics["format"] == pytest.approx(0.8)
@@ -134,8 +141,9 @@ def _reward_keys_in(doc: str) -> set[str]:
 def test_documented_config_is_what_easyr1_accepts(module):
     keys = _reward_keys_in(module.__doc__)
     assert "reward_function" in keys and keys <= EASYR1_REWARD_KEYS, keys - EASYR1_REWARD_KEYS
-    target = yaml.safe_load(textwrap.dedent(re.search(r"^( *)worker:\n(?:\1 .*\n)+", module.__doc__, re.M)
-                                            .group(0)))["worker"]["reward"]["reward_function"]
+    target = yaml.safe_load(textwrap.dedent(re.search(r"^( *)worker:\n(?:\1 .*\n)+", module.__doc__, re.M).group(0)))[
+        "worker"
+    ]["reward"]["reward_function"]
     file, func = target.rsplit(":", 1)
     assert file.endswith(f"dig_kit/rewards/{Path(module.__file__).name}") and callable(getattr(module, func))
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 import dig_kit.rewards.easyr1 as easyr1_module
-from dig_kit.rewards import dig_reward, make_ground_truth, make_trl_rewards, make_twin_trl_reward
 from dig_kit.paper.case_study import CASE_STUDY_BOXES, CASE_STUDY_OUTPUT
+from dig_kit.rewards import dig_reward, make_ground_truth, make_trl_rewards, make_twin_trl_reward
 
 GT = [[10, 10, 50, 50], [100, 100, 160, 140]]
 COMPLETIONS = [
@@ -91,7 +91,9 @@ def test_trl_reward_is_picklable_and_keeps_name():
 
 def test_trl_twin_reward():
     func = make_twin_trl_reward()
-    rewards, metrics, _ = trl_call(func, ["<answer>yes</answer>", "no", "<answer>2</answer>", "x"], answer=["yes", "yes", "2", None])
+    rewards, metrics, _ = trl_call(
+        func, ["<answer>yes</answer>", "no", "<answer>2</answer>", "x"], answer=["yes", "yes", "2", None]
+    )
     assert rewards == [1.0, 0.0, 1.0, None]
     assert metrics["twin/format"] == [1.0]
 
@@ -134,5 +136,7 @@ def test_easyr1_options_sequential_mode_and_ground_truth_forms():
 
 def test_easyr1_twin():
     module = _load_like_easyr1(Path(easyr1_module.__file__))
-    scores = module.compute_twin_score([{"response": "<answer>no</answer>", "ground_truth": "no"}, {"response": "3", "ground_truth": "2"}])
+    scores = module.compute_twin_score(
+        [{"response": "<answer>no</answer>", "ground_truth": "no"}, {"response": "3", "ground_truth": "2"}]
+    )
     assert [s["overall"] for s in scores] == [1.0, 0.0]

@@ -9,11 +9,11 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dig_kit.paper.synthetic_outputs import STYLES, random_completions, random_gt_boxes, render_completion
 from dig_kit.rewards import dig_reward, dig_reward_batch, dig_reward_reference, parse_boxes, twin_reward
 from dig_kit.rewards.geometry import COORD_FORMATS, box_iou, iou_matrix, pixel_boxes, to_pixels
 from dig_kit.rewards.matching import match_stats, match_stats_batch, match_stats_one
 from dig_kit.rewards.parsing import raw_numbers
-from dig_kit.paper.synthetic_outputs import STYLES, random_completions, random_gt_boxes, render_completion
 
 SIZE = (200, 160)
 FLOAT_KEYS = ("overall", "format", "accuracy", "f1", "miou", "precision", "recall")
@@ -21,9 +21,9 @@ SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 
 coord = st.floats(min_value=-20, max_value=220, allow_nan=False, width=32)
 box = st.lists(coord, min_size=4, max_size=4)
-gt_box = st.tuples(
-    st.integers(0, 150), st.integers(0, 120), st.integers(5, 50), st.integers(5, 40)
-).map(lambda t: [t[0], t[1], t[0] + t[2], t[1] + t[3]])
+gt_box = st.tuples(st.integers(0, 150), st.integers(0, 120), st.integers(5, 50), st.integers(5, 40)).map(
+    lambda t: [t[0], t[1], t[0] + t[2], t[1] + t[3]]
+)
 gt_boxes = st.lists(gt_box, min_size=1, max_size=4)
 styles = st.sampled_from(STYLES)
 
@@ -97,7 +97,11 @@ def test_batched_fast_path_equals_scipy(seed, tau):
     for _ in range(int(rng.integers(1, 12))):
         gt = np.asarray(random_gt_boxes(rng, int(rng.integers(0, 5)), SIZE, 8, 60)).reshape(-1, 4)
         n = int(rng.integers(0, 8))
-        src = gt[rng.integers(0, len(gt), n)] if len(gt) and rng.random() < 0.8 else np.asarray(random_gt_boxes(rng, n, SIZE, 8, 60)).reshape(-1, 4)
+        src = (
+            gt[rng.integers(0, len(gt), n)]
+            if len(gt) and rng.random() < 0.8
+            else np.asarray(random_gt_boxes(rng, n, SIZE, 8, 60)).reshape(-1, 4)
+        )
         pred = src + rng.normal(0, rng.choice([0.0, 3.0, 15.0]), src.shape)
         if n and rng.random() < 0.3:  # exact duplicates: ties in the IoU matrix
             pred = np.concatenate([pred, pred[:1]])
@@ -120,8 +124,11 @@ raw_number = st.one_of(st.floats(width=64), st.integers(-2000, 2000), st.floats(
 
 
 @SETTINGS
-@given(raw=st.lists(st.lists(raw_number, min_size=4, max_size=4), max_size=8), fmt=st.sampled_from(COORD_FORMATS),
-       size=st.sampled_from([(480, 320), (1, 1), None]))
+@given(
+    raw=st.lists(st.lists(raw_number, min_size=4, max_size=4), max_size=8),
+    fmt=st.sampled_from(COORD_FORMATS),
+    size=st.sampled_from([(480, 320), (1, 1), None]),
+)
 def test_plain_python_pixels_equal_numpy_pixels(raw, fmt, size):
     """pixel_boxes (one response, Python) keeps exactly to_pixels' valid boxes, NaN, inf,
     overflow, inverted and out-of-image boxes included."""
@@ -183,7 +190,10 @@ def test_group_batch_equals_reference_on_realistic_outputs(seed):
 json_ish = st.text(alphabet='[]{},.:0123456789-+eE"/ \nNaIfinty_bo2dlx<>answer', max_size=120)
 json_values = st.recursive(
     st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=5),
-    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.sampled_from(["bbox_2d", "bbox", "label"]), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=5)
+        | st.dictionaries(st.sampled_from(["bbox_2d", "bbox", "label"]), children, max_size=3)
+    ),
     max_leaves=20,
 )
 

@@ -36,7 +36,10 @@ def test_variant_table_tells_the_slides_story():
     # F1-only: loose boxes score like exact ones
     assert rows["all 3 found, loose (IoU 0.55)"]["format_f1"] == pytest.approx(perfect["format_f1"])
     # the paper's reward separates both from the perfect answer
-    assert rows["1 exact box, 2 missed"]["format_iou_f1"] < 0.9 and rows["all 3 found, loose (IoU 0.55)"]["format_iou_f1"] < 0.9
+    assert (
+        rows["1 exact box, 2 missed"]["format_iou_f1"] < 0.9
+        and rows["all 3 found, loose (IoU 0.55)"]["format_iou_f1"] < 0.9
+    )
 
 
 def test_case_study_table_first_row_is_perfect():

@@ -5,12 +5,22 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dig_kit.config import ConfigError, load_config
 from dig_kit.scenes import (
-    COLORS, MATERIALS, SHAPES, SIZES, ChangeError, SceneError, SceneSpec, apply_changes, jitter_view,
-    sample_pair, sample_scene,
+    COLORS,
+    MATERIALS,
+    SHAPES,
+    SIZES,
+    ChangeError,
+    SceneError,
+    SceneSpec,
+    apply_changes,
+    jitter_view,
+    sample_pair,
+    sample_scene,
 )
 from dig_kit.scenes.attributes import srgb_to_linear
 
@@ -148,8 +158,20 @@ def test_jitter_view_keeps_objects_and_moves_camera():
 
 # -- bad input ----------------------------------------------------------------------------
 def _scene_dict(n=3, shape="cube"):
-    return {"objects": [{"id": i, "shape": shape, "color": "red", "size": "small", "material": "metal",
-                         "x": -2.5 + 1.5 * (i % 4), "y": -2.5 + 1.5 * (i // 4)} for i in range(n)]}
+    return {
+        "objects": [
+            {
+                "id": i,
+                "shape": shape,
+                "color": "red",
+                "size": "small",
+                "material": "metal",
+                "x": -2.5 + 1.5 * (i % 4),
+                "y": -2.5 + 1.5 * (i // 4),
+            }
+            for i in range(n)
+        ]
+    }
 
 
 def test_unknown_shape_is_named():

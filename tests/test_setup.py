@@ -65,11 +65,18 @@ def test_locks_resolve_on_the_public_index_alone():
         pytest.skip("uv is not installed (dev extra): cannot resolve the locks")
     if not _index_reachable():
         pytest.skip("the public index (pypi.org) is not reachable from here: lock resolution not checked")
-    r = subprocess.run(["bash", "scripts/lock.sh", "--check"], cwd=ROOT, env={**os.environ, "UV": uv},
-                       capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        ["bash", "scripts/lock.sh", "--check"],
+        cwd=ROOT,
+        env={**os.environ, "UV": uv},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, (
         "locks/ no longer match pyproject.toml on the public index; run `bash scripts/lock.sh`.\n"
-        + r.stdout[-4000:] + r.stderr[-4000:]
+        + r.stdout[-4000:]
+        + r.stderr[-4000:]
     )
     assert "locks are up to date" in r.stdout
 
@@ -87,8 +94,9 @@ def _setup(repo: Path, *args: str, path_prefix: str = "", **env: str):
     full = {**os.environ, **env}
     if path_prefix:
         full["PATH"] = path_prefix + os.pathsep + full["PATH"]
-    return subprocess.run(["bash", str(repo / "scripts/setup.sh"), *args], capture_output=True, text=True,
-                          env=full, timeout=120)
+    return subprocess.run(
+        ["bash", str(repo / "scripts/setup.sh"), *args], capture_output=True, text=True, env=full, timeout=120
+    )
 
 
 def test_setup_names_a_missing_python(repo_copy):
@@ -100,8 +108,10 @@ def test_setup_names_a_missing_python(repo_copy):
 def test_setup_refuses_another_python_version(repo_copy, tmp_path_factory):
     # a stand-in interpreter that reports Python 3.12 (real ones may be missing on a CI machine)
     fake = tmp_path_factory.mktemp("bin") / "python3.12"
-    fake.write_text(f"#!/bin/sh\nexec {sys.executable} -c 'import sys, platform; sys.version_info = (3, 12, 0); "
-                    "platform.python_version = lambda: \"3.12.0\"; exec(sys.argv[1])' \"$2\"\n")
+    fake.write_text(
+        f"#!/bin/sh\nexec {sys.executable} -c 'import sys, platform; sys.version_info = (3, 12, 0); "
+        'platform.python_version = lambda: "3.12.0"; exec(sys.argv[1])\' "$2"\n'
+    )
     fake.chmod(0o755)
     r = _setup(repo_copy, PYTHON=str(fake))
     assert r.returncode != 0 and "is Python 3.12.0" in r.stderr and "need 3.11" in r.stderr, r.stderr
@@ -110,8 +120,10 @@ def test_setup_refuses_another_python_version(repo_copy, tmp_path_factory):
 
 def test_setup_checks_free_disk(repo_copy, tmp_path_factory):
     bin_dir = tmp_path_factory.mktemp("fakebin")
-    (bin_dir / "df").write_text("#!/bin/sh\necho 'Filesystem 1024-blocks Used Available Capacity Mounted'\n"
-                                "echo '/dev/x 1000000 900000 100000 90% /'\n")
+    (bin_dir / "df").write_text(
+        "#!/bin/sh\necho 'Filesystem 1024-blocks Used Available Capacity Mounted'\n"
+        "echo '/dev/x 1000000 900000 100000 90% /'\n"
+    )
     (bin_dir / "df").chmod(0o755)
     r = _setup(repo_copy, path_prefix=str(bin_dir), PYTHON=PY311)
     assert r.returncode != 0 and "GiB free" in r.stderr and "needs about 4 GiB" in r.stderr, r.stderr
@@ -168,7 +180,9 @@ def test_environment_files_are_what_setup_installs(kind):
     # conda gives Python and pip, nothing else: every other package comes from the lock
     assert conda == [f"python={facts['python']}", facts["pip"]], ENV_FILES[kind].name
     want = ([f"--extra-index-url {facts['index']}"] if facts[kind]["cpu_torch"] else []) + [
-        f"-c {facts[kind]['lock']}", f"-e .[{facts[kind]['extras']}]"]
+        f"-c {facts[kind]['lock']}",
+        f"-e .[{facts[kind]['extras']}]",
+    ]
     assert pip == want, f"{ENV_FILES[kind].name}'s pip section differs from scripts/setup.sh's {kind} install"
     assert (ROOT / facts[kind]["lock"]).is_file()
 
@@ -186,9 +200,31 @@ def _pip_resolve(kind: str, tmp: Path) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}
     env["PIP_CONFIG_FILE"] = os.devnull  # this machine's pip configuration (local wheel dirs) ignored
     return subprocess.Popen(
-        [sys.executable, "-m", "pip", "install", "-U", "-r", reqs.name, "--exists-action=b", "--dry-run",
-         "--ignore-installed", "--quiet", "--retries", "0", "--timeout", "30", "--report", "report.json"],
-        cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-U",
+            "-r",
+            reqs.name,
+            "--exists-action=b",
+            "--dry-run",
+            "--ignore-installed",
+            "--quiet",
+            "--retries",
+            "0",
+            "--timeout",
+            "30",
+            "--report",
+            "report.json",
+        ],
+        cwd=work,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _pins_for_this_python(path: Path) -> dict[str, str]:
@@ -215,7 +251,9 @@ def test_environment_files_resolve_to_the_locks_pins(tmp_path):
         assert proc.returncode == 0, f"pip cannot install {ENV_FILES[kind].name}'s pip section:\n{out[-4000:]}"
         report = json.loads((tmp_path / kind / "report.json").read_text())
         pins = _pins_for_this_python(ROOT / _setup_facts()[kind]["lock"])
-        got = {re.sub(r"[-_.]+", "-", i["metadata"]["name"].lower()): i["metadata"]["version"] for i in report["install"]}
+        got = {
+            re.sub(r"[-_.]+", "-", i["metadata"]["name"].lower()): i["metadata"]["version"] for i in report["install"]
+        }
         kit = got.pop("dig-kit")
         assert kit, "the kit itself is installed (-e .)"
         off = {n: (v, pins.get(n)) for n, v in got.items() if pins.get(n) != v.split("+")[0]}

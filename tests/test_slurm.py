@@ -16,8 +16,13 @@ from dig_kit.config import load_config
 
 ROOT = Path(__file__).parents[1]
 STANDINS = ROOT / "tests" / "slurm"
-TINY_DATA = ["data.render.width=96", "data.render.height=64", "data.render.samples=2",
-             "data.render.min_visible_pixels=6", "data.scene.max_objects=5"]
+TINY_DATA = [
+    "data.render.width=96",
+    "data.render.height=64",
+    "data.render.samples=2",
+    "data.render.min_visible_pixels=6",
+    "data.scene.max_objects=5",
+]
 
 
 def _env(**extra) -> dict:
@@ -27,8 +32,14 @@ def _env(**extra) -> dict:
 
 
 def _sbatch(script: str, args: list[str], env: dict, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(["sbatch", *args, str(ROOT / "configs" / "slurm" / script)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        ["sbatch", *args, str(ROOT / "configs" / "slurm" / script)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def _ours(marker: str) -> list[str]:
@@ -59,22 +70,31 @@ def reference(tmp_path_factory):
     from dig_kit.data.writer import render_dataset
 
     out = tmp_path_factory.mktemp("slurm") / "reference"
-    render_dataset(load_config("smoke", TINY_DATA), out, subsets=["stage1", "stage3", "eval"], num_pairs=4,
-                   progress=False)
+    render_dataset(
+        load_config("smoke", TINY_DATA), out, subsets=["stage1", "stage3", "eval"], num_pairs=4, progress=False
+    )
     return out
 
 
 # -- the stand-ins themselves ----------------------------------------------------------------------
 def test_the_standins_set_what_slurm_sets(tmp_path):
     script = tmp_path / "job.sbatch"
-    script.write_text("#!/bin/bash\n#SBATCH --array=3-5\n#SBATCH --nodes=2\n#SBATCH --output=unused.log\n"
-                      "set -euo pipefail\n"
-                      "echo \"batch $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT $SLURM_NNODES "
-                      "$(scontrol show hostnames \"$SLURM_JOB_NODELIST\" | head -n 1) $PWD\"\n"
-                      "srun --ntasks-per-node=2 bash -c 'echo step $SLURM_PROCID $SLURM_NODEID $SLURM_LOCALID "
-                      "$SLURM_NTASKS'\n")
-    res = subprocess.run(["sbatch", f"--output={tmp_path}/%a.log", str(script)], cwd=tmp_path, env=_env(),
-                         capture_output=True, text=True, timeout=60)
+    script.write_text(
+        "#!/bin/bash\n#SBATCH --array=3-5\n#SBATCH --nodes=2\n#SBATCH --output=unused.log\n"
+        "set -euo pipefail\n"
+        'echo "batch $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT $SLURM_NNODES '
+        '$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1) $PWD"\n'
+        "srun --ntasks-per-node=2 bash -c 'echo step $SLURM_PROCID $SLURM_NODEID $SLURM_LOCALID "
+        "$SLURM_NTASKS'\n"
+    )
+    res = subprocess.run(
+        ["sbatch", f"--output={tmp_path}/%a.log", str(script)],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 0, res.stderr
     assert res.stdout.startswith("Submitted batch job ")
     for task in (3, 4, 5):
@@ -84,8 +104,14 @@ def test_the_standins_set_what_slurm_sets(tmp_path):
     # a failing copy: srun ends the others and returns its code, sbatch passes it on
     script.write_text("#!/bin/bash\n#SBATCH --nodes=2\nsrun bash -c '[ $SLURM_NODEID = 1 ] && exit 7; sleep 59.25'\n")
     t0 = time.time()
-    res = subprocess.run(["sbatch", f"--output={tmp_path}/fail.log", str(script)], cwd=tmp_path, env=_env(),
-                         capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        ["sbatch", f"--output={tmp_path}/fail.log", str(script)],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 7 and time.time() - t0 < 30, res.stderr
     assert _ours("sleep 59.25") == []
 
@@ -124,11 +150,23 @@ def test_train_on_two_nodes_runs_stage_one(reference, tmp_path):
 
     model = build_tiny_model(tmp_path / "tiny-model")
     run = tmp_path / "runs" / "train"
-    overrides = TINY_DATA + [f"train.model={model}", "train.max_completion_length=8", "train.prompts_per_step=2",
-                             "train.num_generations=2", "train.per_device_batch=2", "train.stage_steps=[2,1,1]"]
+    overrides = TINY_DATA + [
+        f"train.model={model}",
+        "train.max_completion_length=8",
+        "train.prompts_per_step=2",
+        "train.num_generations=2",
+        "train.per_device_batch=2",
+        "train.stage_steps=[2,1,1]",
+    ]
     # MAIN_ADDR is left to the template: the first host scontrol names (localhost here)
-    env = _env(PRESET="smoke", DATA=str(reference), OUT=str(run), STAGES="1", MAIN_PORT=str(free_port()),
-               DIG_KIT_SET=" ".join(overrides))
+    env = _env(
+        PRESET="smoke",
+        DATA=str(reference),
+        OUT=str(run),
+        STAGES="1",
+        MAIN_PORT=str(free_port()),
+        DIG_KIT_SET=" ".join(overrides),
+    )
     res = _sbatch("train.sbatch", [f"--output={tmp_path}/train-%j.log"], env, timeout=600)
     job_log = "".join(p.read_text() for p in tmp_path.glob("train-*.log"))
     assert res.returncode == 0, res.stderr + job_log[-5000:]
@@ -137,14 +175,22 @@ def test_train_on_two_nodes_runs_stage_one(reference, tmp_path):
     assert launch["status"] == "finished" and launch["machine_rank"] == 0 and launch["main_address"] == "localhost"
     assert launch["nodes"] == 2 and launch["processes"] == 1 and launch["world_size_launched"] == 2
     assert launch["trainer"]["world_size"] == 2 and launch["world_size"] == 2
-    assert "--num_machines" in launch["command"] and launch["command"][launch["command"].index("--num_machines") + 1] == "2"
-    steps = [json.loads(line)["step"] for line in (stage / "metrics.jsonl").read_text().splitlines()
-             if json.loads(line)["split"] == "train"]
+    assert (
+        "--num_machines" in launch["command"]
+        and launch["command"][launch["command"].index("--num_machines") + 1] == "2"
+    )
+    steps = [
+        json.loads(line)["step"]
+        for line in (stage / "metrics.jsonl").read_text().splitlines()
+        if json.loads(line)["split"] == "train"
+    ]
     assert steps == [1, 2]  # each metric row once, though two nodes trained
     from safetensors import safe_open
 
-    with safe_open(str(stage / "final" / "model.safetensors"), "pt") as a, \
-            safe_open(str(Path(model) / "model.safetensors"), "pt") as b:
+    with (
+        safe_open(str(stage / "final" / "model.safetensors"), "pt") as a,
+        safe_open(str(Path(model) / "model.safetensors"), "pt") as b,
+    ):
         assert set(a.keys()) == set(b.keys())  # full weights, not a shard
     logs = run.parent / "logs"
     for node in (0, 1):
@@ -166,18 +212,48 @@ def test_evaluate_template_shards_over_tasks_then_merges_and_scores(tmp_path):
     write_smoke_suite(data)
     out = tmp_path / "eval" / "dummy model"
     (tmp_path / "logs").mkdir()
-    env = _env(MODEL="dummy-model", OUT=str(out), DATA=str(data), BENCHMARKS="pope mmstar", BACKEND="dummy",
-               EXTRA="--batch-size 2")
+    env = _env(
+        MODEL="dummy-model",
+        OUT=str(out),
+        DATA=str(data),
+        BENCHMARKS="pope mmstar",
+        BACKEND="dummy",
+        EXTRA="--batch-size 2",
+    )
     res = _sbatch("evaluate.sbatch", ["--ntasks-per-node=2", f"--output={tmp_path}/logs/eval-%j.log"], env)
     assert res.returncode == 0, res.stderr + "".join(p.read_text() for p in (tmp_path / "logs").glob("*"))
     assert not list(out.glob("*.part-*"))
     one = tmp_path / "one"
-    subprocess.run([sys.executable, "-m", "dig_kit.cli", "evaluate", "--model", "dummy-model", "--data", str(data),
-                    "--out", str(one), "--backend", "dummy", "--batch-size", "2", "--benchmark", "pope",
-                    "--benchmark", "mmstar", "--quiet"], check=True, capture_output=True, cwd=ROOT)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dig_kit.cli",
+            "evaluate",
+            "--model",
+            "dummy-model",
+            "--data",
+            str(data),
+            "--out",
+            str(one),
+            "--backend",
+            "dummy",
+            "--batch-size",
+            "2",
+            "--benchmark",
+            "pope",
+            "--benchmark",
+            "mmstar",
+            "--quiet",
+        ],
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
+    )
     assert len(list(out.glob("scores-*.jsonl"))) == 2
-    assert sorted(p.read_text() for p in out.glob("scores-*.jsonl")) == \
-        sorted(p.read_text() for p in one.glob("scores-*.jsonl"))
+    assert sorted(p.read_text() for p in out.glob("scores-*.jsonl")) == sorted(
+        p.read_text() for p in one.glob("scores-*.jsonl")
+    )
     summary = json.loads(next(out.glob("summary-*.json")).read_text())
     assert set(summary) == {"pope", "mmstar"} and all(m["n"] > 0 for m in summary.values())
 
@@ -186,16 +262,28 @@ def test_submit_paper_chains_the_jobs_by_their_dependencies(tmp_path):
     """submit_paper.sh with a recording sbatch: five jobs, each after what it reads."""
     log = tmp_path / "calls"
     fake = tmp_path / "sbatch"
-    fake.write_text("#!/bin/bash\nn=$(( $(wc -l < " + str(log) + " 2>/dev/null || echo 0) + 100 ))\n"
-                    "echo \"$n MODEL=${MODEL:-} OUT=${OUT:-} $*\" >> " + str(log) + "\necho \"$n;cluster\"\n")
+    fake.write_text(
+        "#!/bin/bash\nn=$(( $(wc -l < " + str(log) + " 2>/dev/null || echo 0) + 100 ))\n"
+        'echo "$n MODEL=${MODEL:-} OUT=${OUT:-} $*" >> ' + str(log) + '\necho "$n;cluster"\n'
+    )
     fake.chmod(0o755)
     log.touch()
-    res = subprocess.run(["bash", str(ROOT / "configs" / "slurm" / "submit_paper.sh")], env=_env(SBATCH=str(fake)),
-                         capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        ["bash", str(ROOT / "configs" / "slurm" / "submit_paper.sh")],
+        env=_env(SBATCH=str(fake)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 0, res.stderr
     calls = log.read_text().splitlines()
-    assert [c.split()[-1].rsplit("/", 1)[-1] for c in calls] == \
-        ["render.sbatch", "train.sbatch", "evaluate.sbatch", "evaluate.sbatch", "reproduce.sbatch"]
+    assert [c.split()[-1].rsplit("/", 1)[-1] for c in calls] == [
+        "render.sbatch",
+        "train.sbatch",
+        "evaluate.sbatch",
+        "evaluate.sbatch",
+        "reproduce.sbatch",
+    ]
     assert "--dependency=afterok:100 " in calls[1]  # train after render
     assert "MODEL=Qwen/Qwen3-VL-4B-Thinking" in calls[2] and "--dependency" not in calls[2]
     assert "MODEL=runs/paper/train/stage3/final OUT=runs/paper/eval/Qwen3-VL-4B + DiG (this kit)" in calls[3]
@@ -203,5 +291,7 @@ def test_submit_paper_chains_the_jobs_by_their_dependencies(tmp_path):
     assert "--dependency=afterok:102:103 " in calls[4]
     from dig_kit.paper.pipeline import steps
 
-    labels = next(s.params["models"] for s in steps("paper", Path("runs/paper"), Path("figures")) if s.name == "evaluate")
+    labels = next(
+        s.params["models"] for s in steps("paper", Path("runs/paper"), Path("figures")) if s.name == "evaluate"
+    )
     assert sorted(labels) == sorted(["Qwen3-VL-4B-Thinking", "Qwen3-VL-4B + DiG (this kit)"])  # notebook 04 finds them

@@ -19,8 +19,13 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("trl")
 pytest.importorskip("bpy")
 
-TINY_DATA = ["data.render.width=96", "data.render.height=64", "data.render.samples=2",
-             "data.render.min_visible_pixels=6", "data.scene.max_objects=5"]
+TINY_DATA = [
+    "data.render.width=96",
+    "data.render.height=64",
+    "data.render.samples=2",
+    "data.render.min_visible_pixels=6",
+    "data.scene.max_objects=5",
+]
 DIG_KIT = [sys.executable, "-m", "dig_kit.cli"]
 
 
@@ -33,10 +38,15 @@ def tiny(tmp_path_factory):
     model = build_tiny_model(root / "tiny-model")
     data = root / "data"
     render_dataset(load_config("smoke", TINY_DATA), data, num_pairs=3, progress=False)
-    overrides = TINY_DATA + [f"train.model={model}", "train.stage_steps=[2, 1, 1]", "train.max_completion_length=8",
-                             "train.prompts_per_step=2", "train.num_generations=2", "train.per_device_batch=4"]
-    return {"root": root, "model": model, "data": data, "overrides": overrides,
-            "cfg": load_config("smoke", overrides)}
+    overrides = TINY_DATA + [
+        f"train.model={model}",
+        "train.stage_steps=[2, 1, 1]",
+        "train.max_completion_length=8",
+        "train.prompts_per_step=2",
+        "train.num_generations=2",
+        "train.per_device_batch=4",
+    ]
+    return {"root": root, "model": model, "data": data, "overrides": overrides, "cfg": load_config("smoke", overrides)}
 
 
 def _rows(path):
@@ -77,8 +87,19 @@ def test_stage_trains_logs_checkpoints_and_stage2_starts_from_stage1(tiny, tmp_p
     final1 = run_stage(cfg, 1, tiny["data"], tmp_path)
     rows = [r for r in _rows(tmp_path / "stage1" / "metrics.jsonl") if r["split"] == "train"]
     assert [r["step"] for r in rows] == [1, 2]
-    for key in ("overall", "format", "f1", "miou", "kl", "entropy", "grad_norm", "response_length", "cpu_memory_gb",
-                "learning_rate", "step_time_s"):
+    for key in (
+        "overall",
+        "format",
+        "f1",
+        "miou",
+        "kl",
+        "entropy",
+        "grad_norm",
+        "response_length",
+        "cpu_memory_gb",
+        "learning_rate",
+        "step_time_s",
+    ):
         assert key in rows[0], key
     assert (final1 / "config.yaml").exists() and (final1 / "model.safetensors").exists()
     assert list((tmp_path / "stage1").glob("checkpoint-*/config.yaml"))
@@ -97,8 +118,8 @@ def test_stage_trains_logs_checkpoints_and_stage2_starts_from_stage1(tiny, tmp_p
 
 
 def test_lora_stage_saves_merged_weights_the_next_stage_can_load(tiny, tmp_path):
-    from dig_kit.train.grpo import run_stage
     from dig_kit.models.loading import load_model_and_processor
+    from dig_kit.train.grpo import run_stage
 
     cfg = load_config("smoke", tiny["overrides"] + ["train.lora_rank=4", "train.stage_steps=[1, 1, 1]"])
     final = run_stage(cfg, 1, tiny["data"], tmp_path)
@@ -117,8 +138,11 @@ def test_bad_input_fails_before_any_model_is_loaded(tiny, tmp_path):
         check_stage(cfg, 1, tmp_path / "missing", tmp_path, None)
     with pytest.raises(ConfigError, match="stage 1's final weights"):
         check_stage(cfg, 2, tiny["data"], tmp_path, None)
-    res = subprocess.run(DIG_KIT + ["train", "--stage", "3", "--data", str(tiny["data"]), "--out", str(tmp_path)],
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        DIG_KIT + ["train", "--stage", "3", "--data", str(tiny["data"]), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 2 and "stage 2's final weights" in res.stderr
 
 
@@ -140,10 +164,10 @@ def test_reward_errors_and_nan_make_a_completion_unscorable():
 def _filter_trainer(tiny, tmp_path, dead, retries=3, logs=None):
     from transformers import TrainerCallback
 
+    from dig_kit.models.loading import load_model_and_processor
     from dig_kit.train.data import stage_dataset
     from dig_kit.train.filtering import FilteringGRPOTrainer
     from dig_kit.train.grpo import grpo_args
-    from dig_kit.models.loading import load_model_and_processor
 
     cfg = tiny["cfg"]
     ds = stage_dataset(cfg, tiny["data"], 1)
@@ -164,8 +188,14 @@ def _filter_trainer(tiny, tmp_path, dead, retries=3, logs=None):
     args.save_strategy = "no"
     args.filter_enabled, args.filter_low, args.filter_high = True, 0.01, 0.99  # the smoke preset turns it off
     args.filter_max_retries, args.filter_seed = retries, 0
-    return FilteringGRPOTrainer(model=model, reward_funcs=[reward], args=args, train_dataset=ds,
-                                processing_class=processor, callbacks=[Capture()])
+    return FilteringGRPOTrainer(
+        model=model,
+        reward_funcs=[reward],
+        args=args,
+        train_dataset=ds,
+        processing_class=processor,
+        callbacks=[Capture()],
+    )
 
 
 def test_online_filtering_drops_constant_groups_and_refills(tiny, tmp_path):
@@ -198,10 +228,13 @@ def test_select_and_merge_keep_rows_images_and_padding():
     def part(prompt_len, comp_len, tag):
         B = 4
         return {
-            "prompt_ids": torch.full((B, prompt_len), tag), "prompt_mask": torch.ones(B, prompt_len, dtype=torch.long),
-            "completion_ids": torch.full((B, comp_len), tag), "completion_mask": torch.ones(B, comp_len, dtype=torch.long),
+            "prompt_ids": torch.full((B, prompt_len), tag),
+            "prompt_mask": torch.ones(B, prompt_len, dtype=torch.long),
+            "completion_ids": torch.full((B, comp_len), tag),
+            "completion_mask": torch.ones(B, comp_len, dtype=torch.long),
             "advantages": torch.arange(B, dtype=torch.float) + 10 * tag,
-            "num_images": [2] * B, "image_grid_thw": torch.tensor([[1, 2, 2]] * (2 * B)),
+            "num_images": [2] * B,
+            "image_grid_thw": torch.tensor([[1, 2, 2]] * (2 * B)),
             "pixel_values": torch.arange(4 * 2 * B, dtype=torch.float)[:, None] + 100 * tag,
         }
 
@@ -243,12 +276,26 @@ def test_two_processes_run_stages_1_and_2_through_the_cli(tiny, tmp_path):
     overrides = tiny["overrides"] + ["train.per_device_batch=2", "train.save_steps=100"]
 
     def launch(stage, extra=()):
-        cmd = [str(Path(sys.executable).parent / "torchrun"), "--standalone", "--nproc_per_node", "2",
-               "-m", "dig_kit.cli", "train", "--stage", str(stage), "--data", str(tiny["data"]), "--out", str(tmp_path)]
+        cmd = [
+            str(Path(sys.executable).parent / "torchrun"),
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "dig_kit.cli",
+            "train",
+            "--stage",
+            str(stage),
+            "--data",
+            str(tiny["data"]),
+            "--out",
+            str(tmp_path),
+        ]
         for o in list(overrides) + list(extra):
             cmd += ["--set", o]
-        res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
-                             timeout=600)
+        res = subprocess.run(
+            cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600
+        )
         assert res.returncode == 0, res.stderr[-3000:]
 
     launch(1)
@@ -282,8 +329,9 @@ def test_final_save_gathers_full_weights_whatever_the_fsdp_config(config, tmp_pa
     shipped = yaml.safe_load((Path(__file__).parents[1] / "configs" / "accelerate" / config).read_text())
     plugin = types.SimpleNamespace(state_dict_type=shipped["fsdp_config"]["fsdp_state_dict_type"])
     plugin.set_state_dict_type = lambda kind: setattr(plugin, "state_dict_type", kind)
-    acc = types.SimpleNamespace(is_main_process=True, wait_for_everyone=lambda: None,
-                                state=types.SimpleNamespace(fsdp_plugin=plugin))
+    acc = types.SimpleNamespace(
+        is_main_process=True, wait_for_everyone=lambda: None, state=types.SimpleNamespace(fsdp_plugin=plugin)
+    )
 
     class Trainer:
         accelerator, is_fsdp_enabled = acc, True
@@ -318,10 +366,16 @@ def test_refill_merge_with_unequal_completions_keeps_image_markers_and_positions
         comp = torch.tensor([[TXT + 1] * c + [PAD] * (C - c) for c in comp_lens])
         cmask = (comp != PAD).long()
         mm = torch.cat([(prompt == IMG).long(), torch.zeros_like(comp)], dim=1)  # as trl builds it
-        return {"prompt_ids": prompt, "prompt_mask": pmask, "completion_ids": comp, "completion_mask": cmask,
-                "mm_token_type_ids": mm, "num_images": [2] * B,
-                "image_grid_thw": torch.tensor([[1, 2, 2]] * (2 * B)),
-                "advantages": torch.zeros(B)}
+        return {
+            "prompt_ids": prompt,
+            "prompt_mask": pmask,
+            "completion_ids": comp,
+            "completion_mask": cmask,
+            "mm_token_type_ids": mm,
+            "num_images": [2] * B,
+            "image_grid_thw": torch.tensor([[1, 2, 2]] * (2 * B)),
+            "advantages": torch.zeros(B),
+        }
 
     first, refill = part(2, 9, [6, 6]), part(0, 8, [2, 3])
     m = merge_parts([select_rows(first, [0, 1]), select_rows(refill, [0, 1])], pad_token_id=PAD)
@@ -336,9 +390,9 @@ def test_refill_merge_with_unequal_completions_keeps_image_markers_and_positions
 
     merged = positions(ids, m["mm_token_type_ids"], m["image_grid_thw"], mask)
     for row, (src, r) in enumerate([(first, 0), (first, 1), (refill, 0), (refill, 1)]):
-        alone_ids = torch.cat([src["prompt_ids"][r:r + 1], src["completion_ids"][r:r + 1]], dim=1)
-        alone_mask = torch.cat([src["prompt_mask"][r:r + 1], src["completion_mask"][r:r + 1]], dim=1)
-        alone = positions(alone_ids, src["mm_token_type_ids"][r:r + 1], src["image_grid_thw"][:2], alone_mask)
+        alone_ids = torch.cat([src["prompt_ids"][r : r + 1], src["completion_ids"][r : r + 1]], dim=1)
+        alone_mask = torch.cat([src["prompt_mask"][r : r + 1], src["completion_mask"][r : r + 1]], dim=1)
+        alone = positions(alone_ids, src["mm_token_type_ids"][r : r + 1], src["image_grid_thw"][:2], alone_mask)
         assert torch.equal(merged[:, row][:, mask[row].bool()], alone[:, 0][:, alone_mask[0].bool()])
 
 
@@ -399,15 +453,32 @@ def test_readme_fsdp_launch_command_runs_on_two_cpu_processes(tiny, tmp_path):
     root = Path(__file__).parents[1]
     launch = "accelerate launch --config_file configs/accelerate/fsdp_full_shard.yaml"
     assert launch in (root / "README.md").read_text()
-    cmd = [str(Path(sys.executable).parent / "accelerate"), "launch", "--config_file",
-           str(root / "configs/accelerate/fsdp_full_shard.yaml"), "--num_processes", "2",
-           "--mixed_precision", "no", "--main_process_port", "0",
-           "-m", "dig_kit.cli", "train", "--preset", "smoke", "--stage", "1", "--data", str(tiny["data"]),
-           "--out", str(tmp_path)]
+    cmd = [
+        str(Path(sys.executable).parent / "accelerate"),
+        "launch",
+        "--config_file",
+        str(root / "configs/accelerate/fsdp_full_shard.yaml"),
+        "--num_processes",
+        "2",
+        "--mixed_precision",
+        "no",
+        "--main_process_port",
+        "0",
+        "-m",
+        "dig_kit.cli",
+        "train",
+        "--preset",
+        "smoke",
+        "--stage",
+        "1",
+        "--data",
+        str(tiny["data"]),
+        "--out",
+        str(tmp_path),
+    ]
     for o in tiny["overrides"] + ["train.per_device_batch=2", "train.stage_steps=[1, 1, 1]", "train.save_steps=100"]:
         cmd += ["--set", o]
-    res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
-                         timeout=600)
+    res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     assert (tmp_path / "stage1" / "final" / "model.safetensors").exists()
     assert [r["step"] for r in _rows(tmp_path / "stage1" / "metrics.jsonl")] == [1]
@@ -420,9 +491,11 @@ def test_resume_skips_a_checkpoint_killed_mid_save(tmp_path):
     from dig_kit.train.grpo import last_complete_checkpoint
 
     assert last_complete_checkpoint(tmp_path) is None
-    for step, files in ((2, ("model.safetensors", "trainer_state.json", "config.yaml")),
-                        (3, ("model.safetensors",)),  # killed while transformers was writing it
-                        (10, ("trainer_state.json",))):  # killed before the kit's on_save marker
+    for step, files in (
+        (2, ("model.safetensors", "trainer_state.json", "config.yaml")),
+        (3, ("model.safetensors",)),  # killed while transformers was writing it
+        (10, ("trainer_state.json",)),
+    ):  # killed before the kit's on_save marker
         d = tmp_path / f"checkpoint-{step}"
         d.mkdir()
         for f in files:

@@ -54,13 +54,25 @@ def _hf_twin_folder(path, columns=("images", "question", "answer", "question_typ
     import datasets
 
     img = Image.new("RGB", (16, 16), (200, 30, 30))
-    data = {"images": [[img, img], [img, img, img, img]], "question": ["Same?", "How many?"], "answer": ["Yes", "2"],
-            "question_type": ["pair", "multi"], "source": ["twin", "twin"]}
-    features = datasets.Features({"images": datasets.Sequence(datasets.Image()), "question": datasets.Value("string"),
-                                  "answer": datasets.Value("string"), "question_type": datasets.Value("string"),
-                                  "source": datasets.Value("string")})
-    ds = datasets.Dataset.from_dict({k: v for k, v in data.items() if k in columns},
-                                    features=datasets.Features({k: features[k] for k in columns}))
+    data = {
+        "images": [[img, img], [img, img, img, img]],
+        "question": ["Same?", "How many?"],
+        "answer": ["Yes", "2"],
+        "question_type": ["pair", "multi"],
+        "source": ["twin", "twin"],
+    }
+    features = datasets.Features(
+        {
+            "images": datasets.Sequence(datasets.Image()),
+            "question": datasets.Value("string"),
+            "answer": datasets.Value("string"),
+            "question_type": datasets.Value("string"),
+            "source": datasets.Value("string"),
+        }
+    )
+    ds = datasets.Dataset.from_dict(
+        {k: v for k, v in data.items() if k in columns}, features=datasets.Features({k: features[k] for k in columns})
+    )
     datasets.DatasetDict({"train": ds}).save_to_disk(str(path))
     return path
 
@@ -82,8 +94,13 @@ def test_loader_reads_the_published_format_and_names_what_is_missing(tmp_path):
 
 
 # -- rendering and training (Blender, tiny model) -----------------------------------------
-TINY = ["data.render.width=96", "data.render.height=64", "data.render.samples=2", "data.render.min_visible_pixels=6",
-        "data.scene.max_objects=5"]
+TINY = [
+    "data.render.width=96",
+    "data.render.height=64",
+    "data.render.samples=2",
+    "data.render.min_visible_pixels=6",
+    "data.scene.max_objects=5",
+]
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +130,8 @@ def test_rendered_items_hold_their_promises(twin_dir):
             if kind == "hard":
                 change = row["changes"][k - 1]
                 seen = {"add": change["visible_pixels_after"], "remove": change["visible_pixels_before"]}.get(
-                    change["type"], min(change["visible_pixels_before"], change["visible_pixels_after"]))
+                    change["type"], min(change["visible_pixels_before"], change["visible_pixels_after"])
+                )
                 assert seen >= 6, change  # the change is visible in the rendered image(s)
         if row["question_type"] == "multi":
             assert row["answer"] == str(row["candidate_kinds"].count("positive"))
@@ -124,12 +142,17 @@ def test_rendered_items_hold_their_promises(twin_dir):
 def test_twin_and_mixed_training_runs(twin_dir, tmp_path):
     pytest.importorskip("trl")
     from dig_kit.data.writer import render_dataset
-    from dig_kit.train.grpo import run_stage
     from dig_kit.models.tiny import build_tiny_model
+    from dig_kit.train.grpo import run_stage
 
     model = build_tiny_model(tmp_path / "tiny")
-    common = TINY + [f"train.model={model}", "train.max_completion_length=8", "train.prompts_per_step=2",
-                     "train.num_generations=2", "train.per_device_batch=4"]
+    common = TINY + [
+        f"train.model={model}",
+        "train.max_completion_length=8",
+        "train.prompts_per_step=2",
+        "train.num_generations=2",
+        "train.per_device_batch=4",
+    ]
     cfg = load_config("smoke", common + ["train.task=twin", "train.epochs=1"])
     final = run_stage(cfg, 1, twin_dir, tmp_path / "twin_run")
     rows = [json.loads(x) for x in (tmp_path / "twin_run" / "stage1" / "metrics.jsonl").read_text().splitlines()]
@@ -138,8 +161,13 @@ def test_twin_and_mixed_training_runs(twin_dir, tmp_path):
 
     dig = tmp_path / "dig"
     render_dataset(load_config("smoke", TINY), dig, subsets=["stage1"], num_pairs=2, progress=False)
-    cfg = load_config("smoke", common + ["train.task=mix", f"train.twin_data={twin_dir}", "train.stage_steps=[2, 1, 1]"])
+    cfg = load_config(
+        "smoke", common + ["train.task=mix", f"train.twin_data={twin_dir}", "train.stage_steps=[2, 1, 1]"]
+    )
     run_stage(cfg, 1, dig, tmp_path / "mix_run")
-    trl_keys = {k for x in (tmp_path / "mix_run" / "stage1" / "metrics.jsonl").read_text().splitlines()
-                for k in json.loads(x)["trl"]}
+    trl_keys = {
+        k
+        for x in (tmp_path / "mix_run" / "stage1" / "metrics.jsonl").read_text().splitlines()
+        for k in json.loads(x)["trl"]
+    }
     assert {"rewards/dig_reward/mean", "rewards/twin_reward/mean"} <= trl_keys

@@ -32,7 +32,7 @@ def test_a_grpo_batch_encodes_each_image_once_with_the_same_logits_and_gradients
     rng = np.random.default_rng(0)
     images = [Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)) for _ in range(3)]
     pairs = [[images[0], images[1]], [images[1], images[2]]]  # two prompts sharing an image
-    batch = [p for p in pairs for _ in range(3)]                # 3 completions of each: 12 images, 3 distinct
+    batch = [p for p in pairs for _ in range(3)]  # 3 completions of each: 12 images, 3 distinct
     text = processor.apply_chat_template(chat_messages(dig_prompt(None), 2), add_generation_prompt=True, tokenize=False)
     enc = processor(text=[text] * len(batch), images=batch, return_tensors="pt", padding=True)
     encoded = []
@@ -53,7 +53,11 @@ def test_a_grpo_batch_encodes_each_image_once_with_the_same_logits_and_gradients
     assert grads_once.keys() == grads.keys() and any("visual" in n for n in grads)
     for name in grads:
         torch.testing.assert_close(grads_once[name], grads[name], rtol=1e-4, atol=1e-6, msg=name)
-    out = model.generate(**{k: v[:1] for k, v in enc.items() if k not in ("pixel_values", "image_grid_thw")},
-                         pixel_values=enc["pixel_values"][:2 * per_image], image_grid_thw=enc["image_grid_thw"][:2],
-                         max_new_tokens=2, do_sample=False)
+    out = model.generate(
+        **{k: v[:1] for k, v in enc.items() if k not in ("pixel_values", "image_grid_thw")},
+        pixel_values=enc["pixel_values"][: 2 * per_image],
+        image_grid_thw=enc["image_grid_thw"][:2],
+        max_new_tokens=2,
+        do_sample=False,
+    )
     assert out.shape[0] == 1  # a batch without repeats goes through unchanged

@@ -17,8 +17,17 @@ def _metrics(tmp_path, stages=(1, 2)):
     for s in stages:
         d = tmp_path / f"stage{s}"
         d.mkdir()
-        rows = [{"step": k, "overall": 0.1 * k * s, "format": 1.0, "entropy": 6.3815 + 1e-5 * k, "kl": 1e-7 * k,
-                 "grad_norm": 2e-7 * k} for k in (1, 2, 3)]
+        rows = [
+            {
+                "step": k,
+                "overall": 0.1 * k * s,
+                "format": 1.0,
+                "entropy": 6.3815 + 1e-5 * k,
+                "kl": 1e-7 * k,
+                "grad_norm": 2e-7 * k,
+            }
+            for k in (1, 2, 3)
+        ]
         (d / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return tmp_path
 
@@ -49,7 +58,10 @@ def test_curve_viewer_opens_on_the_stage_and_draws_a_panel_per_metric(tmp_path):
     assert [a.get_ylabel() for a in fig.axes if a.axison] == ["overall reward", "entropy"]
     plt.close(fig)
     shown = []
-    dynamics.plot_curves, real = (lambda rows, m, title="": shown.append((m, title)) or real(rows, m, title)), dynamics.plot_curves
+    dynamics.plot_curves, real = (
+        (lambda rows, m, title="": shown.append((m, title)) or real(rows, m, title)),
+        dynamics.plot_curves,
+    )
     try:
         boxes["gradient norm"].value = True
         menu.value = "stage2"
@@ -76,19 +88,39 @@ def test_playground_boxes_cannot_invert_and_the_reward_follows(monkeypatch):
 
 
 def test_pair_browser_covers_every_split_with_a_table():
-    from dig_kit.paper.gallery import differences_table, pair_browser
     from PIL import Image
 
+    from dig_kit.paper.gallery import differences_table, pair_browser
+
     img = Image.new("RGB", (32, 24))
-    row = lambda i, kind: {"id": f"p{i}", "before": img, "after": img, "differences": [  # noqa: E731
-        {"type": kind, "bbox": [1.2, 2.0, 10.7, 12.0], "before": {"shape": "cube", "color": "red", "size": "small",
-                                                                "material": "metal"},
-         "after": {"shape": "sphere", "color": "red", "size": "small", "material": "metal"}}]}
+
+    def row(i, kind):
+        return {
+            "id": f"p{i}",
+            "before": img,
+            "after": img,
+            "differences": [
+                {
+                    "type": kind,
+                    "bbox": [1.2, 2.0, 10.7, 12.0],
+                    "before": {"shape": "cube", "color": "red", "size": "small", "material": "metal"},
+                    "after": {"shape": "sphere", "color": "red", "size": "small", "material": "metal"},
+                }
+            ],
+        }
+
     ds = {"stage1": [row(0, "shape")], "stage3": [row(1, "shape"), row(2, "color")]}
-    assert differences_table(ds["stage1"][0]) == [{"change": "shape", "object": "small red metal cube", "before": "cube",
-                                                   "after": "sphere", "box (x1, y1, x2, y2)": "1, 2, 11, 12"}]
+    assert differences_table(ds["stage1"][0]) == [
+        {
+            "change": "shape",
+            "object": "small red metal cube",
+            "before": "cube",
+            "after": "sphere",
+            "box (x1, y1, x2, y2)": "1, 2, 11, 12",
+        }
+    ]
     browser = pair_browser(ds, split="stage3")
-    (menu, slider), out, table = browser.children[0].children, browser.children[1], browser.children[2]
+    (menu, slider), table = browser.children[0].children, browser.children[2]
     assert menu.options == ("stage1", "stage3") and menu.value == "stage3" and slider.max == 1
     assert "<td" in table.value and "sphere" in table.value
     first = table.value

@@ -39,20 +39,33 @@ def export_easyr1(data_dir: str | Path, out_dir: str | Path, subsets: list[str] 
         check_dataset_dir(root, s)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    features = datasets.Features({"id": datasets.Value("string"), "problem": datasets.Value("string"),
-                                  "answer": datasets.Value("string"), "num_differences": datasets.Value("int32"),
-                                  "images": datasets.Sequence(datasets.Image())})
+    features = datasets.Features(
+        {
+            "id": datasets.Value("string"),
+            "problem": datasets.Value("string"),
+            "answer": datasets.Value("string"),
+            "num_differences": datasets.Value("int32"),
+            "images": datasets.Sequence(datasets.Image()),
+        }
+    )
     written = {}
     for s in names:
         rows = []
         for meta in sorted((root / s).glob(f"*/{METADATA}")):
             for r in read_rows(meta):
                 prompt = dig_prompt(r["num_differences"] if s in hinted else None)
-                rows.append({"id": r["id"], "problem": "<image><image>" + prompt,
-                             "answer": make_ground_truth(r["boxes"], r["width"], r["height"]),
-                             "num_differences": r["num_differences"],
-                             "images": [{"bytes": (meta.parent / r[f"{k}_file_name"]).read_bytes(), "path": None}
-                                        for k in ("before", "after")]})
+                rows.append(
+                    {
+                        "id": r["id"],
+                        "problem": "<image><image>" + prompt,
+                        "answer": make_ground_truth(r["boxes"], r["width"], r["height"]),
+                        "num_differences": r["num_differences"],
+                        "images": [
+                            {"bytes": (meta.parent / r[f"{k}_file_name"]).read_bytes(), "path": None}
+                            for k in ("before", "after")
+                        ],
+                    }
+                )
         rows.sort(key=lambda r: r["id"])
         path = out / f"{s}.parquet"
         datasets.Dataset.from_list(rows, features=features).to_parquet(str(path))
@@ -60,7 +73,9 @@ def export_easyr1(data_dir: str | Path, out_dir: str | Path, subsets: list[str] 
     return written
 
 
-def export_fgvqa(twin_dir: str | Path, splits: tuple[str, ...] = ("eval", "eval_multi"), source: str = "dig_kit-synthetic") -> Path:
+def export_fgvqa(
+    twin_dir: str | Path, splits: tuple[str, ...] = ("eval", "eval_multi"), source: str = "dig_kit-synthetic"
+) -> Path:
     """Write ``fgvqa.jsonl`` in ``twin_dir``: its held-out splits in the FGVQA format the
     evaluation reads (id, images, answer, type pair/multi, source), so synthetic TWIN items are
     scored exactly like the published benchmark."""
@@ -69,9 +84,16 @@ def export_fgvqa(twin_dir: str | Path, splits: tuple[str, ...] = ("eval", "eval_
     for split in splits:
         for meta in sorted((root / split).glob(f"*/{METADATA}")):
             for row in read_rows(meta):
-                lines.append({"id": row["id"], "images": [str(meta.parent.relative_to(root) / f) for f in row["file_names"]],
-                              "answer": row["answer"], "type": row["question_type"], "source": source,
-                              "question": row["question"]})
+                lines.append(
+                    {
+                        "id": row["id"],
+                        "images": [str(meta.parent.relative_to(root) / f) for f in row["file_names"]],
+                        "answer": row["answer"],
+                        "type": row["question_type"],
+                        "source": source,
+                        "question": row["question"],
+                    }
+                )
     if not lines:
         raise FileNotFoundError(f"{root}: no rendered {list(splits)} items to export (run `dig-kit render-twin` first)")
     path = root / "fgvqa.jsonl"

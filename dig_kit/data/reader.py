@@ -61,7 +61,9 @@ def check_dataset_dir(data_dir: str | Path, subset: str) -> Path:
     if not (root / "README.md").exists() or not (root / "config.yaml").exists():
         raise ConfigError(f"{root}: not a dig_kit dataset directory (render one with `dig-kit render --out {root}`)")
     if not list((root / subset).glob(f"*/{METADATA}")):
-        raise ConfigError(f"{root}: has no rendered {subset!r} subset (run `dig-kit render --subset {subset} --out {root}`)")
+        raise ConfigError(
+            f"{root}: has no rendered {subset!r} subset (run `dig-kit render --subset {subset} --out {root}`)"
+        )
     return root
 
 
@@ -76,9 +78,11 @@ def load_split(data_dir: str | Path, subset: str):
 
         stale = stale_shards(root / subset)
         if stale:
-            raise ConfigError(f"{stale[0]}: its {METADATA_PARQUET} (what `datasets` reads) does not hold the rows of "
-                              f"its {METADATA}: run the same `dig-kit render ... --out {root}` again (it completes the "
-                              "set and rewrites it)")
+            raise ConfigError(
+                f"{stale[0]}: its {METADATA_PARQUET} (what `datasets` reads) does not hold the rows of "
+                f"its {METADATA}: run the same `dig-kit render ... --out {root}` again (it completes the "
+                "set and rewrites it)"
+            )
     return datasets.load_dataset(str(root), split=subset, cache_dir=str(root / ".hf_cache"))
 
 
@@ -90,8 +94,10 @@ def load_twin_split(path: str | Path, split: str = "train"):
 
     root = Path(path)
     if not root.exists():
-        raise ConfigError(f"TWIN data not found at {root}: render it with `dig-kit render-twin --out {root}` or point "
-                          "to a local copy of the TWIN pairs (a Hugging Face dataset folder)")
+        raise ConfigError(
+            f"TWIN data not found at {root}: render it with `dig-kit render-twin --out {root}` or point "
+            "to a local copy of the TWIN pairs (a Hugging Face dataset folder)"
+        )
     try:
         if (root / "dataset_dict.json").exists() or (root / "dataset_info.json").exists():
             ds = datasets.load_from_disk(str(root))
@@ -105,6 +111,7 @@ def load_twin_split(path: str | Path, split: str = "train"):
         ds = ds[split]
     missing = [c for c in TWIN_COLUMNS if c not in ds.column_names]
     if missing:
-        raise ConfigError(f"{root}: TWIN rows need columns {list(TWIN_COLUMNS)} (plus question_type, source); "
-                          f"missing {missing}")
+        raise ConfigError(
+            f"{root}: TWIN rows need columns {list(TWIN_COLUMNS)} (plus question_type, source); missing {missing}"
+        )
     return ds

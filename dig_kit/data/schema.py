@@ -29,27 +29,68 @@ from dig_kit.data.reader import METADATA, METADATA_PARQUET, read_rows
 BOX = [float]
 ATTRIBUTES = {"color": str, "material": str, "shape": str, "size": str}
 DIFFERENCE = {
-    "after": ATTRIBUTES, "bbox": BOX, "bbox_full_after": BOX, "bbox_full_before": BOX, "bbox_visible_after": BOX,
-    "bbox_visible_before": BOX, "before": ATTRIBUTES, "direction": str, "object_id": int, "occupied_before": float,
-    "type": str, "visible_pixels_after": int, "visible_pixels_before": int,
+    "after": ATTRIBUTES,
+    "bbox": BOX,
+    "bbox_full_after": BOX,
+    "bbox_full_before": BOX,
+    "bbox_visible_after": BOX,
+    "bbox_visible_before": BOX,
+    "before": ATTRIBUTES,
+    "direction": str,
+    "object_id": int,
+    "occupied_before": float,
+    "type": str,
+    "visible_pixels_after": int,
+    "visible_pixels_before": int,
 }
 """One difference (:class:`dig_kit.scenes.changes.Difference`); absent boxes are null."""
 OBJECT = {
-    "bbox_full": BOX, "bbox_visible": BOX, "color": str, "id": int, "mask": {"counts": str, "size": [int]},
-    "material": str, "shape": str, "size": str, "visible_pixels": int,
+    "bbox_full": BOX,
+    "bbox_visible": BOX,
+    "color": str,
+    "id": int,
+    "mask": {"counts": str, "size": [int]},
+    "material": str,
+    "shape": str,
+    "size": str,
+    "visible_pixels": int,
 }
 """One object of an image (:func:`dig_kit.render.pairs.annotate`), its mask as COCO RLE."""
 DIG_ROW = {
-    "after_file_name": str, "after_scene": str, "attempt": int, "before_file_name": str, "before_scene": str,
-    "boxes": [BOX], "change_types": [str], "differences": [DIFFERENCE], "height": int, "id": str,
-    "num_differences": int, "objects_after": [OBJECT], "objects_before": [OBJECT], "pair_type": str, "seed": int,
-    "subset": str, "width": int,
+    "after_file_name": str,
+    "after_scene": str,
+    "attempt": int,
+    "before_file_name": str,
+    "before_scene": str,
+    "boxes": [BOX],
+    "change_types": [str],
+    "differences": [DIFFERENCE],
+    "height": int,
+    "id": str,
+    "num_differences": int,
+    "objects_after": [OBJECT],
+    "objects_before": [OBJECT],
+    "pair_type": str,
+    "seed": int,
+    "subset": str,
+    "width": int,
 }
 """A DiG pair's row (:func:`dig_kit.render.pairs.render_pair`)."""
 TWIN_ROW = {
-    "answer": str, "attempt": int, "candidate_kinds": [str], "changes": [DIFFERENCE], "file_names": [str],
-    "height": int, "id": str, "index": int, "question": str, "question_type": str, "scenes": [str], "seed": int,
-    "subset": str, "width": int,
+    "answer": str,
+    "attempt": int,
+    "candidate_kinds": [str],
+    "changes": [DIFFERENCE],
+    "file_names": [str],
+    "height": int,
+    "id": str,
+    "index": int,
+    "question": str,
+    "question_type": str,
+    "scenes": [str],
+    "seed": int,
+    "subset": str,
+    "width": int,
 }
 """A TWIN item's row (:func:`dig_kit.render.twin.render_twin_item`)."""
 ROWS = {"dig": DIG_ROW, "twin": TWIN_ROW}
@@ -113,8 +154,10 @@ def write_shard(shard_dir: str | Path, kind: str, rows: list[dict] | None = None
     for row in rows:
         extra = undeclared(row, spec)
         if extra:
-            raise ValueError(f"{shard_dir / METADATA}: row {row.get('id')!r} has field(s) {extra} that the {kind} "
-                             "schema (dig_kit/data/schema.py) does not declare; add them there")
+            raise ValueError(
+                f"{shard_dir / METADATA}: row {row.get('id')!r} has field(s) {extra} that the {kind} "
+                "schema (dig_kit/data/schema.py) does not declare; add them there"
+            )
     table = pa.Table.from_pylist(rows, schema=arrow_schema(kind))
     tmp = shard_dir / f".{METADATA_PARQUET}.{os.getpid()}.tmp"
     pq.write_table(table, tmp)
@@ -141,5 +184,8 @@ def sync_shard(shard_dir: str | Path, kind: str) -> bool:
 
 def stale_shards(subset_dir: str | Path) -> list[Path]:
     """The shards of a subset whose metadata.parquet is missing or holds another row count."""
-    return [m.parent for m in sorted(Path(subset_dir).glob(f"*/{METADATA}"))
-            if parquet_rows(m.parent / METADATA_PARQUET) != len(read_rows(m))]
+    return [
+        m.parent
+        for m in sorted(Path(subset_dir).glob(f"*/{METADATA}"))
+        if parquet_rows(m.parent / METADATA_PARQUET) != len(read_rows(m))
+    ]

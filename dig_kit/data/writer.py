@@ -72,7 +72,10 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 DIG_SCHEMA = """\
-## Annotation schema (one row per pair, in `<split>/<shard>/metadata.jsonl`; the same rows with explicit column types in `metadata.parquet`)
+## Annotation schema
+
+One row per pair, in `<split>/<shard>/metadata.jsonl`; the same rows with explicit column types in
+`metadata.parquet`.
 
 Boxes are `[x1, y1, x2, y2]` in absolute pixels (top-left origin; pixel i covers [i, i + 1)).
 
@@ -117,9 +120,15 @@ def write_card(out: Path, cfg: KitConfig, kind: str = "dig") -> None:
     splits = [s for s in _subsets(cfg, kind) if any((out / s).glob(f"*/{METADATA_PARQUET}"))]
     header = {
         "configs": [
-            {"config_name": "default", "data_files": [
-                {"split": s, "path": [f"{s}/*/{METADATA_PARQUET}", f"{s}/*/images/*.png"]} for s in splits]}
-        ] if splits else [],
+            {
+                "config_name": "default",
+                "data_files": [
+                    {"split": s, "path": [f"{s}/*/{METADATA_PARQUET}", f"{s}/*/images/*.png"]} for s in splits
+                ],
+            }
+        ]
+        if splits
+        else [],
         "tags": ["dig_kit", "differential-grounding" if kind == "dig" else "same-or-not", "synthetic", "blender"],
         "dig_kit_kind": kind,
     }
@@ -130,15 +139,16 @@ def write_card(out: Path, cfg: KitConfig, kind: str = "dig") -> None:
         "# DiG rendered pairs" if kind == "dig" else "# TWIN-style same-or-not items (synthetic)",
         "",
         f"Rendered by dig_kit (profile `{cfg.profile}`) with Blender/Cycles; the full config is in `config.yaml`.",
-        DIG_SCHEMA.format(box_source=cfg.data.box_source) if kind == "dig" else
-        "Positives re-render one scene from a jittered view; hard negatives add one subtle change; easy ones are "
+        DIG_SCHEMA.format(box_source=cfg.data.box_source)
+        if kind == "dig"
+        else "Positives re-render one scene from a jittered view; hard negatives add one subtle change; easy ones are "
         "unrelated scenes. Multi items: a reference and three candidates, answer = how many match.",
         "",
         "| split | items |",
         "|---|---|",
         *[f"| {s} | {counts[s]} |" for s in splits],
         "",
-        "Load with `datasets.load_dataset(\"<this directory>\")`.",
+        'Load with `datasets.load_dataset("<this directory>")`.',
         "",
     ]
     _write_whole(out / "README.md", "---\n" + yaml.safe_dump(header, sort_keys=False) + "---\n" + "\n".join(body))
@@ -236,9 +246,16 @@ def render_dataset(
                 mine += 1
                 if pair_id(s, seed) not in have:
                     tasks.append((kind, s, seed, k, str(shard_dir)))
-    summary = {"rendered": 0, "skipped": mine - len(tasks),
-               "wall_s": 0.0, "render_s": 0.0, "renders": 0, "pair_wall_s": 0.0,
-               "skipped_unrendered": 0, "workers": []}
+    summary = {
+        "rendered": 0,
+        "skipped": mine - len(tasks),
+        "wall_s": 0.0,
+        "render_s": 0.0,
+        "renders": 0,
+        "pair_wall_s": 0.0,
+        "skipped_unrendered": 0,
+        "workers": [],
+    }
     t0 = time.perf_counter()
     threads = max(1, (os.cpu_count() or 1) // n_workers)
     created = not out.exists()

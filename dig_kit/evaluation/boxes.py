@@ -18,9 +18,10 @@ stated in the metrics: ``rel1000`` (Qwen3-VL and Qwen2-VL: 0-1000 relative to th
 grounding tasks' default), ``rel1`` (0-1 relative), ``abs`` (pixels: Qwen2.5-VL). It neither
 reorders nor clips: an inverted box is wrong (:func:`box_iou` 0), as in VLMEvalKit.
 ``box_scale="guess"`` instead guesses per box, as VLMEvalKit's grounding scorers do: all four
-numbers <= 1 read as ``rel1``, else all <= 1000 read as ``rel1000``, else pixels. **Known failure**: a pixel box on an image no
-larger than 1000 px (every COCO image is at most 640 px) is read as 0-1000 and shrinks, so a
-pixel model scores near 0 under the guess; name the convention instead.
+numbers <= 1 read as ``rel1``, else all <= 1000 read as ``rel1000``, else pixels. **Known
+failure**: a pixel box on an image no larger than 1000 px (every COCO image is at most 640 px) is
+read as 0-1000 and shrinks, so a pixel model scores near 0 under the guess; name the convention
+instead.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ from dig_kit.rewards.geometry import COORD_FORMATS, box_iou, scale_box
 __all__ = ["BOX_SCALES", "COORD_FORMATS", "box_iou", "extract_box", "guess_scale", "scale_box"]
 
 _NUM = r"[-+]?\d+(?:\.\d+)?"
-_BRACKET4_RE = re.compile(r"\[\s*(" + _NUM + r")\s*,\s*(" + _NUM + r")\s*,\s*(" + _NUM + r")\s*,\s*(" + _NUM + r")\s*\]")
+_BRACKET4_RE = re.compile(
+    r"\[\s*(" + _NUM + r")\s*,\s*(" + _NUM + r")\s*,\s*(" + _NUM + r")\s*,\s*(" + _NUM + r")\s*\]"
+)
 _NUM_RE = re.compile(_NUM)
 BOX_SCALES = ("model", "guess")
 

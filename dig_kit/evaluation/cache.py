@@ -27,8 +27,8 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 
 def model_id(model: str) -> str:
@@ -60,7 +60,7 @@ class PredictionCache:
         """Where shard ``index`` of ``count`` appends its records."""
         return self.out_dir / f"predictions-{self.key}.part-{index}-of-{count}.jsonl"
 
-    def shard(self, index: int, count: int) -> "PredictionCache":
+    def shard(self, index: int, count: int) -> PredictionCache:
         """The cache a shard worker appends to: the part file of shard ``index`` of ``count``."""
         return PredictionCache(self.out_dir, self.fields, part=(index, count))
 
@@ -164,7 +164,9 @@ def read_predictions(path: str | Path, torn_ok: bool = True) -> list[dict]:
         ident = next((rec[k] for k in ID_KEYS if k in rec), None)
         text = next((rec[k] for k in OUTPUT_KEYS if k in rec), None)
         if ident is None or text is None:
-            raise ValueError(f"{path}:{n}: a prediction needs an id ({'/'.join(ID_KEYS)}) and the raw output "
-                             f"({'/'.join(OUTPUT_KEYS)})")
+            raise ValueError(
+                f"{path}:{n}: a prediction needs an id ({'/'.join(ID_KEYS)}) and the raw output "
+                f"({'/'.join(OUTPUT_KEYS)})"
+            )
         out[str(ident)] = {**rec, "id": str(ident), "output": text}
     return list(out.values())

@@ -25,9 +25,10 @@ import ast
 import base64
 import io
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 
 class BenchmarkDataError(FileNotFoundError):
@@ -247,7 +248,9 @@ def read_table(path: str | Path, split: str | None = None, expected: str = "") -
         else:
             chosen = by_split.get(split, [])
             if not chosen:
-                raise BenchmarkDataError(f"{path}: no parquet files for split {split!r} (found {sorted(by_split)}){hint}")
+                raise BenchmarkDataError(
+                    f"{path}: no parquet files for split {split!r} (found {sorted(by_split)}){hint}"
+                )
         return read_parquet(chosen)
     for name in ([f"{split}.jsonl", f"{split}.json"] if split else []) + ["test.jsonl", "data.jsonl"]:
         if (path / name).exists():
@@ -270,6 +273,4 @@ def locate(data: str | Path, names: Iterable[str], expected: str, root: bool = F
                 return data / n
         if not root:
             return data
-    raise BenchmarkDataError(
-        f"benchmark data not found at {data}: expected {' or '.join(names)} ({expected})"
-    )
+    raise BenchmarkDataError(f"benchmark data not found at {data}: expected {' or '.join(names)} ({expected})")

@@ -39,8 +39,9 @@ import json
 import os
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 MMVET_PROMPT = """Compare the ground truth and prediction from AI models, to give a correctness score for the prediction. <AND> in the ground truth means it is totally right only when all elements in the ground truth are present in the prediction, and <OR> means it is totally right when any one element in the ground truth is present in the prediction. The correctness score is 0.0 (totally wrong), 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, or 1.0 (totally right). Just complete the last space of the correctness score.
 
@@ -64,18 +65,35 @@ Judge = Callable[[str, float], str]
 class OpenAICompatibleJudge:
     """``judge(prompt, temperature) -> text`` over ``POST {url}/chat/completions`` (stdlib only)."""
 
-    def __init__(self, url: str, key: str, model: str = "gpt-4-0613", max_tokens: int = 3, timeout: float = 60.0,
-                 retries: int = 5):
+    def __init__(
+        self,
+        url: str,
+        key: str,
+        model: str = "gpt-4-0613",
+        max_tokens: int = 3,
+        timeout: float = 60.0,
+        retries: int = 5,
+    ):
         self.url = url.rstrip("/")
         if not self.url.endswith("/chat/completions"):
             self.url += "/chat/completions"
         self.key, self.model, self.max_tokens, self.timeout, self.retries = key, model, max_tokens, timeout, retries
 
     def __call__(self, prompt: str, temperature: float = 0.0) -> str:
-        body = json.dumps({"model": self.model, "max_tokens": self.max_tokens, "temperature": temperature,
-                           "messages": [{"role": "user", "content": prompt}]}).encode()
-        req = urllib.request.Request(self.url, data=body, method="POST", headers={
-            "Content-Type": "application/json", "Authorization": f"Bearer {self.key}"})
+        body = json.dumps(
+            {
+                "model": self.model,
+                "max_tokens": self.max_tokens,
+                "temperature": temperature,
+                "messages": [{"role": "user", "content": prompt}],
+            }
+        ).encode()
+        req = urllib.request.Request(
+            self.url,
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.key}"},
+        )
         last: Exception | None = None
         for attempt in range(self.retries):
             try:

@@ -37,18 +37,33 @@ def coordinate_report(outputs: list[str], rows: list[dict]) -> dict:
     if best is not None and reward[best]["accuracy"] <= 0:
         best = None
     if best is None:
-        advice = ("no box matched under any convention: cannot tell (a longer --max-new-tokens, or a stronger "
-                  "model); keep the preset's train.reward.coord_format")
+        advice = (
+            "no box matched under any convention: cannot tell (a longer --max-new-tokens, or a stronger "
+            "model); keep the preset's train.reward.coord_format"
+        )
     else:
         advice = f"--set train.reward.coord_format={best}"
-    return {"pairs": len(rows), "boxes": boxes, "share_beyond_image": beyond / boxes if boxes else None,
-            "share_all_coords_le_1": unit / boxes if boxes else None,
-            "reward": {f: {k: round(v, 4) for k, v in r.items()} for f, r in reward.items()},
-            "recommended": best, "set": advice}
+    return {
+        "pairs": len(rows),
+        "boxes": boxes,
+        "share_beyond_image": beyond / boxes if boxes else None,
+        "share_all_coords_le_1": unit / boxes if boxes else None,
+        "reward": {f: {k: round(v, 4) for k, v in r.items()} for f, r in reward.items()},
+        "recommended": best,
+        "set": advice,
+    }
 
 
-def probe(model: str, data: str, subset: str = "eval", num_pairs: int = 16, backend: str = "auto",
-          max_new_tokens: int = 2048, temperature: float = 0.0, backend_options: dict | None = None) -> dict:
+def probe(
+    model: str,
+    data: str,
+    subset: str = "eval",
+    num_pairs: int = 16,
+    backend: str = "auto",
+    max_new_tokens: int = 2048,
+    temperature: float = 0.0,
+    backend_options: dict | None = None,
+) -> dict:
     """Generate on the first ``num_pairs`` pairs of ``subset`` (no count hint, as stage 3) and report."""
     from dig_kit.data.reader import load_split
     from dig_kit.prompts import dig_prompt

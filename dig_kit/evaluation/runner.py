@@ -103,8 +103,15 @@ def generation_stats(records: list[dict]) -> dict:
     }
 
 
-def score_loaded(model, processor, benchmark: str, data: str | Path, limit: int | None = None,
-                 max_new_tokens: int = 64, batch_size: int = 16) -> dict:
+def score_loaded(
+    model,
+    processor,
+    benchmark: str,
+    data: str | Path,
+    limit: int | None = None,
+    max_new_tokens: int = 64,
+    batch_size: int = 16,
+) -> dict:
     """Greedy-generate and score ``benchmark`` (first ``limit`` items) with a model already in
     memory, nothing cached or written: a held-out check during training. Leaves the model in
     eval mode (the caller restores ``train()``)."""
@@ -136,7 +143,7 @@ def check_processes(processes: int | str) -> int | str:
 def check_shard(shard) -> tuple[int, int]:
     """``(I, N)`` from ``(I, N)`` or ``"I/N"``, with ``0 <= I < N``."""
     try:
-        index, count = (shard.split("/") if isinstance(shard, str) else shard)
+        index, count = shard.split("/") if isinstance(shard, str) else shard
         index, count = int(index), int(count)
     except (TypeError, ValueError):
         raise ValueError(f"a shard is I/N (shard I of N, numbered from 0), not {shard!r}") from None
@@ -153,17 +160,35 @@ def chunk_size(batch_size: int | None, backend_name: str) -> int:
 def shard_batches(docs: list[dict], chunk: int, index: int, count: int) -> list[list[dict]]:
     """The batches of shard ``index`` of ``count``: ``docs`` cut into consecutive batches of
     ``chunk`` items, batch ``j`` going to shard ``j % count``."""
-    return [docs[start:start + chunk] for j, start in enumerate(range(0, len(docs), chunk)) if j % count == index]
+    return [docs[start : start + chunk] for j, start in enumerate(range(0, len(docs), chunk)) if j % count == index]
 
 
-def _prepare(model: str, benchmark: str, data, out_dir, *, data_root: bool = False, limit: int | None = None,
-             max_new_tokens: int = PAPER_MAX_NEW_TOKENS, temperature: float = PAPER_TEMPERATURE,
-             coord_format: str | None = None, protocol: str | None = None, judge=None, box_scale: str | None = None):
+def _prepare(
+    model: str,
+    benchmark: str,
+    data,
+    out_dir,
+    *,
+    data_root: bool = False,
+    limit: int | None = None,
+    max_new_tokens: int = PAPER_MAX_NEW_TOKENS,
+    temperature: float = PAPER_TEMPERATURE,
+    coord_format: str | None = None,
+    protocol: str | None = None,
+    judge=None,
+    box_scale: str | None = None,
+):
     """``(task, docs, cache key fields, cache)`` of one (model, benchmark, settings)."""
     task = _task(benchmark, coord_format, protocol, judge, box_scale=box_scale)
     docs = task.load(data, limit, root=data_root)
-    fields = {"model": model_id(model), "benchmark": task.name, "split": task.split, "task_version": task.version,
-              "max_new_tokens": int(max_new_tokens), "temperature": float(temperature)}
+    fields = {
+        "model": model_id(model),
+        "benchmark": task.name,
+        "split": task.split,
+        "task_version": task.version,
+        "max_new_tokens": int(max_new_tokens),
+        "temperature": float(temperature),
+    }
     return task, docs, fields, PredictionCache(out_dir, fields)
 
 
@@ -179,9 +204,17 @@ def _max_images(task, docs: list[dict]) -> int:
     return max(task.max_images, max(len(task.images(d)) for d in docs))
 
 
-def _generate_batches(task, be, batches: list[list[dict]], sink: PredictionCache, backend: str,
-                      max_new_tokens: int, temperature: float, progress: bool = False,
-                      label: str | None = None) -> tuple[list[dict], float]:
+def _generate_batches(
+    task,
+    be,
+    batches: list[list[dict]],
+    sink: PredictionCache,
+    backend: str,
+    max_new_tokens: int,
+    temperature: float,
+    progress: bool = False,
+    label: str | None = None,
+) -> tuple[list[dict], float]:
     """Generate ``batches`` with ``be``, appending each batch's records to ``sink`` (flushed
     and fsync'ed); ``(records, seconds spent in generate)``."""
     label = label or task.name
@@ -190,29 +223,54 @@ def _generate_batches(task, be, batches: list[list[dict]], sink: PredictionCache
     records: list[dict] = []
     t_gen = 0.0
     for batch in batches:
-        items = [{"id": d["id"], "images": [ref.open() for ref in task.images(d)], "prompt": task.prompt(d)}
-                 for d in batch]
+        items = [
+            {"id": d["id"], "images": [ref.open() for ref in task.images(d)], "prompt": task.prompt(d)} for d in batch
+        ]
         t0 = time.perf_counter()
         gens = generate_detailed(be, items, max_new_tokens, temperature)
         dt = time.perf_counter() - t0
         t_gen += dt
-        recs = [{"id": d["id"], "output": g.text, "num_tokens": g.num_tokens, "finish_reason": g.finish_reason,
-                 "backend": getattr(be, "name", backend), "seconds": round(dt / len(batch), 4),
-                 **({"thinking": be_thinking} if isinstance(be_thinking, bool) else {})}
-                for d, g in zip(batch, gens)]
+        recs = [
+            {
+                "id": d["id"],
+                "output": g.text,
+                "num_tokens": g.num_tokens,
+                "finish_reason": g.finish_reason,
+                "backend": getattr(be, "name", backend),
+                "seconds": round(dt / len(batch), 4),
+                **({"thinking": be_thinking} if isinstance(be_thinking, bool) else {}),
+            }
+            for d, g in zip(batch, gens)
+        ]
         sink.append(recs)
         records += recs
         if progress:
-            print(f"[{label}] {len(records)}/{total} generated ({len(batch) / max(dt, 1e-9):.2f} items/s)",
-                  file=sys.stderr, flush=True)
+            print(
+                f"[{label}] {len(records)}/{total} generated ({len(batch) / max(dt, 1e-9):.2f} items/s)",
+                file=sys.stderr,
+                flush=True,
+            )
     return records, t_gen
 
 
-def generate_shard(model: str, benchmark: str, data: str | Path, out_dir: str | Path, shard,
-                   backend: str = "transformers", max_new_tokens: int = PAPER_MAX_NEW_TOKENS,
-                   temperature: float = PAPER_TEMPERATURE, batch_size: int | None = None, limit: int | None = None,
-                   coord_format: str | None = None, backend_options: dict | None = None, backend_obj=None,
-                   progress: bool = False, data_root: bool = False, box_scale: str | None = None) -> dict:
+def generate_shard(
+    model: str,
+    benchmark: str,
+    data: str | Path,
+    out_dir: str | Path,
+    shard,
+    backend: str = "transformers",
+    max_new_tokens: int = PAPER_MAX_NEW_TOKENS,
+    temperature: float = PAPER_TEMPERATURE,
+    batch_size: int | None = None,
+    limit: int | None = None,
+    coord_format: str | None = None,
+    backend_options: dict | None = None,
+    backend_obj=None,
+    progress: bool = False,
+    data_root: bool = False,
+    box_scale: str | None = None,
+) -> dict:
     """Generate shard ``I`` of ``N`` (``shard``: ``(I, N)`` or ``"I/N"``) of ``benchmark``:
     the items of its batches (:func:`shard_batches`) that neither the main predictions file
     nor any part file holds, appended to ``predictions-<key>.part-I-of-N.jsonl``. Scores
@@ -220,9 +278,18 @@ def generate_shard(model: str, benchmark: str, data: str | Path, out_dir: str | 
     something to generate. Returns ``{"benchmark", "shard", "assigned", "generated",
     "seconds", "part"}``."""
     index, count = check_shard(shard)
-    task, docs, fields, cache = _prepare(model, benchmark, data, out_dir, data_root=data_root, limit=limit,
-                                         max_new_tokens=max_new_tokens, temperature=temperature,
-                                         coord_format=coord_format, box_scale=box_scale)
+    task, docs, fields, cache = _prepare(
+        model,
+        benchmark,
+        data,
+        out_dir,
+        data_root=data_root,
+        limit=limit,
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        coord_format=coord_format,
+        box_scale=box_scale,
+    )
     backend = resolve_backend(backend)
     done = cache.load_all()
     name = getattr(backend_obj, "name", backend) if backend_obj is not None else backend
@@ -232,27 +299,64 @@ def generate_shard(model: str, benchmark: str, data: str | Path, out_dir: str | 
     if batches:
         be = backend_obj
         if be is None:
-            be = get_backend(backend, model, **_backend_options(backend, backend_options, batch_size,
-                                                                 _max_images(task, docs)))
-        records, t_gen = _generate_batches(task, be, batches, cache.shard(index, count), backend, max_new_tokens,
-                                           temperature, progress, label=f"{task.name} shard {index}/{count}")
-    return {"benchmark": task.name, "shard": f"{index}/{count}", "assigned": sum(len(b) for b in mine),
-            "generated": len(records), "seconds": round(t_gen, 3), "part": str(cache.part_path(index, count))}
+            be = get_backend(
+                backend, model, **_backend_options(backend, backend_options, batch_size, _max_images(task, docs))
+            )
+        records, t_gen = _generate_batches(
+            task,
+            be,
+            batches,
+            cache.shard(index, count),
+            backend,
+            max_new_tokens,
+            temperature,
+            progress,
+            label=f"{task.name} shard {index}/{count}",
+        )
+    return {
+        "benchmark": task.name,
+        "shard": f"{index}/{count}",
+        "assigned": sum(len(b) for b in mine),
+        "generated": len(records),
+        "seconds": round(t_gen, 3),
+        "part": str(cache.part_path(index, count)),
+    }
 
 
 def _generation_settings(max_new_tokens, temperature, batch_size, limit, coord_format, box_scale) -> dict:
     """What a worker needs, besides the model and the benchmark, to make the same prompts and
     batches (the cache key fields and the task options that shape a prompt)."""
-    return {"max_new_tokens": int(max_new_tokens), "temperature": float(temperature), "batch_size": batch_size,
-            "limit": limit, "coord_format": coord_format, "box_scale": box_scale}
+    return {
+        "max_new_tokens": int(max_new_tokens),
+        "temperature": float(temperature),
+        "batch_size": batch_size,
+        "limit": limit,
+        "coord_format": coord_format,
+        "box_scale": box_scale,
+    }
 
 
-def evaluate(model: str, benchmark: str, data: str | Path, out_dir: str | Path, backend: str = "transformers",
-             max_new_tokens: int = PAPER_MAX_NEW_TOKENS, temperature: float = PAPER_TEMPERATURE,
-             batch_size: int | None = None, limit: int | None = None, thinking: Any = "auto",
-             coord_format: str | None = None, backend_options: dict | None = None, backend_obj=None,
-             judge=None, progress: bool = False, data_root: bool = False, protocol: str | None = None,
-             box_scale: str | None = None, processes: int | str = 1) -> dict:
+def evaluate(
+    model: str,
+    benchmark: str,
+    data: str | Path,
+    out_dir: str | Path,
+    backend: str = "transformers",
+    max_new_tokens: int = PAPER_MAX_NEW_TOKENS,
+    temperature: float = PAPER_TEMPERATURE,
+    batch_size: int | None = None,
+    limit: int | None = None,
+    thinking: Any = "auto",
+    coord_format: str | None = None,
+    backend_options: dict | None = None,
+    backend_obj=None,
+    judge=None,
+    progress: bool = False,
+    data_root: bool = False,
+    protocol: str | None = None,
+    box_scale: str | None = None,
+    processes: int | str = 1,
+) -> dict:
     """Generate what ``out_dir`` lacks for ``benchmark`` with ``model``, score it, write the
     metrics JSON and return the metrics. ``backend_obj`` reuses a loaded backend (several
     benchmarks, one model); ``limit`` evaluates the first items only (whole groups);
@@ -263,21 +367,68 @@ def evaluate(model: str, benchmark: str, data: str | Path, out_dir: str | Path, 
     :class:`~dig_kit.launcher.LaunchError` with the worker's error and log tail if one
     fails), then merges and scores here. With ``backend_obj`` generation stays in this
     process (that backend lives here). Part files of earlier shards are merged first."""
-    return _evaluate(model, benchmark, data, out_dir, backend, max_new_tokens, temperature, batch_size, limit,
-                     thinking, coord_format, backend_options, backend_obj, judge, progress, data_root, protocol,
-                     box_scale, processes)
+    return _evaluate(
+        model,
+        benchmark,
+        data,
+        out_dir,
+        backend,
+        max_new_tokens,
+        temperature,
+        batch_size,
+        limit,
+        thinking,
+        coord_format,
+        backend_options,
+        backend_obj,
+        judge,
+        progress,
+        data_root,
+        protocol,
+        box_scale,
+        processes,
+    )
 
 
-def _evaluate(model, benchmark, data, out_dir, backend, max_new_tokens, temperature, batch_size, limit, thinking,
-              coord_format, backend_options, backend_obj, judge, progress, data_root, protocol, box_scale, processes,
-              launched: dict[str, list[str]] | None = None) -> dict:
+def _evaluate(
+    model,
+    benchmark,
+    data,
+    out_dir,
+    backend,
+    max_new_tokens,
+    temperature,
+    batch_size,
+    limit,
+    thinking,
+    coord_format,
+    backend_options,
+    backend_obj,
+    judge,
+    progress,
+    data_root,
+    protocol,
+    box_scale,
+    processes,
+    launched: dict[str, list[str]] | None = None,
+) -> dict:
     """:func:`evaluate`; ``launched``: cache key -> ids that workers started by
     :func:`evaluate_suite` were launched to generate (reported as generated now)."""
     processes = check_processes(processes)
-    task, docs, fields, cache = _prepare(model, benchmark, data, out_dir, data_root=data_root, limit=limit,
-                                         max_new_tokens=max_new_tokens, temperature=temperature,
-                                         coord_format=coord_format, protocol=protocol, judge=judge,
-                                         box_scale=box_scale)
+    task, docs, fields, cache = _prepare(
+        model,
+        benchmark,
+        data,
+        out_dir,
+        data_root=data_root,
+        limit=limit,
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        coord_format=coord_format,
+        protocol=protocol,
+        judge=judge,
+        box_scale=box_scale,
+    )
     backend = resolve_backend(backend)
     out = Path(out_dir)
     order = [d["id"] for d in docs]
@@ -290,27 +441,37 @@ def _evaluate(model, benchmark, data, out_dir, backend, max_new_tokens, temperat
 
         plan = plan_processes(processes, backend, backend_options)
         if plan["processes"] > 1:
-            launch_workers(model_id(model), backend, _backend_options(backend, backend_options, batch_size,
-                                                                      _max_images(task, docs)),
-                           [{"benchmark": task.name, "data": str(Path(data).resolve()), "data_root": data_root}],
-                           _generation_settings(max_new_tokens, temperature, batch_size, limit, coord_format,
-                                                box_scale),
-                           out, plan, [cache], len(todo), progress=progress, name=f"generate-{task.name}")
+            launch_workers(
+                model_id(model),
+                backend,
+                _backend_options(backend, backend_options, batch_size, _max_images(task, docs)),
+                [{"benchmark": task.name, "data": str(Path(data).resolve()), "data_root": data_root}],
+                _generation_settings(max_new_tokens, temperature, batch_size, limit, coord_format, box_scale),
+                out,
+                plan,
+                [cache],
+                len(todo),
+                progress=progress,
+                name=f"generate-{task.name}",
+            )
             cache.merge_parts(order)
             done = cache.load()
             left = [d["id"] for d in todo if d["id"] not in done]
             if left:
-                raise LaunchError(f"[{task.name}] the workers finished but {len(left)} item(s) have no prediction "
-                                  f"(first: {left[:5]}); logs under {out / 'logs'}")
+                raise LaunchError(
+                    f"[{task.name}] the workers finished but {len(left)} item(s) have no prediction "
+                    f"(first: {left[:5]}); logs under {out / 'logs'}"
+                )
             t_gen = sum(float(done[d["id"]].get("seconds") or 0.0) for d in todo)
     left = [d for d in docs if d["id"] not in done]
     if left:
         be = backend_obj
         if be is None:
-            be = get_backend(backend, model, **_backend_options(backend, backend_options, batch_size,
-                                                                 _max_images(task, docs)))
+            be = get_backend(
+                backend, model, **_backend_options(backend, backend_options, batch_size, _max_images(task, docs))
+            )
         chunk = chunk_size(batch_size, getattr(be, "name", backend))
-        batches = [left[start:start + chunk] for start in range(0, len(left), chunk)]
+        batches = [left[start : start + chunk] for start in range(0, len(left), chunk)]
         records, t_gen = _generate_batches(task, be, batches, cache, backend, max_new_tokens, temperature, progress)
         done.update({r["id"]: r for r in records})
     pre = set((launched or {}).get(cache.key, ())) - {d["id"] for d in todo}
@@ -320,12 +481,23 @@ def _evaluate(model, benchmark, data, out_dir, backend, max_new_tokens, temperat
     records = [done[d["id"]] for d in docs if d["id"] in done]
     think = _resolve_thinking(thinking)
     metrics, rows = task.score(docs, done, thinking=think, judge=judge, cache_path=out / f"judge-{cache.key}.jsonl")
-    metrics["settings"] = {**fields, "backend": backend if backend_obj is None else getattr(backend_obj, "name", backend),
-                           "thinking": _thinking_label(think), "protocol": task.protocol, "data": str(data),
-                           "limit": limit, "processes": processes, "predictions": str(cache.path),
-                           "scores": str(out / f"scores-{cache.key}.jsonl")}
-    metrics["generation"] = {**generation_stats(records), "generated_now": generated_now,
-                             "reused": len(docs) - generated_now, "seconds": round(t_gen, 3)}
+    metrics["settings"] = {
+        **fields,
+        "backend": backend if backend_obj is None else getattr(backend_obj, "name", backend),
+        "thinking": _thinking_label(think),
+        "protocol": task.protocol,
+        "data": str(data),
+        "limit": limit,
+        "processes": processes,
+        "predictions": str(cache.path),
+        "scores": str(out / f"scores-{cache.key}.jsonl"),
+    }
+    metrics["generation"] = {
+        **generation_stats(records),
+        "generated_now": generated_now,
+        "reused": len(docs) - generated_now,
+        "seconds": round(t_gen, 3),
+    }
     _write_rows(out / f"scores-{cache.key}.jsonl", rows)
     _write_json(out / f"metrics-{cache.key}.json", metrics)
     return metrics
@@ -335,10 +507,20 @@ def _thinking_label(think: bool | None) -> str:
     return {True: "yes", False: "no", None: "auto (per output)"}[think]
 
 
-def score_file(benchmark: str, data: str | Path, predictions: str | Path, out: str | Path | None = None,
-               thinking: Any = "auto", coord_format: str | None = None, limit: int | None = None, judge=None,
-               protocol: str | None = None, scores_out: str | Path | None = None, data_root: bool = False,
-               box_scale: str | None = None) -> dict:
+def score_file(
+    benchmark: str,
+    data: str | Path,
+    predictions: str | Path,
+    out: str | Path | None = None,
+    thinking: Any = "auto",
+    coord_format: str | None = None,
+    limit: int | None = None,
+    judge=None,
+    protocol: str | None = None,
+    scores_out: str | Path | None = None,
+    data_root: bool = False,
+    box_scale: str | None = None,
+) -> dict:
     """Score a predictions JSONL made anywhere (one line per item: its id and the raw model
     output; optionally ``finish_reason`` and ``thinking``) against ``benchmark``'s data; write
     the metrics JSON to ``out`` (default: ``<predictions>.metrics.json``) and the per-item
@@ -353,16 +535,29 @@ def score_file(benchmark: str, data: str | Path, predictions: str | Path, out: s
     ids = {d["id"] for d in docs}
     think = _resolve_thinking(thinking)
     pred_path = Path(predictions)
-    metrics, rows = task.score(docs, preds, thinking=think, judge=judge,
-                               cache_path=pred_path.with_name(pred_path.stem + ".judge.jsonl"))
+    metrics, rows = task.score(
+        docs, preds, thinking=think, judge=judge, cache_path=pred_path.with_name(pred_path.stem + ".judge.jsonl")
+    )
     metrics["unknown_ids"] = sum(1 for r in records if r["id"] not in ids)
     out_path = Path(out) if out else pred_path.with_name(pred_path.stem + ".metrics.json")
-    rows_path = Path(scores_out) if scores_out else out_path.with_name(
-        (out_path.name[: -len(".metrics.json")] if out_path.name.endswith(".metrics.json") else out_path.stem)
-        + ".scores.jsonl")
-    metrics["settings"] = {"benchmark": task.name, "split": task.split, "data": str(data),
-                           "predictions": str(predictions), "thinking": _thinking_label(think),
-                           "protocol": task.protocol, "limit": limit, "scores": str(rows_path)}
+    rows_path = (
+        Path(scores_out)
+        if scores_out
+        else out_path.with_name(
+            (out_path.name[: -len(".metrics.json")] if out_path.name.endswith(".metrics.json") else out_path.stem)
+            + ".scores.jsonl"
+        )
+    )
+    metrics["settings"] = {
+        "benchmark": task.name,
+        "split": task.split,
+        "data": str(data),
+        "predictions": str(predictions),
+        "thinking": _thinking_label(think),
+        "protocol": task.protocol,
+        "limit": limit,
+        "scores": str(rows_path),
+    }
     rows_path.parent.mkdir(parents=True, exist_ok=True)
     _write_rows(rows_path, rows)
     _write_json(out_path, metrics)
@@ -401,10 +596,18 @@ class LazyBackend:
             torch.cuda.empty_cache()
 
 
-def evaluate_suite(models: dict[str, str], benchmarks: list[str], data_root: str | Path, out_dir: str | Path,
-                   backend: str = "transformers", data_paths: dict[str, str] | None = None,
-                   backend_options: dict | None = None, progress: bool = False, processes: int | str = 1,
-                   **kwargs) -> dict[str, dict[str, dict]]:
+def evaluate_suite(
+    models: dict[str, str],
+    benchmarks: list[str],
+    data_root: str | Path,
+    out_dir: str | Path,
+    backend: str = "transformers",
+    data_paths: dict[str, str] | None = None,
+    backend_options: dict | None = None,
+    progress: bool = False,
+    processes: int | str = 1,
+    **kwargs,
+) -> dict[str, dict[str, dict]]:
     """``{model label: {benchmark: metrics}}`` for several models and benchmarks: one backend
     per model (loaded once, only if something is left to generate), outputs under
     ``out_dir/<label>/``. A benchmark whose data is missing gets ``{"status": "missing data:
@@ -435,17 +638,35 @@ def evaluate_suite(models: dict[str, str], benchmarks: list[str], data_root: str
 
             plan = plan or plan_processes(processes, backend, backend_options)
             if plan["processes"] > 1:
-                launched = _launch_suite_workers(model, tasks, data_root, data_paths, Path(out_dir) / label, backend,
-                                                 options, plan, progress, opts)
+                launched = _launch_suite_workers(
+                    model, tasks, data_root, data_paths, Path(out_dir) / label, backend, options, plan, progress, opts
+                )
         lazy = LazyBackend(backend, model, options)
         for task in tasks:
             data = data_paths.get(task.name, data_root)
             try:
                 results[label][task.name] = _evaluate(
-                    model, task.name, data, Path(out_dir) / label, backend, opts["max_new_tokens"],
-                    opts["temperature"], opts["batch_size"], opts["limit"], opts["thinking"], opts["coord_format"],
-                    backend_options, lazy, opts["judge"], progress, task.name not in data_paths, opts["protocol"],
-                    opts["box_scale"], processes, launched=launched)
+                    model,
+                    task.name,
+                    data,
+                    Path(out_dir) / label,
+                    backend,
+                    opts["max_new_tokens"],
+                    opts["temperature"],
+                    opts["batch_size"],
+                    opts["limit"],
+                    opts["thinking"],
+                    opts["coord_format"],
+                    backend_options,
+                    lazy,
+                    opts["judge"],
+                    progress,
+                    task.name not in data_paths,
+                    opts["protocol"],
+                    opts["box_scale"],
+                    processes,
+                    launched=launched,
+                )
             except BenchmarkDataError as e:
                 results[label][task.name] = {"benchmark": task.name, "status": f"missing data: {e}", "score": None}
                 if progress:
@@ -454,30 +675,64 @@ def evaluate_suite(models: dict[str, str], benchmarks: list[str], data_root: str
     return results
 
 
-_EVALUATE_KWARGS = {"max_new_tokens": PAPER_MAX_NEW_TOKENS, "temperature": PAPER_TEMPERATURE, "batch_size": None,
-                    "limit": None, "thinking": "auto", "coord_format": None, "judge": None, "protocol": None,
-                    "box_scale": None}
+_EVALUATE_KWARGS = {
+    "max_new_tokens": PAPER_MAX_NEW_TOKENS,
+    "temperature": PAPER_TEMPERATURE,
+    "batch_size": None,
+    "limit": None,
+    "thinking": "auto",
+    "coord_format": None,
+    "judge": None,
+    "protocol": None,
+    "box_scale": None,
+}
 """The :func:`evaluate` settings :func:`evaluate_suite` passes on, with their defaults."""
 
 
-def _launch_suite_workers(model: str, tasks: list, data_root, data_paths: dict, out: Path, backend: str,
-                          options: dict, plan: dict, progress: bool, kwargs: dict) -> dict[str, list[str]]:
+def _launch_suite_workers(
+    model: str,
+    tasks: list,
+    data_root,
+    data_paths: dict,
+    out: Path,
+    backend: str,
+    options: dict,
+    plan: dict,
+    progress: bool,
+    kwargs: dict,
+) -> dict[str, list[str]]:
     """One model, every benchmark that lacks predictions: merge earlier part files, then one
     launch of ``plan["processes"]`` workers, each generating its shard of all of them.
     Returns cache key -> the ids the workers were launched to generate."""
     from .workers import launch_workers
 
-    gen = _generation_settings(kwargs["max_new_tokens"], kwargs["temperature"], kwargs["batch_size"],
-                               kwargs["limit"], kwargs["coord_format"], kwargs["box_scale"])
+    gen = _generation_settings(
+        kwargs["max_new_tokens"],
+        kwargs["temperature"],
+        kwargs["batch_size"],
+        kwargs["limit"],
+        kwargs["coord_format"],
+        kwargs["box_scale"],
+    )
     specs, caches, todo, launched = [], [], 0, {}
     for task in tasks:
         data = data_paths.get(task.name, data_root)
         root = task.name not in data_paths
         try:
-            t, docs, _, cache = _prepare(model, task.name, data, out, data_root=root, limit=gen["limit"],
-                                         max_new_tokens=gen["max_new_tokens"], temperature=gen["temperature"],
-                                         coord_format=gen["coord_format"], protocol=kwargs["protocol"],
-                                         judge=kwargs["judge"], box_scale=gen["box_scale"])
+            t, docs, _, cache = _prepare(
+                model,
+                task.name,
+                data,
+                out,
+                data_root=root,
+                limit=gen["limit"],
+                max_new_tokens=gen["max_new_tokens"],
+                temperature=gen["temperature"],
+                coord_format=gen["coord_format"],
+                protocol=kwargs["protocol"],
+                judge=kwargs["judge"],
+                box_scale=gen["box_scale"],
+            )
         except BenchmarkDataError:
             continue  # evaluate() reports it
         cache.merge_parts([d["id"] for d in docs])
@@ -489,6 +744,17 @@ def _launch_suite_workers(model: str, tasks: list, data_root, data_paths: dict, 
             launched[cache.key] = missing
             todo += len(missing)
     if todo:
-        launch_workers(model_id(model), backend, options, specs, gen, out, plan, caches, todo, progress=progress,
-                       name="generate-suite")
+        launch_workers(
+            model_id(model),
+            backend,
+            options,
+            specs,
+            gen,
+            out,
+            plan,
+            caches,
+            todo,
+            progress=progress,
+            name="generate-suite",
+        )
     return launched

@@ -41,8 +41,9 @@ STOPPED_CODES = (-15, 143, -9, 137)
 """Exit codes of a worker ended because another one failed (SIGTERM/SIGKILL)."""
 
 
-def plan_processes(processes: int | str, backend: str, backend_options: dict | None = None,
-                   gpus: list[str] | None = None) -> dict:
+def plan_processes(
+    processes: int | str, backend: str, backend_options: dict | None = None, gpus: list[str] | None = None
+) -> dict:
     """``{"processes", "processes_from", "gpus", "tensor_parallel_size", "gpu_groups"}``:
     how many workers and which GPUs each sees (``gpu_groups[i]``, a ``CUDA_VISIBLE_DEVICES``
     value; ``None`` without GPUs). ``"auto"`` = visible GPUs // ``tensor_parallel_size``
@@ -63,9 +64,12 @@ def plan_processes(processes: int | str, backend: str, backend_options: dict | N
     groups = None
     if gpus and n > 1:
         if n * tp > len(gpus):
-            raise ValueError(f"processes={n}" + (f" x tensor_parallel_size={tp}" if tp > 1 else "")
-                             + f" needs {n * tp} GPUs; {len(gpus)} visible ({','.join(gpus)})")
-        groups = [",".join(gpus[i * tp:(i + 1) * tp]) for i in range(n)]
+            raise ValueError(
+                f"processes={n}"
+                + (f" x tensor_parallel_size={tp}" if tp > 1 else "")
+                + f" needs {n * tp} GPUs; {len(gpus)} visible ({','.join(gpus)})"
+            )
+        groups = [",".join(gpus[i * tp : (i + 1) * tp]) for i in range(n)]
     return {"processes": n, "processes_from": why, "gpus": gpus, "tensor_parallel_size": tp, "gpu_groups": groups}
 
 
@@ -100,9 +104,19 @@ def _write_json(path: Path, obj: dict) -> None:
     tmp.replace(path)
 
 
-def launch_workers(model: str, backend: str, backend_options: dict, benchmarks: list[dict], generation: dict,
-                   out_dir: str | Path, plan: dict, caches: list, total: int, progress: bool = False,
-                   name: str = "generate") -> dict:
+def launch_workers(
+    model: str,
+    backend: str,
+    backend_options: dict,
+    benchmarks: list[dict],
+    generation: dict,
+    out_dir: str | Path,
+    plan: dict,
+    caches: list,
+    total: int,
+    progress: bool = False,
+    name: str = "generate",
+) -> dict:
     """Run ``plan["processes"]`` workers over ``benchmarks`` (``[{"benchmark", "data",
     "data_root"}]``) of ``model`` and wait for them (see the module docstring). ``caches``:
     the benchmarks' :class:`~dig_kit.evaluation.cache.PredictionCache`, whose part files the
@@ -116,8 +130,15 @@ def launch_workers(model: str, backend: str, backend_options: dict, benchmarks: 
     trees, log_paths, commands = [], [], []
     for i in range(n):
         stem = f"{name}.worker-{i}-of-{n}"
-        spec = {"model": model, "backend": backend, "backend_options": backend_options, "out_dir": str(out),
-                "shard": [i, n], "generation": generation, "benchmarks": benchmarks}
+        spec = {
+            "model": model,
+            "backend": backend,
+            "backend_options": backend_options,
+            "out_dir": str(out),
+            "shard": [i, n],
+            "generation": generation,
+            "benchmarks": benchmarks,
+        }
         spec_path, log = logs / f"{stem}.json", logs / f"{stem}.log"
         _write_json(spec_path, spec)
         cmd = [sys.executable, "-m", "dig_kit.evaluation.workers", str(spec_path)]
@@ -133,11 +154,20 @@ def launch_workers(model: str, backend: str, backend_options: dict, benchmarks: 
         trees.append(ChildTree(cmd, log, env=env))
         log_paths.append(log)
         commands.append(cmd)
-    record = {"name": name, "model": model, "backend": backend, "processes": n,
-              "processes_from": plan.get("processes_from"), "gpu_groups": plan.get("gpu_groups"),
-              "benchmarks": [b["benchmark"] for b in benchmarks], "items": total, "commands": commands,
-              "logs": [str(p) for p in log_paths], "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-              "status": "running"}
+    record = {
+        "name": name,
+        "model": model,
+        "backend": backend,
+        "processes": n,
+        "processes_from": plan.get("processes_from"),
+        "gpu_groups": plan.get("gpu_groups"),
+        "benchmarks": [b["benchmark"] for b in benchmarks],
+        "items": total,
+        "commands": commands,
+        "logs": [str(p) for p in log_paths],
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "status": "running",
+    }
     record_path = logs / f"{name}.launch.json"
     _write_json(record_path, record)
 
@@ -161,18 +191,23 @@ def launch_workers(model: str, backend: str, backend_options: dict, benchmarks: 
     finally:
         bar.close()
     failed = [i for i, c in enumerate(codes) if c != 0]
-    record.update(returncodes=codes, seconds=round(time.perf_counter() - t0, 1),
-                  finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                  status="finished" if not failed else f"failed (worker {failed[0]}, exit code {codes[failed[0]]})")
+    record.update(
+        returncodes=codes,
+        seconds=round(time.perf_counter() - t0, 1),
+        finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        status="finished" if not failed else f"failed (worker {failed[0]}, exit code {codes[failed[0]]})",
+    )
     if failed:
         first = next((i for i in failed if codes[i] not in STOPPED_CODES), failed[0])
         record["status"] = f"failed (worker {first}, exit code {codes[first]})"
         _write_json(record_path, record)
         log = log_paths[first]
         errors = "".join(f"\n  {e}" for e in error_lines(log))
-        raise LaunchError(f"evaluation worker {first} of {n} ({model}, {backend}) failed (exit code {codes[first]})"
-                          f"{'; the error:' + errors if errors else ''}\nThe other workers were stopped; the launch "
-                          f"is recorded in {record_path}, the whole log is {log}. Its last lines:\n{tail(log, 25)}")
+        raise LaunchError(
+            f"evaluation worker {first} of {n} ({model}, {backend}) failed (exit code {codes[first]})"
+            f"{'; the error:' + errors if errors else ''}\nThe other workers were stopped; the launch "
+            f"is recorded in {record_path}, the whole log is {log}. Its last lines:\n{tail(log, 25)}"
+        )
     _write_json(record_path, record)
     return record
 
@@ -188,9 +223,18 @@ def run_spec(spec: dict) -> list[dict]:
     results = []
     try:
         for b in spec["benchmarks"]:
-            r = generate_shard(spec["model"], b["benchmark"], b["data"], spec["out_dir"], (index, count),
-                               backend=spec["backend"], backend_obj=lazy, data_root=bool(b.get("data_root")),
-                               progress=True, **(spec.get("generation") or {}))
+            r = generate_shard(
+                spec["model"],
+                b["benchmark"],
+                b["data"],
+                spec["out_dir"],
+                (index, count),
+                backend=spec["backend"],
+                backend_obj=lazy,
+                data_root=bool(b.get("data_root")),
+                progress=True,
+                **(spec.get("generation") or {}),
+            )
             print(json.dumps(r), flush=True)
             results.append(r)
     finally:
@@ -205,9 +249,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     spec = json.loads(Path(argv[0]).read_text())
     index, count = spec["shard"]
-    print(f"dig-kit evaluation worker {index}/{count} (pid {os.getpid()}): {spec['model']} with {spec['backend']}, "
-          f"{len(spec['benchmarks'])} benchmark(s), CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')}",
-          flush=True)
+    print(
+        f"dig-kit evaluation worker {index}/{count} (pid {os.getpid()}): {spec['model']} with {spec['backend']}, "
+        f"{len(spec['benchmarks'])} benchmark(s), CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')}",
+        flush=True,
+    )
     run_spec(spec)
     return 0
 

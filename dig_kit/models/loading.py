@@ -58,8 +58,12 @@ def _image_only_processor_class():
 
 def image_only_processor(image_processor, tokenizer, chat_template=None):
     cls = _image_only_processor_class()
-    return cls(image_processor=image_processor, tokenizer=tokenizer, video_processor=None,
-               chat_template=chat_template or tokenizer.chat_template)
+    return cls(
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        video_processor=None,
+        chat_template=chat_template or tokenizer.chat_template,
+    )
 
 
 def load_processor(path: str | Path):
@@ -81,8 +85,12 @@ def load_model_and_processor(path: str | Path, dtype: str = "auto", device_map=N
     import torch
     from transformers import AutoModelForImageTextToText
 
-    torch_dtype = {"auto": "auto", "bf16": torch.bfloat16, "bfloat16": torch.bfloat16,
-                   "fp32": torch.float32, "float32": torch.float32}[dtype]
+    torch_dtype = {
+        "auto": "auto",
+        "bf16": torch.bfloat16,
+        "bfloat16": torch.bfloat16,
+        "fp32": torch.float32,
+        "float32": torch.float32,
+    }[dtype]
     model = AutoModelForImageTextToText.from_pretrained(str(path), dtype=torch_dtype, device_map=device_map)
     return model, load_processor(path)
-

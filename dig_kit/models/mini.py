@@ -32,17 +32,38 @@ from dig_kit.models.tiny import CHAT_TEMPLATE, SPECIAL_TOKENS, THINK_TOKENS
 MAX_NUMBER = 1000
 """Integers 0..MAX_NUMBER are single tokens (pixels of small images, and Qwen's 0-1000 scale)."""
 
+
 def _corpus() -> list[str]:
-    from dig_kit.prompts import (GROUNDING_PROMPT, TWIN_MULTI_TEMPLATE, TWIN_PAIR_TEMPLATE, VQA_BOTH_TEMPLATE,
-                                 VQA_ONE_TEMPLATE, dig_prompt)
+    from dig_kit.prompts import (
+        GROUNDING_PROMPT,
+        TWIN_MULTI_TEMPLATE,
+        TWIN_PAIR_TEMPLATE,
+        VQA_BOTH_TEMPLATE,
+        VQA_ONE_TEMPLATE,
+        dig_prompt,
+    )
     from dig_kit.scenes.attributes import COLORS, SHAPES
 
     texts = [dig_prompt(None), TWIN_PAIR_TEMPLATE, TWIN_MULTI_TEMPLATE, GROUNDING_PROMPT]
     texts += [dig_prompt(n) for n in range(1, 11)]
     texts += [t.format(thing=f"{c} {s}") for t in (VQA_ONE_TEMPLATE, VQA_BOTH_TEMPLATE) for c in COLORS for s in SHAPES]
-    chat = ["<|im_start|>user\n", "<|im_end|>\n", "<|im_start|>assistant\n", "\n</think>\n\n", "</think>\n\n",
-            "<answer>yes</answer>", "<answer>no</answer>", "<answer>0</answer>", "[]", "[[1, 2, 3, 4]]",
-            "[[1, 2, 3, 4], [5, 6, 7, 8]]", "yes", "no", "same", "different"]
+    chat = [
+        "<|im_start|>user\n",
+        "<|im_end|>\n",
+        "<|im_start|>assistant\n",
+        "\n</think>\n\n",
+        "</think>\n\n",
+        "<answer>yes</answer>",
+        "<answer>no</answer>",
+        "<answer>0</answer>",
+        "[]",
+        "[[1, 2, 3, 4]]",
+        "[[1, 2, 3, 4], [5, 6, 7, 8]]",
+        "yes",
+        "no",
+        "same",
+        "different",
+    ]
     numbers = [str(i) for i in range(MAX_NUMBER + 1)]
     return (texts + chat) * 8 + numbers * 4
 
@@ -53,24 +74,34 @@ def build_mini_tokenizer(vocab_size: int = 3072):
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE(unk_token=None))
-    tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Digits(individual_digits=False),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-    ])
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Digits(individual_digits=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS + THINK_TOKENS,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
-                                  max_token_length=None)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL_TOKENS + THINK_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+        max_token_length=None,
+    )
     tok.train_from_iterator(_corpus(), trainer=trainer)
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-        additional_special_tokens=SPECIAL_TOKENS[1:], chat_template=CHAT_TEMPLATE,
+        tokenizer_object=tok,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        additional_special_tokens=SPECIAL_TOKENS[1:],
+        chat_template=CHAT_TEMPLATE,
     )
     fast.padding_side = "left"
     missing = [n for n in range(MAX_NUMBER + 1) if len(fast(str(n))["input_ids"]) != 1]
     if missing:
-        raise RuntimeError(f"mini tokenizer: {len(missing)} integers are not single tokens (e.g. {missing[:5]}); "
-                           "raise vocab_size")
+        raise RuntimeError(
+            f"mini tokenizer: {len(missing)} integers are not single tokens (e.g. {missing[:5]}); raise vocab_size"
+        )
     return fast
 
 
@@ -92,9 +123,18 @@ def _smooth_number_embeddings(n: int, dim: int, generator):
     return feats @ proj
 
 
-def build_mini_model(out_dir: str | Path, seed: int = 0, image_size: int = 128, text_width: int = 128,
-                     text_layers: int = 4, vision_width: int = 96, vision_depth: int = 2, patch: int = 8,
-                     merge: int = 2, overwrite: bool = True) -> Path:
+def build_mini_model(
+    out_dir: str | Path,
+    seed: int = 0,
+    image_size: int = 128,
+    text_width: int = 128,
+    text_layers: int = 4,
+    vision_width: int = 96,
+    vision_depth: int = 2,
+    patch: int = 8,
+    merge: int = 2,
+    overwrite: bool = True,
+) -> Path:
     """Build and save the mini Qwen3-VL (model, tokenizer, processor files) into ``out_dir``.
     With ``overwrite=False`` an existing model there is kept."""
     out = Path(out_dir)
@@ -111,21 +151,41 @@ def build_mini_model(out_dir: str | Path, seed: int = 0, image_size: int = 128, 
     grid = image_size // patch
     config = Qwen3VLConfig(
         text_config=dict(
-            vocab_size=len(tokenizer), hidden_size=text_width, intermediate_size=3 * text_width,
-            num_hidden_layers=text_layers, num_attention_heads=heads, num_key_value_heads=max(1, heads // 2),
-            head_dim=32, max_position_embeddings=4096,
-            rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [8, 4, 4],
-                             "mrope_interleaved": True},
-            tie_word_embeddings=True, pad_token_id=ids["<|endoftext|>"],
-            bos_token_id=None, eos_token_id=ids["<|im_end|>"],
+            vocab_size=len(tokenizer),
+            hidden_size=text_width,
+            intermediate_size=3 * text_width,
+            num_hidden_layers=text_layers,
+            num_attention_heads=heads,
+            num_key_value_heads=max(1, heads // 2),
+            head_dim=32,
+            max_position_embeddings=4096,
+            rope_parameters={
+                "rope_type": "default",
+                "rope_theta": 10000.0,
+                "mrope_section": [8, 4, 4],
+                "mrope_interleaved": True,
+            },
+            tie_word_embeddings=True,
+            pad_token_id=ids["<|endoftext|>"],
+            bos_token_id=None,
+            eos_token_id=ids["<|im_end|>"],
         ),
         vision_config=dict(
-            depth=vision_depth, hidden_size=vision_width, intermediate_size=2 * vision_width,
-            num_heads=max(2, vision_width // 32), patch_size=patch, spatial_merge_size=merge, temporal_patch_size=2,
-            out_hidden_size=text_width, num_position_embeddings=grid * grid, deepstack_visual_indexes=[0],
+            depth=vision_depth,
+            hidden_size=vision_width,
+            intermediate_size=2 * vision_width,
+            num_heads=max(2, vision_width // 32),
+            patch_size=patch,
+            spatial_merge_size=merge,
+            temporal_patch_size=2,
+            out_hidden_size=text_width,
+            num_position_embeddings=grid * grid,
+            deepstack_visual_indexes=[0],
         ),
-        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
         tie_word_embeddings=True,
     )
     torch.manual_seed(seed)
@@ -145,18 +205,31 @@ def build_mini_model(out_dir: str | Path, seed: int = 0, image_size: int = 128, 
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     Qwen2VLImageProcessor(
-        patch_size=patch, merge_size=merge, temporal_patch_size=2,
+        patch_size=patch,
+        merge_size=merge,
+        temporal_patch_size=2,
         size={"shortest_edge": 16 * 16, "longest_edge": image_size * image_size},
-        image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5],
+        image_mean=[0.5, 0.5, 0.5],
+        image_std=[0.5, 0.5, 0.5],
     ).save_pretrained(out)
-    (out / "video_preprocessor_config.json").write_text(json.dumps(
-        {"processor_class": "Qwen3VLProcessor", "video_processor_type": "Qwen3VLVideoProcessor",
-         "patch_size": patch, "merge_size": merge, "temporal_patch_size": 2}, indent=2))
+    (out / "video_preprocessor_config.json").write_text(
+        json.dumps(
+            {
+                "processor_class": "Qwen3VLProcessor",
+                "video_processor_type": "Qwen3VLVideoProcessor",
+                "patch_size": patch,
+                "merge_size": merge,
+                "temporal_patch_size": 2,
+            },
+            indent=2,
+        )
+    )
     (out / "processor_config.json").write_text(json.dumps({"processor_class": "Qwen3VLProcessor"}, indent=2))
     n_params = sum(p.numel() for p in model.parameters())
     (out / "README.md").write_text(
         f"# mini Qwen3-VL (dig_kit, profile mini)\n\nRandomly initialised, {n_params:,} parameters, built offline by "
         "`dig_kit.models.mini.build_mini_model`: Qwen3-VL's architecture at a small width, patch 8, a compact "
         "tokenizer. Not a pretrained model: the mini profile gives it a supervised warm start that stands in for "
-        "Qwen3-VL's pretraining before the DiG curriculum.\n")
+        "Qwen3-VL's pretraining before the DiG curriculum.\n"
+    )
     return out

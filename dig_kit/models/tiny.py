@@ -27,9 +27,20 @@ from pathlib import Path
 from dig_kit.models.loading import vision_token_ids
 
 SPECIAL_TOKENS = [
-    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>",
-    "<|box_start|>", "<|box_end|>", "<|quad_start|>", "<|quad_end|>", "<|vision_start|>",
-    "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>",
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|object_ref_start|>",
+    "<|object_ref_end|>",
+    "<|box_start|>",
+    "<|box_end|>",
+    "<|quad_start|>",
+    "<|quad_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|vision_pad|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
 ]
 THINK_TOKENS = ["<think>", "</think>", "<answer>", "</answer>"]
 
@@ -51,9 +62,11 @@ CHAT_TEMPLATE = (
 def _corpus() -> list[str]:
     from dig_kit.prompts import DIG_TEMPLATE, TWIN_PAIR_TEMPLATE
 
-    boxes = "[[12, 34, 56, 78], [100, 120, 140, 160]] {\"bbox_2d\": [1, 2, 3, 4], \"label\": \"cube\"}"
-    words = ("yes no same different cube sphere cylinder red blue green gray brown purple cyan yellow "
-             "metal matte small medium large missing changed new object image before after answer")
+    boxes = '[[12, 34, 56, 78], [100, 120, 140, 160]] {"bbox_2d": [1, 2, 3, 4], "label": "cube"}'
+    words = (
+        "yes no same different cube sphere cylinder red blue green gray brown purple cyan yellow "
+        "metal matte small medium large missing changed new object image before after answer"
+    )
     return [DIG_TEMPLATE, TWIN_PAIR_TEMPLATE, boxes, words, " ".join(str(i) for i in range(1001))] * 4
 
 
@@ -64,12 +77,19 @@ def build_tokenizer(vocab_size: int = 600):
     tok = Tokenizer(models.BPE(unk_token=None))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS + THINK_TOKENS,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL_TOKENS + THINK_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     tok.train_from_iterator(_corpus(), trainer=trainer)
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-        additional_special_tokens=SPECIAL_TOKENS[1:], chat_template=CHAT_TEMPLATE,
+        tokenizer_object=tok,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        additional_special_tokens=SPECIAL_TOKENS[1:],
+        chat_template=CHAT_TEMPLATE,
     )
     fast.padding_side = "left"
     return fast
@@ -80,9 +100,12 @@ def build_image_processor(max_pixels: int = 128 * 128):
 
     # Qwen3-VL's geometry (patch 16, merge 2, temporal 2), limited to small images
     return Qwen2VLImageProcessor(
-        patch_size=16, merge_size=2, temporal_patch_size=2,
+        patch_size=16,
+        merge_size=2,
+        temporal_patch_size=2,
         size={"shortest_edge": 32 * 32, "longest_edge": max_pixels},
-        image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5],
+        image_mean=[0.5, 0.5, 0.5],
+        image_std=[0.5, 0.5, 0.5],
     )
 
 
@@ -101,19 +124,41 @@ def build_tiny_model(out_dir: str | Path, seed: int = 0, max_pixels: int = 128 *
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
     config = Qwen3VLConfig(
         text_config=dict(
-            vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-            num_attention_heads=4, num_key_value_heads=2, head_dim=16, max_position_embeddings=4096,
-            rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [4, 2, 2],
-                             "mrope_interleaved": True},
-            tie_word_embeddings=True, pad_token_id=ids["<|endoftext|>"],
-            bos_token_id=None, eos_token_id=ids["<|im_end|>"],
+            vocab_size=len(tokenizer),
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            head_dim=16,
+            max_position_embeddings=4096,
+            rope_parameters={
+                "rope_type": "default",
+                "rope_theta": 10000.0,
+                "mrope_section": [4, 2, 2],
+                "mrope_interleaved": True,
+            },
+            tie_word_embeddings=True,
+            pad_token_id=ids["<|endoftext|>"],
+            bos_token_id=None,
+            eos_token_id=ids["<|im_end|>"],
         ),
         vision_config=dict(
-            depth=1, hidden_size=32, intermediate_size=64, num_heads=2, patch_size=16, spatial_merge_size=2,
-            temporal_patch_size=2, out_hidden_size=64, num_position_embeddings=256, deepstack_visual_indexes=[0],
+            depth=1,
+            hidden_size=32,
+            intermediate_size=64,
+            num_heads=2,
+            patch_size=16,
+            spatial_merge_size=2,
+            temporal_patch_size=2,
+            out_hidden_size=64,
+            num_position_embeddings=256,
+            deepstack_visual_indexes=[0],
         ),
-        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
         tie_word_embeddings=True,
     )
     torch.manual_seed(seed)
@@ -127,9 +172,18 @@ def build_tiny_model(out_dir: str | Path, seed: int = 0, max_pixels: int = 128 *
     # configs and processor_config.json, so AutoProcessor loads it where torchvision exists.
     tokenizer.save_pretrained(out)
     image_processor.save_pretrained(out)
-    (out / "video_preprocessor_config.json").write_text(json.dumps(
-        {"processor_class": "Qwen3VLProcessor", "video_processor_type": "Qwen3VLVideoProcessor",
-         "patch_size": 16, "merge_size": 2, "temporal_patch_size": 2}, indent=2))
+    (out / "video_preprocessor_config.json").write_text(
+        json.dumps(
+            {
+                "processor_class": "Qwen3VLProcessor",
+                "video_processor_type": "Qwen3VLVideoProcessor",
+                "patch_size": 16,
+                "merge_size": 2,
+                "temporal_patch_size": 2,
+            },
+            indent=2,
+        )
+    )
     (out / "processor_config.json").write_text(json.dumps({"processor_class": "Qwen3VLProcessor"}, indent=2))
     (out / "README.md").write_text(
         "# tiny random Qwen3-VL (dig_kit)\n\nRandomly initialised, "

@@ -42,8 +42,8 @@ the functions that need them).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from dig_kit.config import ConfigError, KitConfig, from_dict, to_dict
 
@@ -68,8 +68,16 @@ CHECK = "✓"
 PUBLISHED_SOURCE = "published (DiG slides, real RefCOCO; model not stated, its 88.6 = Qwen3-VL-4B + DiG in Table 3)"
 """The slides' reward ablation names no model; its full-reward RefCOCO val@50 (88.6) is the
 4B + DiG number of Table 3 (8B + DiG: 90.0), so it is most likely the 4B model."""
-TAB4_COLUMNS = ["Format", "IoU", "F1", "RefCOCO val Acc@0.5", "DiG held-out F1", "DiG held-out mIoU", "Source",
-                "Variant"]
+TAB4_COLUMNS = [
+    "Format",
+    "IoU",
+    "F1",
+    "RefCOCO val Acc@0.5",
+    "DiG held-out F1",
+    "DiG held-out mIoU",
+    "Source",
+    "Variant",
+]
 TAB4_MEASURED = {  # column -> (benchmark, metric key of that benchmark's metrics JSON)
     "RefCOCO val Acc@0.5": ("refcoco_val", "acc@0.5"),
     "DiG held-out F1": ("dig_eval", "f1"),
@@ -77,8 +85,10 @@ TAB4_MEASURED = {  # column -> (benchmark, metric key of that benchmark's metric
 }
 REWARD_BENCHMARKS = ["refcoco_val", "dig_eval"]
 """What the reward table needs evaluated."""
-TAB4_CAPTION = ("Reward-component ablation (slides 'Ablation: Reward Components'): measured rows of this kit, "
-                "then the published rows")
+TAB4_CAPTION = (
+    "Reward-component ablation (slides 'Ablation: Reward Components'): measured rows of this kit, "
+    "then the published rows"
+)
 BUDGETS = ("total", "stage")
 
 
@@ -114,8 +124,10 @@ def curriculum_config(cfg: KitConfig, name: str, budget: str = "total") -> tuple
     steps[0] = sum(t.stage_steps) if budget == "total" else t.stage_steps[k - 1]
     subsets = list(t.stage_subsets)
     subsets[0] = t.stage_subsets[k - 1]
-    return _rebuild(cfg, {"stage_steps": steps, "stage_subsets": subsets,
-                          "count_hint_stages": [1] if k in t.count_hint_stages else []}), [1]
+    return _rebuild(
+        cfg,
+        {"stage_steps": steps, "stage_subsets": subsets, "count_hint_stages": [1] if k in t.count_hint_stages else []},
+    ), [1]
 
 
 def seeded(preset: str, overrides: Sequence[str], seed: int | None, run_dir: str | Path) -> tuple[KitConfig, Path]:
@@ -178,8 +190,10 @@ def train_stages(cfg: KitConfig, stages: Sequence[int], data_dir: str | Path, ou
     for stage in _check_stages(stages):
         diff = saved_config_differences(cfg, stage_dir(out_dir, stage) / "final")
         if diff:
-            print(f"note: {stage_dir(out_dir, stage)} was trained with other settings ({', '.join(diff[:6])}); "
-                  "reused as is (delete it to retrain)")
+            print(
+                f"note: {stage_dir(out_dir, stage)} was trained with other settings ({', '.join(diff[:6])}); "
+                "reused as is (delete it to retrain)"
+            )
         final = run_stage(cfg, stage, data_dir, out_dir)
     return Path(final)
 
@@ -209,13 +223,21 @@ def _stage_prefix(reuse: dict[str, str | Path] | None, last: int) -> dict[str, P
     cannot reuse a dir that is not a curriculum stage's, so such entries are dropped."""
     if not reuse or last == 3:
         return reuse
-    return {name: Path(final).parent.parent / f"stage{last}" / Path(final).name
-            for name, final in reuse.items() if Path(final).parent.name.startswith("stage")}
+    return {
+        name: Path(final).parent.parent / f"stage{last}" / Path(final).name
+        for name, final in reuse.items()
+        if Path(final).parent.name.startswith("stage")
+    }
 
 
-def run_curriculum_ablation(cfg: KitConfig, data_dir: str | Path, run_dir: str | Path, budget: str = "total",
-                            names: Sequence[str] | None = None, reuse: dict[str, str | Path] | None = None
-                            ) -> dict[str, Path]:
+def run_curriculum_ablation(
+    cfg: KitConfig,
+    data_dir: str | Path,
+    run_dir: str | Path,
+    budget: str = "total",
+    names: Sequence[str] | None = None,
+    reuse: dict[str, str | Path] | None = None,
+) -> dict[str, Path]:
     """Train each curriculum variant into ``run_dir/curriculum/<name>``; return ``{name: final
     checkpoint dir}``. Re-running only trains what is missing.
 
@@ -237,9 +259,15 @@ def reward_run_dir(run_dir: str | Path, variant: str, stages: Sequence[int]) -> 
     return Path(run_dir) / sub / variant
 
 
-def run_reward_ablation(cfg: KitConfig, data_dir: str | Path, run_dir: str | Path, stages: Sequence[int] = (1, 2, 3),
-                        variants: Sequence[str] | None = None, reuse: dict[str, str | Path] | None = None,
-                        failures: dict[str, str] | None = None) -> dict[str, Path]:
+def run_reward_ablation(
+    cfg: KitConfig,
+    data_dir: str | Path,
+    run_dir: str | Path,
+    stages: Sequence[int] = (1, 2, 3),
+    variants: Sequence[str] | None = None,
+    reuse: dict[str, str | Path] | None = None,
+    failures: dict[str, str] | None = None,
+) -> dict[str, Path]:
     """Train each reward variant on curriculum ``stages`` into :func:`reward_run_dir`; return
     ``{variant: final checkpoint dir}``.
 
@@ -268,9 +296,15 @@ def run_reward_ablation(cfg: KitConfig, data_dir: str | Path, run_dir: str | Pat
     return out
 
 
-def evaluate_models(models: dict[str, str | Path], benchmarks: list[str], data_paths: dict[str, str | Path],
-                    out_dir: str | Path, data_root: str | Path | None = None, backend: str = "auto",
-                    **gen) -> dict[str, dict[str, dict]]:
+def evaluate_models(
+    models: dict[str, str | Path],
+    benchmarks: list[str],
+    data_paths: dict[str, str | Path],
+    out_dir: str | Path,
+    data_root: str | Path | None = None,
+    backend: str = "auto",
+    **gen,
+) -> dict[str, dict[str, dict]]:
     """``{name: {benchmark: metrics}}``: :func:`dig_kit.evaluation.runner.evaluate` for every
     (model, benchmark) through :func:`dig_kit.evaluation.runner.evaluate_suite` (one backend
     per model, loaded only if something is left to generate), outputs in
@@ -285,9 +319,15 @@ def evaluate_models(models: dict[str, str | Path], benchmarks: list[str], data_p
     rest = [b for b in benchmarks if b not in data_paths]
     if rest and data_root is None:
         raise ConfigError(f"benchmarks {rest} need data_root (or an entry in data_paths)")
-    return evaluate_suite({k: str(v) for k, v in models.items()}, list(benchmarks),
-                          data_root if data_root is not None else ".", out_dir, backend=backend,
-                          data_paths={k: str(v) for k, v in data_paths.items()}, **gen)
+    return evaluate_suite(
+        {k: str(v) for k, v in models.items()},
+        list(benchmarks),
+        data_root if data_root is not None else ".",
+        out_dir,
+        backend=backend,
+        data_paths={k: str(v) for k, v in data_paths.items()},
+        **gen,
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -317,8 +357,12 @@ def mean_over_seeds(per_seed: dict) -> dict[str, dict[str, dict]]:
                 out[name][b] = next(iter(ms.values()))
                 continue
             first = next(iter(scored.values()))
-            agg = {"status": "scored", "headline": first.get("headline"), "seeds": len(scored),
-                   "per_seed": {s: m.get("score") for s, m in scored.items()}}
+            agg = {
+                "status": "scored",
+                "headline": first.get("headline"),
+                "seeds": len(scored),
+                "per_seed": {s: m.get("score") for s, m in scored.items()},
+            }
             for k, v in first.items():
                 if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "seeds":
                     vals = [m[k] for m in scored.values() if isinstance(m.get(k), (int, float))]
@@ -344,12 +388,21 @@ def measured_label(cfg: KitConfig, note: str = "") -> str:
 def stages_note(stages: Sequence[int]) -> str:
     """``"curriculum stages 1-3"`` / ``"curriculum stage 1 only"``: how a reward variant was trained."""
     stages = _check_stages(stages)
-    return "curriculum stages 1-3" if len(stages) == 3 else (
-        "curriculum stage 1 only" if len(stages) == 1 else f"curriculum stages 1-{len(stages)} only")
+    return (
+        "curriculum stages 1-3"
+        if len(stages) == 3
+        else ("curriculum stage 1 only" if len(stages) == 1 else f"curriculum stages 1-{len(stages)} only")
+    )
 
 
-def run_description(cfg: KitConfig, data_dir: str | Path, eval_data_root: str | Path | None = None,
-                    limit: int | None = None, max_new_tokens: int | None = None, tiny_model: bool = False) -> str:
+def run_description(
+    cfg: KitConfig,
+    data_dir: str | Path,
+    eval_data_root: str | Path | None = None,
+    limit: int | None = None,
+    max_new_tokens: int | None = None,
+    tiny_model: bool = False,
+) -> str:
     """One line for an artifact's source: profile, model, data, evaluation cut-offs; with
     ``tiny_model`` it says plainly that these are not the paper's numbers."""
     parts = [f"profile '{cfg.profile}'", f"model {cfg.train.model}", f"DiG data {data_dir} (rendered)"]
@@ -365,8 +418,9 @@ def run_description(cfg: KitConfig, data_dir: str | Path, eval_data_root: str | 
     return text
 
 
-def reward_ablation_rows(results: dict[str, dict[str, dict]], measured_source: str = "measured",
-                         not_trained: dict[str, str] | None = None) -> list[dict]:
+def reward_ablation_rows(
+    results: dict[str, dict[str, dict]], measured_source: str = "measured", not_trained: dict[str, str] | None = None
+) -> list[dict]:
     """Rows of ``tab4_reward_ablation``: one measured row per variant in ``results``
     (``{variant: {benchmark: metrics}}``, :data:`REWARD_VARIANTS` order) with RefCOCO val
     Acc@0.5 and the DiG held-out F1 / mIoU, labelled ``measured_source``; then the slides'
@@ -397,18 +451,33 @@ def reward_ablation_rows(results: dict[str, dict[str, dict]], measured_source: s
         rows.append(row)
     for variant, why in (not_trained or {}).items():  # e.g. format-only under online filtering
         if variant not in results:
-            rows.append({**marks(variant), **{c: "–" for c in TAB4_MEASURED}, "Source": f"{measured_source}; {why}",
-                         "Variant": variant})
+            rows.append(
+                {
+                    **marks(variant),
+                    **{c: "–" for c in TAB4_MEASURED},
+                    "Source": f"{measured_source}; {why}",
+                    "Variant": variant,
+                }
+            )
     rows.sort(key=lambda r: (not r["Source"].startswith(measured_source), REWARD_VARIANTS.index(r["Variant"])))
     for r in TAB4_REWARD_ABLATION:
         v = r["RefCOCO@50 val"]
-        rows.append({**marks(r["Variant"]), "RefCOCO val Acc@0.5": "–" if v is None else v, "DiG held-out F1": None,
-                     "DiG held-out mIoU": None, "Source": PUBLISHED_SOURCE, "Variant": r["Variant"]})
+        rows.append(
+            {
+                **marks(r["Variant"]),
+                "RefCOCO val Acc@0.5": "–" if v is None else v,
+                "DiG held-out F1": None,
+                "DiG held-out mIoU": None,
+                "Source": PUBLISHED_SOURCE,
+                "Variant": r["Variant"],
+            }
+        )
     return [{c: r.get(c) for c in TAB4_COLUMNS[:-2] + extra + TAB4_COLUMNS[-2:]} for r in rows]
 
 
-def curriculum_bars(results: dict[str, dict[str, dict]], benchmarks: Sequence[str] | None = None,
-                    baseline_name: str | None = None) -> tuple[list[str], list[str], dict[str, list]]:
+def curriculum_bars(
+    results: dict[str, dict[str, dict]], benchmarks: Sequence[str] | None = None, baseline_name: str | None = None
+) -> tuple[list[str], list[str], dict[str, list]]:
     """``(model names, benchmarks, {name: [headline score or None per benchmark]})``, the
     baseline first: the data of :func:`plot_curriculum_ablation`."""
     names = list(results)
@@ -429,9 +498,12 @@ def _spreads(results: dict, names: list[str], benches: list[str]) -> dict[str, l
     return {n: [_value(results[n].get(b), "score_sd") for b in benches] for n in names}
 
 
-def plot_curriculum_ablation(results: dict[str, dict[str, dict]], baseline_name: str | None = None,
-                             benchmarks: Sequence[str] | None = None,
-                             title: str = "Curriculum scheduling ablation (DiG-1 / DiG-2 / DiG-Mix)"):
+def plot_curriculum_ablation(
+    results: dict[str, dict[str, dict]],
+    baseline_name: str | None = None,
+    benchmarks: Sequence[str] | None = None,
+    title: str = "Curriculum scheduling ablation (DiG-1 / DiG-2 / DiG-Mix)",
+):
     """Grouped bars: one group per benchmark, one bar per model (the baseline first, grey and
     hatched), height = the benchmark's headline metric (%, the number the paper reports). A
     missing or unscored value has no bar and is marked n/a."""
@@ -459,10 +531,19 @@ def plot_curriculum_ablation(results: dict[str, dict[str, dict]], baseline_name:
                 ax.text(x, v, f"{v:.1f}", ha="center", va="bottom", fontsize=5)
         sd = spreads[n]
         seeds = max(((results[n].get(b) or {}).get("seeds", 1) for b in benches), default=1)
-        ax.bar(xs, [0 if v is None else v for v in values[n]], width, label=n + (f" ({seeds} seeds)" if seeds > 1 else ""),
-               color="0.75" if base else colors[i], hatch="//" if base else None, edgecolor="0.3", linewidth=0.4,
-               yerr=[0 if e is None else e for e in sd] if any(e for e in sd) else None, capsize=2,
-               error_kw={"linewidth": 0.6})
+        ax.bar(
+            xs,
+            [0 if v is None else v for v in values[n]],
+            width,
+            label=n + (f" ({seeds} seeds)" if seeds > 1 else ""),
+            color="0.75" if base else colors[i],
+            hatch="//" if base else None,
+            edgecolor="0.3",
+            linewidth=0.4,
+            yerr=[0 if e is None else e for e in sd] if any(e for e in sd) else None,
+            capsize=2,
+            error_kw={"linewidth": 0.6},
+        )
     ax.set_xticks(range(len(benches)))
     ax.set_xticklabels([f"{b}\n({headline[b]})" if b in headline else b for b in benches])
     present = [v for vs in values.values() for v in vs if v is not None]

@@ -43,7 +43,7 @@ def plot_dynamics(rows: list[dict], title: str = ""):
     fig, axes = plt.subplots(2, 3, figsize=(10, 5.2))
     steps = [r["step"] for r in rows]
     for ax, (keys, label) in zip(axes.flat, PANELS):
-        for key in (keys if isinstance(keys, tuple) else (keys,)):
+        for key in keys if isinstance(keys, tuple) else (keys,):
             ys = [r.get(key) for r in rows]
             if any(y is not None for y in ys):
                 ax.plot(steps, [float("nan") if y is None else y for y in ys], marker="o", ms=2.5, lw=1.2, label=key)
@@ -65,10 +65,18 @@ def figure_name(stage: int) -> str:
 
 
 METRICS = {  # key -> y-axis label, in the viewer's order
-    "overall": "overall reward", "accuracy": "accuracy reward", "format": "format reward", "f1": "F1",
-    "miou": "mean IoU", "kl": "KL to reference", "entropy": "entropy", "grad_norm": "gradient norm",
-    "response_length": "response length (tokens)", "cpu_memory_gb": "CPU memory (GiB)",
-    "kept_fraction": "kept-group fraction", "step_time_s": "step time (s)",
+    "overall": "overall reward",
+    "accuracy": "accuracy reward",
+    "format": "format reward",
+    "f1": "F1",
+    "miou": "mean IoU",
+    "kl": "KL to reference",
+    "entropy": "entropy",
+    "grad_norm": "gradient norm",
+    "response_length": "response length (tokens)",
+    "cpu_memory_gb": "CPU memory (GiB)",
+    "kept_fraction": "kept-group fraction",
+    "step_time_s": "step time (s)",
 }
 
 
@@ -80,7 +88,7 @@ def plot_curves(rows: list[dict], metrics, title: str = ""):
     nrows = (n + ncols - 1) // ncols
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 2.4 * nrows), squeeze=False)
     steps = [r["step"] for r in rows]
-    for ax in axes.flat[len(metrics):]:
+    for ax in axes.flat[len(metrics) :]:
         ax.set_axis_off()
     for ax, key in zip(axes.flat, metrics):
         ys = [r.get(key) for r in rows]
@@ -99,8 +107,7 @@ def plot_curves(rows: list[dict], metrics, title: str = ""):
     return fig
 
 
-def curve_viewer(run_dir: str | Path, stage: int | str | None = None,
-                 metrics=("overall", "format", "kl", "entropy")):
+def curve_viewer(run_dir: str | Path, stage: int | str | None = None, metrics=("overall", "format", "kl", "entropy")):
     """An ipywidgets viewer of a run's training curves (JupyterLab): a stage menu that opens on
     ``stage`` (the notebook's), a tick box per metric, one labelled panel per ticked metric."""
     import ipywidgets as widgets
@@ -111,9 +118,10 @@ def curve_viewer(run_dir: str | Path, stage: int | str | None = None,
         raise ValueError(f"{run_dir}: no stage*/metrics.jsonl yet")
     want = f"stage{stage}" if stage is not None and not str(stage).startswith("stage") else stage
     menu = widgets.Dropdown(options=stages, value=want if want in stages else stages[-1], description="stage")
-    boxes = {k: widgets.Checkbox(value=k in metrics, description=label, indent=False,
-                                 layout=widgets.Layout(width="190px"))
-             for k, label in METRICS.items()}
+    boxes = {
+        k: widgets.Checkbox(value=k in metrics, description=label, indent=False, layout=widgets.Layout(width="190px"))
+        for k, label in METRICS.items()
+    }
     out = widgets.Output()
 
     def show(change=None):

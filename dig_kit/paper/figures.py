@@ -10,8 +10,8 @@ from __future__ import annotations
 import csv
 import io
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import matplotlib.pyplot as plt
 
@@ -109,8 +109,14 @@ def save_table(
     (out / f"{name}.md").write_text("\n".join(md))
 
     def tex(s: str) -> str:
-        for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"),
-                     ("✓", r"\checkmark{}")):  # \checkmark needs amssymb
+        for a, b in (
+            ("\\", r"\textbackslash{}"),
+            ("&", r"\&"),
+            ("%", r"\%"),
+            ("_", r"\_"),
+            ("#", r"\#"),
+            ("✓", r"\checkmark{}"),
+        ):  # \checkmark needs amssymb
             s = s.replace(a, b)
         return s
 
@@ -118,6 +124,12 @@ def save_table(
     lines.append(" & ".join(tex(c) for c in cols) + r" \\")
     lines.append(r"\midrule")
     lines += [" & ".join(tex(fmt(r.get(c))) for c in cols) + r" \\" for r in rows]
-    lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{tex(caption or name)}. Source: {tex(source)}}}", r"\end{table}", ""]
+    lines += [
+        r"\bottomrule",
+        r"\end{tabular}",
+        rf"\caption{{{tex(caption or name)}. Source: {tex(source)}}}",
+        r"\end{table}",
+        "",
+    ]
     (out / f"{name}.tex").write_text("\n".join(lines))
     return [out / f"{name}.{e}" for e in ("csv", "md", "tex")]

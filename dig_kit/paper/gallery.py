@@ -12,8 +12,12 @@ import matplotlib.pyplot as plt
 from matplotlib.patches import Rectangle
 
 CHANGE_COLORS = {
-    "shape": "#e41a1c", "color": "#ff7f00", "size": "#4daf4a",
-    "material": "#984ea3", "add": "#377eb8", "remove": "#f781bf",
+    "shape": "#e41a1c",
+    "color": "#ff7f00",
+    "size": "#4daf4a",
+    "material": "#984ea3",
+    "add": "#377eb8",
+    "remove": "#f781bf",
 }
 
 
@@ -34,8 +38,15 @@ def draw_pair(ax_before, ax_after, row: dict, root: Path | None = None) -> None:
         x1, y1, x2, y2 = d["bbox"]
         c = CHANGE_COLORS.get(d["type"], "white")
         ax_before.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, lw=1.5, ec=c))
-        ax_before.text(x1, y1 - 2, d["type"], color=c, fontsize=6, va="bottom",
-                       bbox=dict(fc="white", ec="none", alpha=0.7, pad=0.5))
+        ax_before.text(
+            x1,
+            y1 - 2,
+            d["type"],
+            color=c,
+            fontsize=6,
+            va="bottom",
+            bbox=dict(fc="white", ec="none", alpha=0.7, pad=0.5),
+        )
     ax_before.set_title(f"{row['id']}  before (M={len(row['differences'])})", fontsize=7)
     ax_after.set_title("after", fontsize=7)
     for ax in (ax_before, ax_after):
@@ -74,8 +85,15 @@ def differences_table(row: dict) -> list[dict]:
         else:
             b, a = str(before.get(kind, describe(before))), str(after.get(kind, describe(after)))
         obj = describe(before if kind != "add" else after)
-        out.append({"change": kind, "object": obj, "before": b, "after": a,
-                    "box (x1, y1, x2, y2)": ", ".join(f"{v:.0f}" for v in d["bbox"])})
+        out.append(
+            {
+                "change": kind,
+                "object": obj,
+                "before": b,
+                "after": a,
+                "box (x1, y1, x2, y2)": ", ".join(f"{v:.0f}" for v in d["bbox"]),
+            }
+        )
     return out
 
 
@@ -86,8 +104,9 @@ def _html_table(rows: list[dict]) -> str:
         return "<p><i>no differences</i></p>"
     cols = list(rows[0])
     head = "".join(f"<th style='text-align:left;padding:2px 10px'>{escape(c)}</th>" for c in cols)
-    body = "".join("<tr>" + "".join(f"<td style='padding:2px 10px'>{escape(str(r[c]))}</td>" for c in cols) + "</tr>"
-                   for r in rows)
+    body = "".join(
+        "<tr>" + "".join(f"<td style='padding:2px 10px'>{escape(str(r[c]))}</td>" for c in cols) + "</tr>" for r in rows
+    )
     return f"<table class='dig-differences'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -153,9 +172,10 @@ def plot_twin_items(rows: list[dict], root: Path | None = None):
             label = kind
             if kind == "hard":
                 c = row["changes"][k - 1]
-                what = {"add": f"adds a {c['after']['color']} {c['after']['shape']}",
-                        "remove": f"removes the {c['before']['color']} {c['before']['shape']}"}.get(
-                    c["type"], f"{c['type']}: {c['before'].get(c['type'])} -> {c['after'].get(c['type'])}")
+                what = {
+                    "add": f"adds a {c['after']['color']} {c['after']['shape']}",
+                    "remove": f"removes the {c['before']['color']} {c['before']['shape']}",
+                }.get(c["type"], f"{c['type']}: {c['before'].get(c['type'])} -> {c['after'].get(c['type'])}")
                 label = f"hard negative: {what}"
             ax.set_title(label, fontsize=7, color={"positive": "green", "hard": "red"}.get(kind, "black"))
     fig.tight_layout(rect=(0, 0.03, 1, 1))

@@ -24,13 +24,21 @@ from dig_kit.paths import is_checkout
 
 # the kernel fills these in; the committed notebooks keep only metadata.language_info.name.
 # scripts/git-filters.sh gives the filter the same list (git config filter.nbstripout.extrakeys).
-LANGUAGE_INFO_KEYS = [f"metadata.language_info.{k}" for k in
-                      ("codemirror_mode", "file_extension", "mimetype", "nbconvert_exporter", "pygments_lexer",
-                       "version")]
+LANGUAGE_INFO_KEYS = [
+    f"metadata.language_info.{k}"
+    for k in ("codemirror_mode", "file_extension", "mimetype", "nbconvert_exporter", "pygments_lexer", "version")
+]
 # nbstripout's command line strips these by default; its strip_output function needs them named
-DEFAULT_KEYS = ["metadata.signature", "metadata.widgets", "cell.metadata.collapsed", "cell.metadata.ExecuteTime",
-                "cell.metadata.execution", "cell.metadata.heading_collapsed", "cell.metadata.hidden",
-                "cell.metadata.scrolled"]
+DEFAULT_KEYS = [
+    "metadata.signature",
+    "metadata.widgets",
+    "cell.metadata.collapsed",
+    "cell.metadata.ExecuteTime",
+    "cell.metadata.execution",
+    "cell.metadata.heading_collapsed",
+    "cell.metadata.hidden",
+    "cell.metadata.scrolled",
+]
 
 
 def is_kit_notebook(path: str | Path) -> bool:
@@ -45,7 +53,9 @@ def strip(nb):
     from nbstripout import strip_output
 
     node = nbformat.from_dict(nb)
-    return strip_output(node, keep_output=False, keep_count=False, keep_id=True, extra_keys=DEFAULT_KEYS + LANGUAGE_INFO_KEYS)
+    return strip_output(
+        node, keep_output=False, keep_count=False, keep_id=True, extra_keys=DEFAULT_KEYS + LANGUAGE_INFO_KEYS
+    )
 
 
 def strip_on_save(model, path, contents_manager, **kwargs):

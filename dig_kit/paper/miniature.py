@@ -35,8 +35,10 @@ PHASE_LABELS = {  # results.json key -> label in the tables and figures
     "stage2": "+ GRPO stage 2",
     "stage3": "+ GRPO stage 3",
 }
-STANDIN = ("mini Qwen3-VL built from scratch; its warm start (supervised grounding + DiG) stands in for "
-           "Qwen3-VL's pretraining; not the paper's model or numbers")
+STANDIN = (
+    "mini Qwen3-VL built from scratch; its warm start (supervised grounding + DiG) stands in for "
+    "Qwen3-VL's pretraining; not the paper's model or numbers"
+)
 
 
 def heldout_summary(metrics: dict | None) -> dict | None:
@@ -81,9 +83,17 @@ def collect_results(runs: str | Path, data_dir: str | Path | None = None) -> dic
     runs = Path(runs)
     data_dir = Path(data_dir or runs / "data")
     # results.json key -> the model's label in notebook 02a's / 04's summary.json
-    sources = {**{k: (runs / "warm_start" / "results.json", label) for k, label in
-                  (("random_init", "random init"), ("after_grounding", "after grounding"), ("warm_start", "after DiG SFT"))},
-               **{f"stage{k}": (runs / "eval" / "summary.json", f"+ DiG stage {k}") for k in (1, 2, 3)}}
+    sources = {
+        **{
+            k: (runs / "warm_start" / "results.json", label)
+            for k, label in (
+                ("random_init", "random init"),
+                ("after_grounding", "after grounding"),
+                ("warm_start", "after DiG SFT"),
+            )
+        },
+        **{f"stage{k}": (runs / "eval" / "summary.json", f"+ DiG stage {k}") for k in (1, 2, 3)},
+    }
     summaries = {path: _read(path) or {} for path, _ in sources.values()}
     heldout = {"baseline_mean_box": heldout_summary(mean_box_baseline(data_dir))}
     grounding = {}
@@ -96,9 +106,13 @@ def collect_results(runs: str | Path, data_dir: str | Path | None = None) -> dic
         m = twin_metrics.get(name) or {}
         return None if m.get("pair") is None else round(float(m["pair"]) / 100.0, 4)
 
-    twin = {"pair_accuracy": pair("+ TWIN (synthetic)"), "pair_accuracy_no_hard_negatives":
-            pair("+ TWIN w/o hard negatives (synthetic)"), "pair_accuracy_warm_start": pair("base policy"),
-            "chance": 0.5, "n": (twin_metrics.get("+ TWIN (synthetic)") or {}).get("n")}
+    twin = {
+        "pair_accuracy": pair("+ TWIN (synthetic)"),
+        "pair_accuracy_no_hard_negatives": pair("+ TWIN w/o hard negatives (synthetic)"),
+        "pair_accuracy_warm_start": pair("base policy"),
+        "chance": 0.5,
+        "n": (twin_metrics.get("+ TWIN (synthetic)") or {}).get("n"),
+    }
     ablations = _read(runs / "ablations" / "summary.json") or {}
     old = _read(runs / "results.json") or {}
     results = {
@@ -109,9 +123,12 @@ def collect_results(runs: str | Path, data_dir: str | Path | None = None) -> dic
         "heldout_grounding": grounding,
         "twin": twin,
         "ablations": ablations,
-        "notes": {"heldout": "DiG held-out split (eval subset), no count hint, IoU >= 0.5 after Hungarian matching; "
-                             "fractions", "wall_s": "dig-kit reproduce: sum of the steps when every step ran in one invocation, else null "
-                                      "(wall_s_lower_bound: the sum of each step's last run)"},
+        "notes": {
+            "heldout": "DiG held-out split (eval subset), no count hint, IoU >= 0.5 after Hungarian matching; "
+            "fractions",
+            "wall_s": "dig-kit reproduce: sum of the steps when every step ran in one invocation, else null "
+            "(wall_s_lower_bound: the sum of each step's last run)",
+        },
     }
     (runs / "results.json").write_text(json.dumps(results, indent=1))
     return results
@@ -125,9 +142,17 @@ def results_rows(results: dict) -> list[dict]:
         if m is None:
             continue
         g = (results.get("heldout_grounding") or {}).get(key) or {}
-        rows.append({"Model": label, **{k.upper() if k == "f1" else k.capitalize() if k != "miou" else "mIoU":
-                                        round(100 * m[k], 1) for k in HELDOUT_KEYS if k in m},
-                     "Grounding F1 (1 image)": round(100 * g["f1"], 1) if "f1" in g else None})
+        rows.append(
+            {
+                "Model": label,
+                **{
+                    k.upper() if k == "f1" else k.capitalize() if k != "miou" else "mIoU": round(100 * m[k], 1)
+                    for k in HELDOUT_KEYS
+                    if k in m
+                },
+                "Grounding F1 (1 image)": round(100 * g["f1"], 1) if "f1" in g else None,
+            }
+        )
     return rows
 
 
@@ -174,11 +199,16 @@ def heldout_callbacks(cfg, data_dir: str | Path, max_new_tokens: int = 64):
             def check(self, state, model):
                 if not state.is_world_process_zero:
                     return
-                metrics = score_loaded(model, processor, bench, data_dir, limit=ws.eval_pairs,
-                                       max_new_tokens=max_new_tokens)
+                metrics = score_loaded(
+                    model, processor, bench, data_dir, limit=ws.eval_pairs, max_new_tokens=max_new_tokens
+                )
                 model.train()
-                row = {"split": "eval", "step": state.global_step, "benchmark": bench,
-                       **(heldout_summary(metrics) or {})}
+                row = {
+                    "split": "eval",
+                    "step": state.global_step,
+                    "benchmark": bench,
+                    **(heldout_summary(metrics) or {}),
+                }
                 with open(Path(out) / "metrics.jsonl", "a") as f:
                     f.write(json.dumps(row) + "\n")
 
@@ -210,8 +240,12 @@ def plot_warm_start(run_dir: str | Path):
         for key, style in (("f1", "-o"), ("miou", "--s")):
             pts = [(offset + r["step"], 100 * r[key]) for r in checks if key in r]
             if pts:
-                bx.plot(*zip(*pts), style, markersize=3,
-                        label=f"{'grounding' if phase == 'grounding' else 'DiG'} {'F1' if key == 'f1' else 'mIoU'}")
+                bx.plot(
+                    *zip(*pts),
+                    style,
+                    markersize=3,
+                    label=f"{'grounding' if phase == 'grounding' else 'DiG'} {'F1' if key == 'f1' else 'mIoU'}",
+                )
         if rows:
             offset += rows[-1]["step"]
     ax.set_xlabel("optimizer step (phases in order)")
@@ -232,9 +266,16 @@ def warm_start_rows(results: dict[str, dict[str, dict]]) -> list[dict]:
     for label, by_bench in results.items():
         dig = heldout_summary(by_bench.get("dig_eval")) or {}
         ground = heldout_summary(by_bench.get("dig_grounding")) or {}
-        rows.append({"Model": label, "DiG F1": _pct(dig.get("f1")), "DiG mIoU": _pct(dig.get("miou")),
-                     "DiG format": _pct(dig.get("format")), "Grounding F1": _pct(ground.get("f1")),
-                     "Grounding mIoU": _pct(ground.get("miou"))})
+        rows.append(
+            {
+                "Model": label,
+                "DiG F1": _pct(dig.get("f1")),
+                "DiG mIoU": _pct(dig.get("miou")),
+                "DiG format": _pct(dig.get("format")),
+                "Grounding F1": _pct(ground.get("f1")),
+                "Grounding mIoU": _pct(ground.get("miou")),
+            }
+        )
     return rows
 
 

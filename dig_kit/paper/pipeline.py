@@ -4,8 +4,8 @@ Each step (:class:`Step`) is a notebook plus the parameters a profile gives it; 
 differ, the values come from the preset's ``reproduce`` section. Executed notebooks are kept
 under ``runs/<profile>/`` with their parameters, so every figure traces to the notebook run
 that made it. A step whose notebook source, parameters, upstream steps and the dig_kit
-source itself are unchanged since its last successful run is skipped (a ``.stamp`` file beside the executed notebook records them); a
-failing step stops the pipeline and names the notebook and the cell that failed.
+source itself are unchanged since its last successful run is skipped (a ``.stamp`` file beside
+the executed notebook records them); a failing step stops the pipeline and names the notebook and the cell that failed.
 """
 
 from __future__ import annotations
@@ -58,29 +58,87 @@ def steps(profile: str, runs: Path, figures: Path, extra: list[str] | None = Non
     overrides = ([f"train.model={policy}"] if policy else []) + extra
     tiny = r.policy == "tiny"
     plan = [
-        Step("render", "01_render_dataset.ipynb", "01_render_dataset.ipynb",
-             {"preset": profile, "overrides": extra, "data_dir": data, "out_dir": fig,
-              "interactive": False, "workers": r.render_workers}),
+        Step(
+            "render",
+            "01_render_dataset.ipynb",
+            "01_render_dataset.ipynb",
+            {
+                "preset": profile,
+                "overrides": extra,
+                "data_dir": data,
+                "out_dir": fig,
+                "interactive": False,
+                "workers": r.render_workers,
+            },
+        ),
         Step("rewards", "02_reward_sanity.ipynb", "02_reward_sanity.ipynb", {"out_dir": fig, "interactive": False}),
     ]
     if r.policy == "warm_start":  # the model is built here and warm-started (stand-in for pretraining)
-        plan.append(Step("warm_start", "02a_warm_start.ipynb", "02a_warm_start.ipynb",
-                         {"preset": profile, "overrides": extra, "data_dir": data,
-                          "model_dir": str(runs / "model"), "run_dir": str(runs / "warm_start"),
-                          "eval_dir": str(runs / "eval" / "warm_start"), "out_dir": fig}))
-    plan += [Step(f"train{stage}", "03_train_stage.ipynb", f"03_train_stage{stage}.ipynb",
-                  {"stage": stage, "preset": profile, "data_dir": data, "run_dir": train, "out_dir": fig,
-                   "tiny_model": tiny, "interactive": False, "overrides": overrides}) for stage in (1, 2, 3)]
+        plan.append(
+            Step(
+                "warm_start",
+                "02a_warm_start.ipynb",
+                "02a_warm_start.ipynb",
+                {
+                    "preset": profile,
+                    "overrides": extra,
+                    "data_dir": data,
+                    "model_dir": str(runs / "model"),
+                    "run_dir": str(runs / "warm_start"),
+                    "eval_dir": str(runs / "eval" / "warm_start"),
+                    "out_dir": fig,
+                },
+            )
+        )
+    plan += [
+        Step(
+            f"train{stage}",
+            "03_train_stage.ipynb",
+            f"03_train_stage{stage}.ipynb",
+            {
+                "stage": stage,
+                "preset": profile,
+                "data_dir": data,
+                "run_dir": train,
+                "out_dir": fig,
+                "tiny_model": tiny,
+                "interactive": False,
+                "overrides": overrides,
+            },
+        )
+        for stage in (1, 2, 3)
+    ]
     plan.append(Step("evaluate", "04_evaluate.ipynb", "04_evaluate.ipynb", _evaluate_params(r, runs, policy, fig)))
-    plan.append(Step("twin", "05_twin.ipynb", "05_twin.ipynb",
-                     {"preset": r.twin_preset, "twin_dir": str(runs / "twin"),
-                      "nohard_dir": str(runs / "twin-nohard"), "run_dir": str(runs / "twin-train"),
-                      "out_dir": fig, "tiny_model": tiny, "max_new_tokens": r.twin_max_new_tokens,
-                      "overrides": overrides + r.twin_overrides}))
-    plan.append(Step("ablations", "06_ablations.ipynb", "06_ablations.ipynb",
-                     _ablation_params(r, profile, runs, overrides, fig)))
-    plan.append(Step("artifacts", "07_paper_artifacts.ipynb", "07_paper_artifacts.ipynb",
-                     {"run_dir": train, "out_dir": fig, "profile": profile, "runs_dir": str(runs)}))
+    plan.append(
+        Step(
+            "twin",
+            "05_twin.ipynb",
+            "05_twin.ipynb",
+            {
+                "preset": r.twin_preset,
+                "twin_dir": str(runs / "twin"),
+                "nohard_dir": str(runs / "twin-nohard"),
+                "run_dir": str(runs / "twin-train"),
+                "out_dir": fig,
+                "tiny_model": tiny,
+                "max_new_tokens": r.twin_max_new_tokens,
+                "overrides": overrides + r.twin_overrides,
+            },
+        )
+    )
+    plan.append(
+        Step(
+            "ablations", "06_ablations.ipynb", "06_ablations.ipynb", _ablation_params(r, profile, runs, overrides, fig)
+        )
+    )
+    plan.append(
+        Step(
+            "artifacts",
+            "07_paper_artifacts.ipynb",
+            "07_paper_artifacts.ipynb",
+            {"run_dir": train, "out_dir": fig, "profile": profile, "runs_dir": str(runs)},
+        )
+    )
     return plan
 
 
@@ -96,6 +154,7 @@ def _benchmark_root(r, runs: Path) -> str:
 def _compared_models(r, runs: Path, policy: Path | None) -> dict[str, str]:
     """The checkpoints step ``evaluate`` compares: the policy before the curriculum and after it
     (the warm-started miniature: after each stage)."""
+
     def final(stage: int) -> str:
         return str(runs / "train" / f"stage{stage}" / "final")
 
@@ -108,8 +167,11 @@ def _compared_models(r, runs: Path, policy: Path | None) -> dict[str, str]:
 
 def _evaluate_params(r, runs: Path, policy: Path | None, fig: str) -> dict:
     """Step ``evaluate``'s parameters; those left at the notebook's defaults are not passed."""
-    params = {"models": _compared_models(r, runs, policy), "benchmarks": r.eval_benchmarks,
-              "data_root": _benchmark_root(r, runs)}
+    params = {
+        "models": _compared_models(r, runs, policy),
+        "benchmarks": r.eval_benchmarks,
+        "data_root": _benchmark_root(r, runs),
+    }
     if r.benchmark_files == "synthetic":
         params["write_smoke_data"] = True
     params["backend"] = r.eval_backend
@@ -118,8 +180,12 @@ def _evaluate_params(r, runs: Path, policy: Path | None, fig: str) -> dict:
     if r.eval_processes != 1:
         params["processes"] = r.eval_processes
     data = str(runs / "data")
-    return {**params, "data_paths": {"dig_eval": data, "dig_grounding": data}, "eval_dir": str(runs / "eval"),
-            "out_dir": fig}
+    return {
+        **params,
+        "data_paths": {"dig_eval": data, "dig_grounding": data},
+        "eval_dir": str(runs / "eval"),
+        "out_dir": fig,
+    }
 
 
 def _ablation_params(r, profile: str, runs: Path, overrides: list[str], fig: str) -> dict:
@@ -128,13 +194,25 @@ def _ablation_params(r, profile: str, runs: Path, overrides: list[str], fig: str
     benchmarks = r.ablation_benchmarks
     if benchmarks == "paper":
         benchmarks = benchmarks_of("tab1_perception") + ["refcoco_val", "dig_eval"]
-    return {"preset": profile, "overrides": overrides, "data_dir": str(runs / "data"),
-            "run_dir": str(runs / "ablations"), "main_run_dir": str(runs / "train"),
-            "eval_data_root": _benchmark_root(r, runs), "write_smoke_data": r.benchmark_files == "synthetic",
-            "benchmarks": benchmarks, "reward_stages": r.ablation_reward_stages, "curriculum_budget": "total",
-            "seeds": r.ablation_seeds, "baseline_name": r.ablation_baseline, "backend": r.eval_backend,
-            "max_new_tokens": r.eval_max_new_tokens, "limit": r.eval_limit, "out_dir": fig,
-            "tiny_model": r.policy == "tiny"}
+    return {
+        "preset": profile,
+        "overrides": overrides,
+        "data_dir": str(runs / "data"),
+        "run_dir": str(runs / "ablations"),
+        "main_run_dir": str(runs / "train"),
+        "eval_data_root": _benchmark_root(r, runs),
+        "write_smoke_data": r.benchmark_files == "synthetic",
+        "benchmarks": benchmarks,
+        "reward_stages": r.ablation_reward_stages,
+        "curriculum_budget": "total",
+        "seeds": r.ablation_seeds,
+        "baseline_name": r.ablation_baseline,
+        "backend": r.eval_backend,
+        "max_new_tokens": r.eval_max_new_tokens,
+        "limit": r.eval_limit,
+        "out_dir": fig,
+        "tiny_model": r.policy == "tiny",
+    }
 
 
 def _code_digest() -> str:
@@ -217,8 +295,10 @@ def _written(names: list[str]) -> str:
     stems: dict[str, list[str]] = {}
     for name in names:
         stems.setdefault(Path(name).stem, []).append(Path(name).suffix.lstrip("."))
-    return ", ".join(f"{s}.{{{','.join(sorted(e))}}}" if len(e) > 1 else f"{s}.{e[0]}"
-                     for s, e in sorted(stems.items())) or "no figures"
+    return (
+        ", ".join(f"{s}.{{{','.join(sorted(e))}}}" if len(e) > 1 else f"{s}.{e[0]}" for s, e in sorted(stems.items()))
+        or "no figures"
+    )
 
 
 def _record_time(runs: Path, step: str, seconds: float) -> None:
@@ -248,17 +328,25 @@ def _stamp_wall_time(runs: Path, names: list[str], ran: set[str]) -> float | Non
     data["wall_s_lower_bound"] = total
     data["step_s"] = {n: times[n] for n in names}
     if not whole:
-        data["wall_s_note"] = (f"steps {sorted(set(names) - ran)} ran in an earlier invocation; the sum of each "
-                               "step's last run is a lower bound of the end-to-end time")
+        data["wall_s_note"] = (
+            f"steps {sorted(set(names) - ran)} ran in an earlier invocation; the sum of each "
+            "step's last run is a lower bound of the end-to-end time"
+        )
     else:
         data.pop("wall_s_note", None)
     results.write_text(json.dumps(data, indent=1))
     return data["wall_s"]
 
 
-def run_pipeline(profile: str = "smoke", runs_dir: str = "runs", figures_dir: str = "figures",
-                 only: list[str] | None = None, start: str | None = None, overrides: list[str] | None = None,
-                 plan_only: bool = False) -> int:
+def run_pipeline(
+    profile: str = "smoke",
+    runs_dir: str = "runs",
+    figures_dir: str = "figures",
+    only: list[str] | None = None,
+    start: str | None = None,
+    overrides: list[str] | None = None,
+    plan_only: bool = False,
+) -> int:
     """Run the plan; print one line per step (name, status, time, outputs). Each step's full
     log (cell outputs, warnings, the kernel's stderr) goes to ``runs/<profile>/logs/<step>.log``;
     on a terminal a progress bar over the step's cells shows while it runs. ``runs/<profile>``
@@ -279,8 +367,11 @@ def run_pipeline(profile: str = "smoke", runs_dir: str = "runs", figures_dir: st
         return 2
     for step in steps(profile, runs, figures, overrides):
         if not (NOTEBOOKS / step.notebook).exists():
-            print(f"dig-kit reproduce: error: notebook {NOTEBOOKS / step.notebook} not found (reproduce runs from a "
-                  "checkout of the repository, which holds notebooks/)", file=sys.stderr)
+            print(
+                f"dig-kit reproduce: error: notebook {NOTEBOOKS / step.notebook} not found (reproduce runs from a "
+                "checkout of the repository, which holds notebooks/)",
+                file=sys.stderr,
+            )
             return 2
         upstream = _digest(NOTEBOOKS / step.notebook, step.params, upstream)
         plan.append(replace(step, digest=upstream))
@@ -290,7 +381,7 @@ def run_pipeline(profile: str = "smoke", runs_dir: str = "runs", figures_dir: st
             print(f"dig-kit reproduce: error: unknown step {n!r}; steps are {names}", file=sys.stderr)
             return 2
     if start:
-        plan = plan[names.index(start):]
+        plan = plan[names.index(start) :]
     if only:
         plan = [s for s in plan if s.name in only]
     if plan_only:
@@ -311,9 +402,12 @@ def run_pipeline(profile: str = "smoke", runs_dir: str = "runs", figures_dir: st
         print(f"dig-kit reproduce: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("dig-kit reproduce: interrupted; the step's kernel and every process it launched were ended. "
-              "The same command resumes (finished steps are skipped, a training stage continues from its last "
-              "complete checkpoint).", file=sys.stderr)
+        print(
+            "dig-kit reproduce: interrupted; the step's kernel and every process it launched were ended. "
+            "The same command resumes (finished steps are skipped, a training stage continues from its last "
+            "complete checkpoint).",
+            file=sys.stderr,
+        )
         return 130
 
 
@@ -343,21 +437,33 @@ def _run_steps(profile: str, runs: Path, figures: Path, plan: list[Step], overri
         before = snapshot(figures)
         try:
             with _step_log(log) as console, _root_for_kernels(Path.cwd()):
-                pm.execute_notebook(str(src), str(dst), parameters=params, kernel_name="python3", log_output=True,
-                                    progress_bar={"desc": tag, "file": console, "leave": False, "disable": not tty},
-                                    cwd=str(Path.cwd()), kernel_manager_class=IPCKernelManager)
+                pm.execute_notebook(
+                    str(src),
+                    str(dst),
+                    parameters=params,
+                    kernel_name="python3",
+                    log_output=True,
+                    progress_bar={"desc": tag, "file": console, "leave": False, "disable": not tty},
+                    cwd=str(Path.cwd()),
+                    kernel_manager_class=IPCKernelManager,
+                )
         except PapermillExecutionError as e:
-            print(f"{tag}: FAILED after {time.perf_counter() - t0:.1f} s\n"
-                  f"dig-kit reproduce: step {name!r} failed in {nb}, cell {e.exec_count}: {e.ename}: {e.evalue}\n"
-                  f"  executed notebook with the traceback: {dst}\n  full log: {log}", file=sys.stderr)
+            print(
+                f"{tag}: FAILED after {time.perf_counter() - t0:.1f} s\n"
+                f"dig-kit reproduce: step {name!r} failed in {nb}, cell {e.exec_count}: {e.ename}: {e.evalue}\n"
+                f"  executed notebook with the traceback: {dst}\n  full log: {log}",
+                file=sys.stderr,
+            )
             return 1
         figures.mkdir(parents=True, exist_ok=True)
         written = record_artifacts(figures, before, name, nb, dst, runs / "artifacts.json")
         _record_time(runs, name, time.perf_counter() - t0)
         ran.add(name)
         stamp.write_text(digest)
-        print(f"{tag}: done in {time.perf_counter() - t0:.1f} s -> {dst}; wrote {_written(written)} "
-              f"(log: {log})", flush=True)
+        print(
+            f"{tag}: done in {time.perf_counter() - t0:.1f} s -> {dst}; wrote {_written(written)} (log: {log})",
+            flush=True,
+        )
     if figures.exists():
         write_index(figures, runs / "artifacts.json", profile)
     wall = _stamp_wall_time(runs, [s.name for s in steps(profile, runs, figures, overrides)], ran)

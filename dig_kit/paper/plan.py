@@ -89,8 +89,9 @@ def model_status(model: str, made_by: dict[str, str]) -> str:
     snapshots = _hub_cache() / f"models--{model.replace('/', '--')}" / "snapshots"
     if snapshots.is_dir() and any(snapshots.glob("*/config.json")):
         return f"present in the Hugging Face cache ({snapshots.parent})"
-    return (f"MISSING: not in the Hugging Face cache ({_hub_cache()}); download it first "
-            f"(huggingface-cli download {model})")
+    return (
+        f"MISSING: not in the Hugging Face cache ({_hub_cache()}); download it first (huggingface-cli download {model})"
+    )
 
 
 def benchmark_status(benchmarks: list[str], data_root: str, data_paths: dict) -> tuple[list[str], list[str]]:
@@ -131,16 +132,21 @@ def _training(cfg, gpus) -> str:
 
     p = launch_plan(cfg, gpus)
     la = cfg.train.launch
-    where = (f"accelerate launch, {p['processes']} process(es) x {p['nodes']} node(s) = {p['world_size']}, "
-             f"{Path(p['accelerate_config']).name}" if p["launched"] else "1 process, in the notebook kernel")
+    where = (
+        f"accelerate launch, {p['processes']} process(es) x {p['nodes']} node(s) = {p['world_size']}, "
+        f"{Path(p['accelerate_config']).name}"
+        if p["launched"]
+        else "1 process, in the notebook kernel"
+    )
     how = f"train.launch.processes={la.processes}"
     if la.processes == "auto":
         how += f" ({len(gpus)} GPU(s) visible here; one process per GPU where it runs)"
     return f"{where} [{how}]"
 
 
-def describe(profile: str, planned: list, runs: Path, overrides: list[str] | None = None,
-             gpus: list[str] | None = None) -> tuple[list[str], float]:
+def describe(
+    profile: str, planned: list, runs: Path, overrides: list[str] | None = None, gpus: list[str] | None = None
+) -> tuple[list[str], float]:
     """The plan's lines and the total estimated GPU-hours. ``planned``: the pipeline's steps with
     their digests (:class:`dig_kit.paper.pipeline.Step`)."""
     from dig_kit.config import load_config
@@ -160,8 +166,11 @@ def describe(profile: str, planned: list, runs: Path, overrides: list[str] | Non
         if name == "render":
             workers = params.get("workers", 1)
             if workers == "auto":
-                launches = (f"Blender: one worker per GPU ({len(gpus)} visible here)" if gpus
-                            else "Blender: workers auto (no GPU visible here: 1 worker on the CPU)")
+                launches = (
+                    f"Blender: one worker per GPU ({len(gpus)} visible here)"
+                    if gpus
+                    else "Blender: workers auto (no GPU visible here: 1 worker on the CPU)"
+                )
             else:
                 launches = f"Blender: {workers} worker(s)"
             needs.append(_blender_status())
@@ -190,18 +199,26 @@ def describe(profile: str, planned: list, runs: Path, overrides: list[str] | Non
 
             benches = PAPER_BENCHMARKS if params["benchmarks"] == "paper" else list(params["benchmarks"])
             processes = params.get("processes", 1)
-            launches = (f"{len(params['models'])} model(s) x {len(benches)} benchmark(s), backend "
-                        f"{params['backend']}, processes {processes}"
-                        + (f" ({len(gpus)} GPU(s) visible here)" if processes == "auto" else ""))
+            launches = (
+                f"{len(params['models'])} model(s) x {len(benches)} benchmark(s), backend "
+                f"{params['backend']}, processes {processes}"
+                + (f" ({len(gpus)} GPU(s) visible here)" if processes == "auto" else "")
+            )
             for label, model in params["models"].items():
                 needs.append(f"model {label!r} {model}: {model_status(model, made_by)}")
             if params.get("write_smoke_data"):
                 needs.append(f"benchmark files: written by the step (synthetic stand-ins under {params['data_root']})")
             else:
                 present, missing = benchmark_status(benches, params["data_root"], params.get("data_paths", {}))
-                needs.append(f"benchmark files under {params['data_root']}: {len(present)} of {len(benches)} present"
-                             + (f"; MISSING: {', '.join(missing)} (the file names each one takes: "
-                                "`dig-kit evaluate --help`; a missing one is left blank in the tables)" if missing else ""))
+                needs.append(
+                    f"benchmark files under {params['data_root']}: {len(present)} of {len(benches)} present"
+                    + (
+                        f"; MISSING: {', '.join(missing)} (the file names each one takes: "
+                        "`dig-kit evaluate --help`; a missing one is left blank in the tables)"
+                        if missing
+                        else ""
+                    )
+                )
             if profile not in ("smoke", "mini"):
                 hours, cpu = eval_gpu_hours(len(params["models"])), False
         elif name == "twin":
@@ -220,15 +237,26 @@ def describe(profile: str, planned: list, runs: Path, overrides: list[str] | Non
             # DiG-1 / DiG-2: one stage of the curriculum's total steps each; reward variants on
             # `stages` (format_iou_f1 is the main run, reused); DiG-Mix is the main run
             single = sum(1 for c in CURRICULA.values() if len(c["stages"]) == 1)
-            steps = seeds * (single * sum(cfg.train.stage_steps)
-                             + (len(REWARD_VARIANTS) - 1) * sum(cfg.train.stage_steps[s - 1] for s in stages))
-            launches = (f"{seeds} seed(s) x ({single} curriculum variants + {len(REWARD_VARIANTS) - 1} reward "
-                        f"variants), {steps} GRPO steps in all; each stage: {_training(cfg, gpus)}")
+            steps = seeds * (
+                single * sum(cfg.train.stage_steps)
+                + (len(REWARD_VARIANTS) - 1) * sum(cfg.train.stage_steps[s - 1] for s in stages)
+            )
+            launches = (
+                f"{seeds} seed(s) x ({single} curriculum variants + {len(REWARD_VARIANTS) - 1} reward "
+                f"variants), {steps} GRPO steps in all; each stage: {_training(cfg, gpus)}"
+            )
             if profile not in ("smoke", "mini"):
                 params_n = policy_params(cfg.train.model)
-                hours = None if params_n is None else (
-                    steps * rollout_step_gpu_s(cfg.train.prompts_per_step, cfg.train.num_generations, params_n) / 3600
-                    + eval_gpu_hours(seeds * (single + len(REWARD_VARIANTS))) * 0.3)  # perception + RefCOCO val
+                hours = (
+                    None
+                    if params_n is None
+                    else (
+                        steps
+                        * rollout_step_gpu_s(cfg.train.prompts_per_step, cfg.train.num_generations, params_n)
+                        / 3600
+                        + eval_gpu_hours(seeds * (single + len(REWARD_VARIANTS))) * 0.3
+                    )
+                )  # perception + RefCOCO val
                 cpu = False
         else:
             launches = "in the notebook kernel"
@@ -247,16 +275,21 @@ def model_status_dir(path: str, made_by: dict[str, str]) -> str:
     return "present" if Path(path).exists() else "MISSING"
 
 
-def print_plan(profile: str, planned: list, runs: Path, figures: Path, overrides: list[str] | None = None,
-               lock_note: str = "") -> None:
+def print_plan(
+    profile: str, planned: list, runs: Path, figures: Path, overrides: list[str] | None = None, lock_note: str = ""
+) -> None:
     from dig_kit.launcher import visible_gpus
 
     gpus = visible_gpus()
     lines, total = describe(profile, planned, runs, overrides, gpus)
-    print(f"dig-kit reproduce --profile {profile} --plan: nothing is run. runs: {runs}  figures: {figures}  "
-          f"GPUs visible here: {len(gpus)}{lock_note}")
+    print(
+        f"dig-kit reproduce --profile {profile} --plan: nothing is run. runs: {runs}  figures: {figures}  "
+        f"GPUs visible here: {len(gpus)}{lock_note}"
+    )
     for line in lines:
         print(line)
     if total:
-        print(f"total: ~{total:.0f} GPU-h (estimates from the cost model in dig_kit/paper/plan.py and the README's "
-              f"'Running the paper profile'; not measured): ~{total / 8:.1f} h on 8 GPUs")
+        print(
+            f"total: ~{total:.0f} GPU-h (estimates from the cost model in dig_kit/paper/plan.py and the README's "
+            f"'Running the paper profile'; not measured): ~{total / 8:.1f} h on 8 GPUs"
+        )

@@ -15,13 +15,15 @@ module is not imported by ``dig_kit.rewards`` itself.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from .case_study import CASE_STUDY_BOXES, CASE_STUDY_IMAGE_SIZE, CASE_STUDY_OUTPUT
 from dig_kit.rewards.dig import VARIANTS, dig_reward, dig_reward_group
 from dig_kit.rewards.geometry import COORD_FORMATS
+
+from .case_study import CASE_STUDY_BOXES, CASE_STUDY_IMAGE_SIZE, CASE_STUDY_OUTPUT
 from .synthetic_outputs import jitter_boxes, random_gt_boxes, render_completion, to_coord_format
 
 SOURCE = "synthetic predictions scored by dig_kit.rewards (no model)"
@@ -123,7 +125,10 @@ def variant_scenarios(seed: int = 0) -> tuple[list[list[float]], list[tuple[str,
         ("empty list", []),
         ("no parsable answer", None),
     ]
-    texts = [(name, render_completion(boxes) if boxes is not None else "I think the cube changed.") for name, boxes in scenarios]
+    texts = [
+        (name, render_completion(boxes) if boxes is not None else "I think the cube changed.")
+        for name, boxes in scenarios
+    ]
     return gt, texts
 
 
@@ -159,7 +164,9 @@ def case_study_table(**options: Any) -> list[dict]:
     rows = []
     for name, text, g, extra in cases:
         r = dig_reward(text, g, size, **{**options, **extra})
-        rows.append({"case": name, **{k: r[k] for k in ("overall", "format", "f1", "miou", "precision", "recall", "num_pred")}})
+        rows.append(
+            {"case": name, **{k: r[k] for k in ("overall", "format", "f1", "miou", "precision", "recall", "num_pred")}}
+        )
     return rows
 
 
@@ -167,9 +174,9 @@ def case_study_table(**options: Any) -> list[dict]:
 
 
 def _plt():
-    from dig_kit.paper.figures import apply_style
-
     import matplotlib.pyplot as plt
+
+    from dig_kit.paper.figures import apply_style
 
     apply_style()
     return plt
@@ -193,7 +200,9 @@ def plot_jitter(curve: dict):
     for k in ("overall", "f1", "miou", "format"):
         ax.plot(curve["sigma"], curve[k], marker="o", ms=3, color=_COLORS[k], label=_LABELS[k], **_STYLES.get(k, {}))
         if k == "overall":
-            ax.fill_between(curve["sigma"], curve[k] - curve[f"{k}_std"], curve[k] + curve[f"{k}_std"], color="0.8", lw=0)
+            ax.fill_between(
+                curve["sigma"], curve[k] - curve[f"{k}_std"], curve[k] + curve[f"{k}_std"], color="0.8", lw=0
+            )
     ax.set_xlabel("corner jitter sigma (fraction of box size)")
     ax.set_ylabel("reward (mean over trials)")
     ax.set_ylim(-0.02, 1.05)
@@ -214,7 +223,15 @@ def plot_missed_extra(curves: dict):
     fig, axes = plt.subplots(1, 2, figsize=(7, 2.8), sharey=True)
     for ax, key, xlabel in ((axes[0], "missed", "ground-truth boxes missed"), (axes[1], "extra", "random extra boxes")):
         for k in ("overall", "f1", "miou", "precision", "recall"):
-            ax.plot(curves[f"{key}_k"], curves[key][k], marker="o", ms=3, color=_COLORS[k], label=_LABELS[k], **_STYLES.get(k, {}))
+            ax.plot(
+                curves[f"{key}_k"],
+                curves[key][k],
+                marker="o",
+                ms=3,
+                color=_COLORS[k],
+                label=_LABELS[k],
+                **_STYLES.get(k, {}),
+            )
         ax.set_xlabel(xlabel)
     axes[0].set_ylabel("reward")
     axes[0].set_ylim(-0.02, 1.05)
@@ -246,7 +263,10 @@ def plot_coordinates(table: dict):
 
 
 def playground(
-    gt_boxes: Sequence[Sequence[float]] | None = None, image_size: tuple[int, int] = IMAGE_SIZE, seed: int = 0, **options: Any
+    gt_boxes: Sequence[Sequence[float]] | None = None,
+    image_size: tuple[int, int] = IMAGE_SIZE,
+    seed: int = 0,
+    **options: Any,
 ):
     """An ipywidgets panel: move and resize one predicted box with two range sliders (x1-x2,
     y1-y2: the corners cannot swap), optionally add
@@ -267,26 +287,55 @@ def playground(
     wide = widgets.Layout(width="420px")
     xs = widgets.IntRangeSlider(value=(first[0], first[2]), min=0, max=w, description="x1, x2", layout=wide)
     ys = widgets.IntRangeSlider(value=(first[1], first[3]), min=0, max=h, description="y1, y2", layout=wide)
-    others = widgets.Checkbox(value=False, description="add the other ground-truth boxes exactly", indent=False,
-                              layout=widgets.Layout(width="auto"))
-    variant = widgets.Dropdown(options=list(VARIANTS), value=options.pop("variant", "format_iou_f1"), description="variant")
-    norm = widgets.Dropdown(options=["matched", "max_count"], value=options.pop("iou_normalization", "matched"), description="mIoU over")
+    others = widgets.Checkbox(
+        value=False,
+        description="add the other ground-truth boxes exactly",
+        indent=False,
+        layout=widgets.Layout(width="auto"),
+    )
+    variant = widgets.Dropdown(
+        options=list(VARIANTS), value=options.pop("variant", "format_iou_f1"), description="variant"
+    )
+    norm = widgets.Dropdown(
+        options=["matched", "max_count"], value=options.pop("iou_normalization", "matched"), description="mIoU over"
+    )
     out = widgets.Output()
 
     def update(*_):
         pred = [[xs.value[0], ys.value[0], xs.value[1], ys.value[1]]] + (gt[1:] if others.value else [])
-        r = dig_reward(render_completion(pred), gt, image_size, variant=variant.value, iou_normalization=norm.value, **options)
+        r = dig_reward(
+            render_completion(pred), gt, image_size, variant=variant.value, iou_normalization=norm.value, **options
+        )
         with out:
             out.clear_output(wait=True)
             fig, ax = plt.subplots(figsize=(5, 5 * h / w))
             ax.set_xlim(0, w)
             ax.set_ylim(h, 0)
             for k, b in enumerate(gt):
-                ax.add_patch(Rectangle((b[0], b[1]), b[2] - b[0], b[3] - b[1], fill=False, ec="tab:green", lw=2,
-                                       label="ground truth" if k == 0 else None))
+                ax.add_patch(
+                    Rectangle(
+                        (b[0], b[1]),
+                        b[2] - b[0],
+                        b[3] - b[1],
+                        fill=False,
+                        ec="tab:green",
+                        lw=2,
+                        label="ground truth" if k == 0 else None,
+                    )
+                )
             for k, (x1, y1, x2, y2) in enumerate(pred):
-                ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, ec="tab:red", lw=1.5, ls="--",
-                                       label="prediction" if k == 0 else None))
+                ax.add_patch(
+                    Rectangle(
+                        (x1, y1),
+                        x2 - x1,
+                        y2 - y1,
+                        fill=False,
+                        ec="tab:red",
+                        lw=1.5,
+                        ls="--",
+                        label="prediction" if k == 0 else None,
+                    )
+                )
             ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2, fontsize=7, frameon=False)
             ax.set_title(
                 f"overall {r['overall']:.3f} | F1 {r['f1']:.2f} | mIoU {r['miou']:.2f} | "

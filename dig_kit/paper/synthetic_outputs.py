@@ -9,7 +9,7 @@ Qwen's ``bbox_2d`` objects, the bare sequence Qwen3-VL writes without thinking).
 from __future__ import annotations
 
 import json
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -25,7 +25,11 @@ THINKING = (
 
 
 def random_gt_boxes(
-    rng: np.random.Generator, m: int, image_size: tuple[int, int] = (480, 320), min_size: float = 24, max_size: float = 96
+    rng: np.random.Generator,
+    m: int,
+    image_size: tuple[int, int] = (480, 320),
+    min_size: float = 24,
+    max_size: float = 96,
 ) -> list[list[float]]:
     """``m`` random ground-truth boxes inside the image, integer pixels like the renderer's."""
     w, h = image_size
@@ -45,7 +49,9 @@ def jitter_boxes(rng: np.random.Generator, boxes: Sequence[Sequence[float]], sig
     return (b + rng.normal(0.0, sigma, size=b.shape) * scale).tolist()
 
 
-def to_coord_format(boxes: Sequence[Sequence[float]], image_size: tuple[int, int], coord_format: str) -> list[list[float]]:
+def to_coord_format(
+    boxes: Sequence[Sequence[float]], image_size: tuple[int, int], coord_format: str
+) -> list[list[float]]:
     """Write pixel boxes the way a model using ``coord_format`` would (rounded like models do)."""
     w, h = image_size
     b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
@@ -71,7 +77,10 @@ def render_completion(
         lines = [f"{it}{',' if i < len(items) - 1 else ''} // change {i + 1}" for i, it in enumerate(items)]
         body = "```json\n[\n" + "\n".join(lines) + "\n]\n```"
     elif style == "qwen_objects":
-        objs = [{"bbox_2d": [float(v) if not float(v).is_integer() else int(v) for v in b], "label": "changed object"} for b in boxes]
+        objs = [
+            {"bbox_2d": [float(v) if not float(v).is_integer() else int(v) for v in b], "label": "changed object"}
+            for b in boxes
+        ]
         body = "```json\n" + json.dumps(objs) + "\n```"
     elif style == "bare_sequence":
         body = ", ".join(items) if items else "[]"

@@ -39,13 +39,24 @@ def summary_rows(results: dict[str, dict[str, dict]]) -> list[dict]:
     rows = []
     for label, by_bench in results.items():
         for bench, m in by_bench.items():
-            rows.append({"model": label, "benchmark": bench, "score": m.get("score"), "metric": m.get("headline"),
-                         "n": m.get("n"), "truncated": m.get("truncated"), "unparsed": m.get("unparsed"),
-                         "status": m.get("status") or "scored"})
+            rows.append(
+                {
+                    "model": label,
+                    "benchmark": bench,
+                    "score": m.get("score"),
+                    "metric": m.get("headline"),
+                    "n": m.get("n"),
+                    "truncated": m.get("truncated"),
+                    "unparsed": m.get("unparsed"),
+                    "status": m.get("status") or "scored",
+                }
+            )
     return rows
 
 
-def table_rows(table: str, measured: dict[str, dict[str, dict]] | None = None, include_paper: bool = True) -> list[dict]:
+def table_rows(
+    table: str, measured: dict[str, dict[str, dict]] | None = None, include_paper: bool = True
+) -> list[dict]:
     """Rows of ``table`` (``tab1_perception``, ``tab2_general``, ``tab3_grounding``): the
     paper's rows, then one per measured model (``{label: {benchmark: metrics}}``)."""
     if table not in COLUMNS:
@@ -71,8 +82,11 @@ def table_rows(table: str, measured: dict[str, dict[str, dict]] | None = None, i
     return [{c: r.get(c) for c in lead + value_cols} for r in rows]
 
 
-def save_paper_tables(measured: dict[str, dict[str, dict]], out_dir: str | Path = "figures",
-                      tables: tuple[str, ...] = ("tab1_perception", "tab2_general", "tab3_grounding")) -> list[Path]:
+def save_paper_tables(
+    measured: dict[str, dict[str, dict]],
+    out_dir: str | Path = "figures",
+    tables: tuple[str, ...] = ("tab1_perception", "tab2_general", "tab3_grounding"),
+) -> list[Path]:
     """Write each table as CSV + Markdown + LaTeX (:func:`dig_kit.paper.figures.save_table`)."""
     from dig_kit.paper.figures import save_table
 
@@ -80,8 +94,10 @@ def save_paper_tables(measured: dict[str, dict[str, dict]], out_dir: str | Path 
     for t in tables:
         # one decimal, as the paper prints them (save_table's 4 significant digits would print 1592.4 as 1592)
         rows = [{k: f"{v:.1f}" if isinstance(v, float) else v for k, v in r.items()} for r in table_rows(t, measured)]
-        source = (f"rows '{PAPER_LABEL}': {SOURCE_SLIDES}; rows 'measured': dig_kit.evaluation "
-                  "(temperature 0, answer after </think>, rule-based extraction)")
+        source = (
+            f"rows '{PAPER_LABEL}': {SOURCE_SLIDES}; rows 'measured': dig_kit.evaluation "
+            "(temperature 0, answer after </think>, rule-based extraction)"
+        )
         paths += save_table(rows, t, out_dir, source=source, caption=CAPTIONS[t])
     return paths
 

@@ -32,8 +32,15 @@ def results_table(measured: dict[str, dict], source: str) -> list[dict]:
     cols = ["row", "source", "pair acc", "multi acc", "total", "MEAN", "TWIN-Eval", "ILIAS", "INQUIRE"]
     rows = []
     for name, m in measured.items():
-        rows.append({"row": name, "source": source, "pair acc": m.get("pair"), "multi acc": m.get("multi"),
-                     "total": m.get("total")})
+        rows.append(
+            {
+                "row": name,
+                "source": source,
+                "pair acc": m.get("pair"),
+                "multi acc": m.get("multi"),
+                "total": m.get("total"),
+            }
+        )
     for r in PUBLISHED_ABLATION:
         rows.append({**r, "source": PUBLISHED_SOURCE})
     return [{c: r.get(c) for c in cols} for r in rows]

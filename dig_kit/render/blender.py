@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 try:
-    import bpy
+    import bpy  # first: bmesh, bpy_extras and mathutils are importable once bpy is loaded
     import bmesh
     from bpy_extras.object_utils import world_to_camera_view
     from mathutils import Matrix, Vector
@@ -228,7 +228,9 @@ class BlenderRenderer:
         key = (color, material)
         if key not in self._materials:
             p = MATERIALS[material]
-            self._materials[key] = self._principled(f"{color}_{material}", srgb_to_linear(COLORS[color]), p["metallic"], p["roughness"])
+            self._materials[key] = self._principled(
+                f"{color}_{material}", srgb_to_linear(COLORS[color]), p["metallic"], p["roughness"]
+            )
         return self._materials[key]
 
     # -- per scene -----------------------------------------------------------------------
@@ -271,8 +273,10 @@ class BlenderRenderer:
     def render(self, scene: SceneSpec, png_path: str | Path) -> np.ndarray:
         """Render ``scene`` to ``png_path``; return the object-index pass (H x W int array)."""
         if self._gen != BlenderRenderer._generation:
-            raise RuntimeError("this BlenderRenderer was replaced by a newer one in the same process "
-                               "(Blender holds one session per process)")
+            raise RuntimeError(
+                "this BlenderRenderer was replaced by a newer one in the same process "
+                "(Blender holds one session per process)"
+            )
         self.build(scene)
         if self._index_path.exists():
             self._index_path.unlink()

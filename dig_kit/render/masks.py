@@ -60,7 +60,7 @@ def decode_rle(rle: dict) -> np.ndarray:
     flat = np.zeros(h * w, dtype=bool)
     pos, value = 0, False
     for n in counts:
-        flat[pos:pos + n] = value
+        flat[pos : pos + n] = value
         pos += n
         value = not value
     return flat.reshape((h, w), order="F")

@@ -79,8 +79,10 @@ def violation(pair, idx: dict[str, np.ndarray], need: int, max_add_occupancy: fl
     """Why ``pair`` breaks the visibility or empty-spot rule on these index passes, else None."""
     if hidden(pair.before, idx["before"], need) or hidden(pair.after, idx["after"], need):
         return f"an object under {need} visible pixels"
-    if any(d.type == "add" and occupancy(idx["before"], idx["after"], d.object_id) > max_add_occupancy
-           for d in pair.differences):
+    if any(
+        d.type == "add" and occupancy(idx["before"], idx["after"], d.object_id) > max_add_occupancy
+        for d in pair.differences
+    ):
         return f"an added object over other objects (> {max_add_occupancy:.0%} of its pixels)"
     return None
 
@@ -90,8 +92,16 @@ def annotate(scene, index: np.ndarray, full: dict[int, list[float]]) -> list[dic
     out = []
     for o in scene.objects:
         mask = index == o.id + 1
-        out.append({"id": o.id, **o.attributes(), "bbox_full": [round(v, 2) for v in full[o.id]],
-                    "bbox_visible": mask_box(mask), "visible_pixels": int(mask.sum()), "mask": encode_rle(mask)})
+        out.append(
+            {
+                "id": o.id,
+                **o.attributes(),
+                "bbox_full": [round(v, 2) for v in full[o.id]],
+                "bbox_visible": mask_box(mask),
+                "visible_pixels": int(mask.sum()),
+                "mask": encode_rle(mask),
+            }
+        )
     return out
 
 
@@ -117,8 +127,9 @@ def render_pair(renderer, cfg: DataConfig, subset: str, sub: SubsetConfig, seed:
         if not all(in_frame(b, r.width, r.height) for k in full for b in full[k].values()):
             why = "an object outside the frame"
             continue
-        why = violation(pair, {k: raycast.index_pass(getattr(pair, k), r.width, r.height) for k in full},
-                        need, r.max_add_occupancy)
+        why = violation(
+            pair, {k: raycast.index_pass(getattr(pair, k), r.width, r.height) for k in full}, need, r.max_add_occupancy
+        )
         if why:
             skipped += 1
             continue  # fails on the ray-cast passes: not worth a render
@@ -166,8 +177,12 @@ def render_pair(renderer, cfg: DataConfig, subset: str, sub: SubsetConfig, seed:
             "objects_after": objects["after"],
             "before_scene": pair.before.to_json(),
             "after_scene": pair.after.to_json(),
-            "_timing": {"wall_s": time.perf_counter() - t0, "render_s": render_s, "renders": renders,
-                        "skipped_unrendered": skipped},
+            "_timing": {
+                "wall_s": time.perf_counter() - t0,
+                "render_s": render_s,
+                "renders": renders,
+                "skipped_unrendered": skipped,
+            },
         }
     for p in tmp.values():
         p.unlink(missing_ok=True)

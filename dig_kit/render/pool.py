@@ -29,9 +29,9 @@ import queue
 import subprocess
 import sys
 import traceback
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from dig_kit.config import ConfigError
 from dig_kit.launcher import visible_gpus
@@ -108,8 +108,12 @@ class _Worker:
     def __init__(self, python: str, gpu: str | None = None):
         self.gpu = gpu
         self.proc = subprocess.Popen(
-            [python, "-m", "dig_kit.render.pool"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            text=True, bufsize=1, env=_worker_env(gpu),
+            [python, "-m", "dig_kit.render.pool"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+            env=_worker_env(gpu),
         )
 
     def send(self, msg: dict) -> None:
@@ -150,8 +154,14 @@ class RenderPool:
     renders on), "cuda_visible_devices": the worker's own CUDA_VISIBLE_DEVICES or None}``.
     """
 
-    def __init__(self, cfg_dict: dict, workers: int | str = 1, threads: int = 0, python: str | None = None,
-                 gpus: list[str] | None = None):
+    def __init__(
+        self,
+        cfg_dict: dict,
+        workers: int | str = 1,
+        threads: int = 0,
+        python: str | None = None,
+        gpus: list[str] | None = None,
+    ):
         if gpus is None:
             gpus = render_gpus(cfg_dict.get("data", {}).get("render", {}).get("device", "cpu"))
         self.pinning = worker_gpus(workers, gpus)
@@ -161,7 +171,7 @@ class RenderPool:
         self._workers: list[_Worker] = []
         self._idle: queue.Queue[_Worker] = queue.Queue()
 
-    def __enter__(self) -> "RenderPool":
+    def __enter__(self) -> RenderPool:
         try:
             self._workers = [_Worker(self.python, gpu) for gpu in self.pinning]
             for w in self._workers:
@@ -172,8 +182,13 @@ class RenderPool:
                 if "error" in reply:
                     where = f" pinned to GPU {w.gpu}" if w.gpu is not None else ""
                     raise RenderEnvError(f"Blender worker ({self.python}){where} failed to start:\n{reply['error']}")
-                self.workers_info.append({"gpu": w.gpu, "device": reply.get("device"),
-                                          "cuda_visible_devices": reply.get("cuda_visible_devices")})
+                self.workers_info.append(
+                    {
+                        "gpu": w.gpu,
+                        "device": reply.get("device"),
+                        "cuda_visible_devices": reply.get("cuda_visible_devices"),
+                    }
+                )
                 self._idle.put(w)
         except BaseException:
             self.close()
@@ -246,8 +261,7 @@ def _serve() -> None:
     except BaseException:
         reply({"error": f"{sys.executable}: " + traceback.format_exc()})
         return
-    reply({"ready": True, "device": renderer.device,
-           "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")})
+    reply({"ready": True, "device": renderer.device, "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")})
     for line in sys.stdin:
         try:
             reply({"row": _render_task(renderer, cfg, json.loads(line)["task"])})

@@ -37,8 +37,9 @@ def _changes_visible(item, indexes: list[np.ndarray], need: int) -> bool:
     return ok
 
 
-def render_twin_item(renderer, cfg: KitConfig, subset: str, sub: TwinSubsetConfig, seed: int, index: int,
-                     out_dir: Path) -> dict:
+def render_twin_item(
+    renderer, cfg: KitConfig, subset: str, sub: TwinSubsetConfig, seed: int, index: int, out_dir: Path
+) -> dict:
     r = cfg.data.render
     need = visible_threshold(r)
     out_dir = Path(out_dir)
@@ -66,7 +67,11 @@ def render_twin_item(renderer, cfg: KitConfig, subset: str, sub: TwinSubsetConfi
             os.replace(src, out_dir / name)
         changes = [(c.change or Difference("", -1)).to_dict() for c in item.candidates]
         return {
-            "id": iid, "seed": seed, "index": index, "subset": subset, "attempt": attempt,
+            "id": iid,
+            "seed": seed,
+            "index": index,
+            "subset": subset,
+            "attempt": attempt,
             "question_type": sub.question,
             "question": TWIN_PAIR_TEMPLATE if sub.question == "pair" else TWIN_MULTI_TEMPLATE,
             "answer": item.answer,
@@ -74,7 +79,8 @@ def render_twin_item(renderer, cfg: KitConfig, subset: str, sub: TwinSubsetConfi
             "candidate_kinds": [c.kind for c in item.candidates],
             "changes": changes,
             "scenes": [s.to_json() for s in scenes],
-            "width": r.width, "height": r.height,
+            "width": r.width,
+            "height": r.height,
             "_timing": {"wall_s": time.perf_counter() - t0, "render_s": render_s, "renders": renders},
         }
     raise RenderError(f"{iid}: no TWIN item with a visible hard-negative change in {r.max_attempts} attempts")

@@ -42,9 +42,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from collections.abc import Sequence
 from itertools import chain
 from math import isfinite
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -84,7 +85,8 @@ class DigRewardOptions:
                 raise ValueError(f"{name} must be a number in [0, 1], got {v!r}")
         if self.lambda_f1 + self.lambda_iou > 1 + 1e-12:
             raise ValueError(
-                f"lambda_f1 + lambda_iou must be <= 1 to keep the reward in [0, 1], got {self.lambda_f1} + {self.lambda_iou}"
+                "lambda_f1 + lambda_iou must be <= 1 to keep the reward in [0, 1], "
+                f"got {self.lambda_f1} + {self.lambda_iou}"
             )
         if self.coord_format not in COORD_FORMATS:
             raise ValueError(f"coord_format must be one of {COORD_FORMATS}, got {self.coord_format!r}")
@@ -94,7 +96,7 @@ class DigRewardOptions:
             raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
 
     @classmethod
-    def from_kwargs(cls, **options: Any) -> "DigRewardOptions":
+    def from_kwargs(cls, **options: Any) -> DigRewardOptions:
         """Build from keyword options, naming any unknown one."""
         fields = {f.name for f in dataclasses.fields(cls)}
         unknown = set(options) - fields
@@ -136,7 +138,9 @@ def _options(options: DigRewardOptions | None, kwargs: dict) -> DigRewardOptions
 def _gt_array(gt_boxes: Sequence[Sequence[Sequence[float]]]) -> tuple[np.ndarray, np.ndarray]:
     """A batch's ground truth as ``(K, 4)`` reordered boxes and the response index of each."""
     counts = np.fromiter((len(g) for g in gt_boxes), dtype=np.int64, count=len(gt_boxes))
-    flat = np.fromiter(chain.from_iterable(chain.from_iterable(gt_boxes)), dtype=np.float64, count=4 * int(counts.sum()))
+    flat = np.fromiter(
+        chain.from_iterable(chain.from_iterable(gt_boxes)), dtype=np.float64, count=4 * int(counts.sum())
+    )
     g = flat.reshape(-1, 4)
     if not np.isfinite(g).all():
         raise ValueError("ground-truth boxes must be finite")

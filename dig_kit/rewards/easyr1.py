@@ -35,7 +35,8 @@ error naming it. :func:`compute_twin_score` is TWIN's reward under this module's
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from dig_kit.rewards.dig import DigRewardOptions, dig_reward_batch, rows
 from dig_kit.rewards.twin import twin_reward
@@ -60,8 +61,10 @@ def parse_ground_truth(ground_truth: Any) -> tuple[list[list[float]], tuple[floa
     try:
         gt = json.loads(ground_truth) if isinstance(ground_truth, (str, bytes)) else ground_truth
     except json.JSONDecodeError:
-        raise ValueError(f"ground_truth is not JSON: {ground_truth!r}; expected make_ground_truth(boxes, width, "
-                         "height), e.g. '{\"boxes\": [[x1, y1, x2, y2]], \"width\": W, \"height\": H}'") from None
+        raise ValueError(
+            f"ground_truth is not JSON: {ground_truth!r}; expected make_ground_truth(boxes, width, "
+            'height), e.g. \'{"boxes": [[x1, y1, x2, y2]], "width": W, "height": H}\''
+        ) from None
     if isinstance(gt, dict):
         boxes = gt.get("boxes")
         size = gt.get("image_size")
@@ -79,16 +82,21 @@ def reward_inputs_of(reward_inputs: Any, fields: Sequence[str] = FIELDS) -> tupl
     each checked for ``fields``; a wrong shape or a missing field is an error naming it."""
     single = isinstance(reward_inputs, dict)
     if not single and not isinstance(reward_inputs, (list, tuple)):
-        raise TypeError(f"reward_inputs must be a list of dicts with {list(fields)} (EasyR1's batch mode) or one "
-                        f"such dict, got {type(reward_inputs).__name__}")
+        raise TypeError(
+            f"reward_inputs must be a list of dicts with {list(fields)} (EasyR1's batch mode) or one "
+            f"such dict, got {type(reward_inputs).__name__}"
+        )
     inputs = [reward_inputs] if single else list(reward_inputs)
     for i, item in enumerate(inputs):
         if not isinstance(item, dict):
             raise TypeError(f"reward input {i} is a {type(item).__name__}, not a dict with {list(fields)}")
         for name in fields:
             if name not in item:
-                hint = (" (EasyR1 fills it from the dataset column named by data.answer_key, 'answer' by default)"
-                        if name == "ground_truth" else "")
+                hint = (
+                    " (EasyR1 fills it from the dataset column named by data.answer_key, 'answer' by default)"
+                    if name == "ground_truth"
+                    else ""
+                )
                 raise ValueError(f"reward input {i} has no {name!r}{hint}; it has {sorted(item)}")
     return inputs, single
 

@@ -27,8 +27,8 @@ union is empty.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from math import isfinite
-from typing import Sequence
 
 import numpy as np
 

@@ -32,7 +32,8 @@ The callables are picklable (class instances with a ``__name__``, as trl names t
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -26,7 +26,8 @@ tau > 0). IoU is continuous (no "+1 pixel"); a pair whose union is empty has IoU
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment

@@ -33,10 +33,10 @@ prose before and after the span is ignored. The span must be one of::
 
 Trailing commas are accepted everywhere; otherwise the span must be valid JSON (a single
 malformed token such as ``1-2`` makes the whole answer invalid). Items that are valid JSON but
-not a box or an object with a box (a list of 3 or 5 numbers, strings such as ``"12"``,
-booleans, nested lists, ``null``) are dropped one by one; the other items still count. ``NaN``/``Infinity`` literals and numbers
-that overflow to infinity make their box non-finite, and it is dropped. Anything that does
-not fit the grammar parses to "no valid answer" (an empty list).
+not a box or an object with a box (a list of 3 or 5 numbers, strings such as ``"12"``, booleans,
+nested lists, ``null``) are dropped one by one; the other items still count. ``NaN``/``Infinity``
+literals and numbers that overflow to infinity make their box non-finite, and it is dropped.
+Anything that does not fit the grammar parses to "no valid answer" (an empty list).
 
 Coordinates
 -----------
@@ -55,7 +55,9 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Sequence
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -115,6 +117,12 @@ def extract_answer(text: Any) -> str:
     return answer_segment(text)[0]
 
 
+def _last(matches):
+    """The last of an iterator of matches, or None."""
+    tail = deque(matches, maxlen=1)
+    return tail[0] if tail else None
+
+
 def answer_segment(text: Any) -> tuple[str, bool]:
     """``(answer, tagged)``: :func:`extract_answer`'s result and whether it came from
     ``<answer>`` tags. Never raises."""
@@ -123,9 +131,7 @@ def answer_segment(text: Any) -> tuple[str, bool]:
     if i >= 0:
         text = text[i + 8 :]
     elif "think" in text or "THINK" in text or "Think" in text:
-        last = None
-        for last in _THINK_END_RE.finditer(text):
-            pass
+        last = _last(_THINK_END_RE.finditer(text))
         if last is not None:
             text = text[last.end() :]
     j = text.rfind("<answer>")
@@ -134,9 +140,7 @@ def answer_segment(text: Any) -> tuple[str, bool]:
         k = text.find("</answer>", start)
         return (text[start:k] if k >= 0 else text[start:]), True
     if "nswer" in text or "NSWER" in text:
-        last = None
-        for last in _ANSWER_OPEN_RE.finditer(text):
-            pass
+        last = _last(_ANSWER_OPEN_RE.finditer(text))
         if last is not None:
             rest = text[last.end() :]
             close = _ANSWER_CLOSE_RE.search(rest)
@@ -247,9 +251,7 @@ def raw_boxes(text: Any, fast: bool = True) -> list[list[float]]:
         return []
 
 
-def parse_boxes(
-    text: Any, image_size: Sequence[float] | None = None, coord_format: str = "abs"
-) -> list[list[float]]:
+def parse_boxes(text: Any, image_size: Sequence[float] | None = None, coord_format: str = "abs") -> list[list[float]]:
     """Valid predicted boxes in pixels of the before image, ``[[x1, y1, x2, y2], ...]``.
 
     ``text`` is a raw model output (string or trl conversational completion); ``image_size``

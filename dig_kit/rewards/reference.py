@@ -11,7 +11,8 @@ must agree with it on every input (property tests), and is compared with it for 
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from scipy.optimize import linear_sum_assignment
 

@@ -22,7 +22,8 @@ reported for logging and is not part of ``overall``.
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .parsing import answer_segment
 

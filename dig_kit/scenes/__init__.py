@@ -5,12 +5,24 @@ Nothing here imports bpy; the renderer (``dig_kit.render.blender``) turns specs 
 
 from dig_kit.scenes.attributes import COLORS, MATERIALS, SHAPES, SIZES
 from dig_kit.scenes.changes import ChangeError, Difference, PairSpec, apply_changes, sample_pair
-from dig_kit.scenes.spec import CameraSpec, LightSpec, ObjectSpec, SceneError, SceneSpec
 from dig_kit.scenes.sampling import jitter_view, sample_scene
+from dig_kit.scenes.spec import CameraSpec, LightSpec, ObjectSpec, SceneError, SceneSpec
 
 __all__ = [
-    "COLORS", "MATERIALS", "SHAPES", "SIZES",
-    "CameraSpec", "LightSpec", "ObjectSpec", "SceneSpec", "SceneError",
-    "ChangeError", "Difference", "PairSpec", "apply_changes", "sample_pair",
-    "jitter_view", "sample_scene",
+    "COLORS",
+    "MATERIALS",
+    "SHAPES",
+    "SIZES",
+    "CameraSpec",
+    "LightSpec",
+    "ObjectSpec",
+    "SceneSpec",
+    "SceneError",
+    "ChangeError",
+    "Difference",
+    "PairSpec",
+    "apply_changes",
+    "sample_pair",
+    "jitter_view",
+    "sample_scene",
 ]

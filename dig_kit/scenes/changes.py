@@ -98,18 +98,21 @@ def sample_kinds(types, weights, rng: np.random.Generator, count: int) -> list[t
 def _resized(obj: ObjectSpec, direction: str, rng: np.random.Generator) -> ObjectSpec | None:
     order = list(ATTRIBUTES["size"])  # small < medium < large
     k = order.index(obj.size)
-    options = order[k + 1:] if direction == "grow" else order[:k]
+    options = order[k + 1 :] if direction == "grow" else order[:k]
     return replace(obj, size=options[int(rng.integers(len(options)))]) if options else None
 
 
-def apply_kinds(scene: SceneSpec, kinds: list[tuple[str, str]], cfg: SceneConfig,
-                rng: np.random.Generator) -> tuple[SceneSpec, list[Difference]]:
+def apply_kinds(
+    scene: SceneSpec, kinds: list[tuple[str, str]], cfg: SceneConfig, rng: np.random.Generator
+) -> tuple[SceneSpec, list[Difference]]:
     """Apply one change per ``(type, direction)`` in ``kinds``, each to its own object; return
     (after, differences). Raises :class:`ChangeError` when this scene cannot take them (no
     empty spot, no object that can change that way, a scene leaving ``min_objects..max_objects``)."""
     if len(kinds) > len(scene.objects) + sum(k == "add" for k, _ in kinds):
-        raise ChangeError(f"{len(kinds)} differences requested in a {len(scene.objects)}-object scene: every "
-                          f"difference needs its own object (at most {len(scene.objects)} besides added ones)")
+        raise ChangeError(
+            f"{len(kinds)} differences requested in a {len(scene.objects)}-object scene: every "
+            f"difference needs its own object (at most {len(scene.objects)} besides added ones)"
+        )
     next_id = max(scene.ids(), default=-1) + 1
     after = scene
     touched: set[int] = set()
@@ -153,8 +156,9 @@ def apply_kinds(scene: SceneSpec, kinds: list[tuple[str, str]], cfg: SceneConfig
                 continue
             after = after.with_objects([new_obj if o.id == obj.id else o for o in after.objects])
             touched.add(obj.id)
-            diffs.append(Difference(kind, obj.id, before=obj.attributes(), after=new_obj.attributes(),
-                                    direction=direction))
+            diffs.append(
+                Difference(kind, obj.id, before=obj.attributes(), after=new_obj.attributes(), direction=direction)
+            )
             break
         else:
             raise ChangeError(f"{kind}{' ' + direction if direction else ''}: no object can take it here")
@@ -185,8 +189,9 @@ def pair_rng(config_seed: int, pair_seed: int, attempt: int) -> np.random.Genera
     return np.random.default_rng(np.random.SeedSequence([int(config_seed), int(pair_seed), int(attempt)]))
 
 
-def pair_kinds(cfg: DataConfig, pair_seed: int, min_differences: int, max_differences: int
-               ) -> tuple[str, list[tuple[str, str]]]:
+def pair_kinds(
+    cfg: DataConfig, pair_seed: int, min_differences: int, max_differences: int
+) -> tuple[str, list[tuple[str, str]]]:
     """``(pair type, [(change type, direction), ...])`` of a pair: ``no_change`` or
     ``viewpoint_only`` with the configured shares (no changes), else ``changes`` with M uniform
     in [min, max] and types by ``data.change_weights``. Drawn from (config seed, pair seed)
@@ -205,8 +210,10 @@ def pair_kinds(cfg: DataConfig, pair_seed: int, min_differences: int, max_differ
         lo, hi = _object_range(cfg, kinds)
         if lo <= hi:
             return "changes", kinds
-    raise ChangeError(f"pair seed {pair_seed}: no draw of {min_differences}..{max_differences} changes of "
-                      f"{cfg.change_types} fits scenes of {cfg.scene.min_objects}..{cfg.scene.max_objects} objects")
+    raise ChangeError(
+        f"pair seed {pair_seed}: no draw of {min_differences}..{max_differences} changes of "
+        f"{cfg.change_types} fits scenes of {cfg.scene.min_objects}..{cfg.scene.max_objects} objects"
+    )
 
 
 def _object_range(cfg: DataConfig, kinds: list[tuple[str, str]]) -> tuple[int, int]:
@@ -244,8 +251,11 @@ def sample_pair(
         except (SceneError, ChangeError) as e:
             last = e
             continue
-        return PairSpec(before=before, after=after, differences=diffs, seed=pair_seed, attempt=attempt,
-                        pair_type=pair_type)
-    raise ChangeError(f"pair seed {pair_seed}: no valid pair in 20 sub-attempts ({last}); the floor may be too "
-                      "small for the objects: lower data.scene.max_objects or data.scene.margin, or raise "
-                      "data.scene.area")
+        return PairSpec(
+            before=before, after=after, differences=diffs, seed=pair_seed, attempt=attempt, pair_type=pair_type
+        )
+    raise ChangeError(
+        f"pair seed {pair_seed}: no valid pair in 20 sub-attempts ({last}); the floor may be too "
+        "small for the objects: lower data.scene.max_objects or data.scene.margin, or raise "
+        "data.scene.area"
+    )

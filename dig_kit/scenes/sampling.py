@@ -27,7 +27,12 @@ def sample_attributes(rng: np.random.Generator) -> dict[str, str]:
 
 
 def find_spot(
-    scene: SceneSpec, shape: str, size: str, cfg: SceneConfig, rng: np.random.Generator, avoid: tuple[SceneSpec, ...] = ()
+    scene: SceneSpec,
+    shape: str,
+    size: str,
+    cfg: SceneConfig,
+    rng: np.random.Generator,
+    avoid: tuple[SceneSpec, ...] = (),
 ) -> tuple[float, float] | None:
     """A ground position where an object of ``shape``/``size`` keeps ``margin`` from every object
     of ``scene`` and of every scene in ``avoid``; None when none is found in PLACEMENT_TRIES tries."""
@@ -47,7 +52,9 @@ def sample_camera(cfg: SceneConfig, rng: np.random.Generator) -> CameraSpec:
     base = np.array([d * math.cos(el) * math.sin(az), -d * math.cos(el) * math.cos(az), d * math.sin(el)])
     loc = base + rng.uniform(-cfg.camera_jitter, cfg.camera_jitter, size=3)
     loc[2] = max(loc[2], 1.0)
-    return CameraSpec(location=tuple(round(float(v), 4) for v in loc), look_at=(0.0, 0.0, 0.0), focal_length=cfg.focal_length)
+    return CameraSpec(
+        location=tuple(round(float(v), 4) for v in loc), look_at=(0.0, 0.0, 0.0), focal_length=cfg.focal_length
+    )
 
 
 def sample_light(cfg: SceneConfig, rng: np.random.Generator) -> LightSpec:

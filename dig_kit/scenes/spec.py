@@ -107,11 +107,11 @@ class SceneSpec:
                 return False
         return True
 
-    def with_objects(self, objects) -> "SceneSpec":
+    def with_objects(self, objects) -> SceneSpec:
         return replace(self, objects=tuple(objects))
 
     # -- validation ----------------------------------------------------------------------
-    def validate(self, max_objects: int = MAX_OBJECTS) -> "SceneSpec":
+    def validate(self, max_objects: int = MAX_OBJECTS) -> SceneSpec:
         if len(self.objects) > max_objects:
             raise SceneError(f"scene has {len(self.objects)} objects; at most {max_objects} are allowed")
         seen = set()
@@ -122,7 +122,7 @@ class SceneSpec:
             o.validate()
         objs = self.objects
         for i, a in enumerate(objs):
-            for b in objs[i + 1:]:
+            for b in objs[i + 1 :]:
                 gap = math.hypot(a.x - b.x, a.y - b.y) - a.radius - b.radius
                 if gap < self.margin - 1e-9:
                     raise SceneError(
@@ -139,7 +139,7 @@ class SceneSpec:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data: dict, max_objects: int = MAX_OBJECTS) -> "SceneSpec":
+    def from_dict(cls, data: dict, max_objects: int = MAX_OBJECTS) -> SceneSpec:
         if not isinstance(data, dict):
             raise SceneError(f"a scene must be a JSON object, got {type(data).__name__}")
         try:
@@ -162,7 +162,7 @@ class SceneSpec:
         return scene.validate(max_objects)
 
     @classmethod
-    def from_json(cls, text: str, max_objects: int = MAX_OBJECTS) -> "SceneSpec":
+    def from_json(cls, text: str, max_objects: int = MAX_OBJECTS) -> SceneSpec:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as e:

@@ -58,8 +58,9 @@ def is_positive(index: int, fraction: float) -> bool:
     return int((index + 1) * fraction) > int(index * fraction)
 
 
-def make_candidate(reference: SceneSpec, kind: str, cfg: DataConfig, rng: np.random.Generator,
-                   twin: TwinConfig | None = None) -> Candidate:
+def make_candidate(
+    reference: SceneSpec, kind: str, cfg: DataConfig, rng: np.random.Generator, twin: TwinConfig | None = None
+) -> Candidate:
     twin = twin or TwinConfig()
     if kind == "positive":
         return Candidate(jitter_view(reference, cfg.scene, rng, twin.view_azimuth), kind)
@@ -71,8 +72,9 @@ def make_candidate(reference: SceneSpec, kind: str, cfg: DataConfig, rng: np.ran
     raise ValueError(f"unknown candidate kind {kind!r}; choose from {KINDS}")
 
 
-def sample_twin_item(cfg: DataConfig, twin: TwinConfig, seed: int, index: int, question: str,
-                     attempt: int = 0) -> TwinItem:
+def sample_twin_item(
+    cfg: DataConfig, twin: TwinConfig, seed: int, index: int, question: str, attempt: int = 0
+) -> TwinItem:
     """Item ``index`` (seed ``seed``) of a split: a pair (``question="pair"``) or multi item;
     deterministic in (cfg, twin, seed, index, attempt)."""
     rng = pair_rng(cfg.seed, seed, attempt)
@@ -87,8 +89,9 @@ def sample_twin_item(cfg: DataConfig, twin: TwinConfig, seed: int, index: int, q
                     kinds = ["hard" if rng.random() < twin.hard_fraction else "easy"]
             elif question == "multi":
                 count = int(rng.integers(0, 4))  # the answer 0..3, uniform
-                kinds = ["positive"] * count + [("hard" if rng.random() < twin.hard_fraction else "easy")
-                                                for _ in range(3 - count)]
+                kinds = ["positive"] * count + [
+                    ("hard" if rng.random() < twin.hard_fraction else "easy") for _ in range(3 - count)
+                ]
                 rng.shuffle(kinds)
             else:
                 raise ValueError(f"question must be 'pair' or 'multi', got {question!r}")

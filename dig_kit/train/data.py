@@ -14,6 +14,7 @@ from dig_kit.config import KitConfig
 from dig_kit.data.reader import load_split, load_twin_split
 from dig_kit.prompts import chat_messages, dig_prompt
 
+
 def to_grpo_rows(split, count_hint: bool):
     """Map a rendered split to trl rows (lazy ``datasets.map``; images stay PIL images)."""
 
@@ -29,8 +30,11 @@ def to_twin_rows(split):
     """trl rows of TWIN items: the item's question with one image part per image; ``answer``."""
 
     def convert(row):
-        return {"prompt": chat_messages(row["question"], len(row["images"])), "images": row["images"],
-                "answer": str(row["answer"]).strip().lower()}
+        return {
+            "prompt": chat_messages(row["question"], len(row["images"])),
+            "images": row["images"],
+            "answer": str(row["answer"]).strip().lower(),
+        }
 
     keep = {"id", "answer", "images"}
     return split.map(convert, remove_columns=[c for c in split.column_names if c not in keep])

@@ -47,10 +47,12 @@ class FilteringGRPOConfig(GRPOConfig):
     filter_low: float = field(default=0.01, metadata={"help": "A group is kept when filter_low < mean reward."})
     filter_high: float = field(default=0.99, metadata={"help": "... and mean reward < filter_high."})
     filter_max_retries: int = field(
-        default=8, metadata={"help": "Rounds of fresh rollouts to refill dropped groups before OnlineFilterError."})
+        default=8, metadata={"help": "Rounds of fresh rollouts to refill dropped groups before OnlineFilterError."}
+    )
     filter_seed: int = field(default=0, metadata={"help": "Seed of the refill prompts' draws."})
     val_temperature: float | None = field(
-        default=None, metadata={"help": "Validation sampling temperature (None: the training sampling)."})
+        default=None, metadata={"help": "Validation sampling temperature (None: the training sampling)."}
+    )
     val_top_p: float | None = field(default=None, metadata={"help": "Validation top-p, given with val_temperature."})
 
     def __post_init__(self):
@@ -201,7 +203,7 @@ class FilteringGRPOTrainer(GRPOTrainer):
         total = (r * self.reward_weights.to(r.device).unsqueeze(0)).nansum(dim=1)
         total[torch.isnan(r).all(dim=1)] = torch.nan
         start = self.accelerator.process_index * n_local
-        local = total[start:start + n_local].view(-1, self.num_generations)
+        local = total[start : start + n_local].view(-1, self.num_generations)
         return torch.nanmean(local, dim=1)
 
     def _refill_inputs(self, groups: int) -> list[dict]:

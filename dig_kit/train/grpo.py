@@ -74,8 +74,14 @@ def stage_dir(out_dir: str | Path, stage: int) -> Path:
     return Path(out_dir) / f"stage{stage}"
 
 
-def check_stage(cfg: KitConfig, stage: int, data_dir: str | Path, out_dir: str | Path, model: str | None,
-                processes: int | None = None) -> str:
+def check_stage(
+    cfg: KitConfig,
+    stage: int,
+    data_dir: str | Path,
+    out_dir: str | Path,
+    model: str | None,
+    processes: int | None = None,
+) -> str:
     """Validate a stage run before anything heavy is imported; return the initial weights.
     ``processes``: the processes it will run on (default: this launch's world size)."""
     from dig_kit.data.reader import check_dataset_dir
@@ -85,7 +91,9 @@ def check_stage(cfg: KitConfig, stage: int, data_dir: str | Path, out_dir: str |
     batch_plan(cfg.train, processes or world_size())  # the global batch must split over this many processes
     if cfg.train.task == "twin":
         if not Path(data_dir).exists():
-            raise ConfigError(f"TWIN data not found at {data_dir} (render it with `dig-kit render-twin --out {data_dir}`)")
+            raise ConfigError(
+                f"TWIN data not found at {data_dir} (render it with `dig-kit render-twin --out {data_dir}`)"
+            )
     else:
         check_dataset_dir(data_dir, cfg.train.stage_subsets[stage - 1])
     if cfg.train.task == "mix" and not (cfg.train.twin_data and Path(cfg.train.twin_data).exists()):
@@ -95,13 +103,17 @@ def check_stage(cfg: KitConfig, stage: int, data_dir: str | Path, out_dir: str |
         where = "--model" if model else "train.model"
         local = Path(init).expanduser()
         if not local.exists() and (local.is_absolute() or init.startswith((".", "~")) or init.count("/") > 1):
-            raise ConfigError(f"{where}: {init} does not exist (a local checkpoint directory, or a hub id such as "
-                              "Qwen/Qwen3-VL-4B-Thinking)")
+            raise ConfigError(
+                f"{where}: {init} does not exist (a local checkpoint directory, or a hub id such as "
+                "Qwen/Qwen3-VL-4B-Thinking)"
+            )
         return init
     prev = stage_dir(out_dir, stage - 1) / "final"
     if not (prev / "config.json").exists():
-        raise ConfigError(f"stage {stage} starts from stage {stage - 1}'s final weights, but {prev} does not exist: "
-                          f"run `dig-kit train --stage {stage - 1}` first (or pass --model)")
+        raise ConfigError(
+            f"stage {stage} starts from stage {stage - 1}'s final weights, but {prev} does not exist: "
+            f"run `dig-kit train --stage {stage - 1}` first (or pass --model)"
+        )
     return str(prev)
 
 
@@ -129,7 +141,9 @@ def guarded(func):
         except Exception:  # noqa: BLE001 - score one by one to isolate the bad completion
             values = []
             for i, c in enumerate(completions):
-                one = {k: ([v[i]] if isinstance(v, list) and len(v) == len(completions) else v) for k, v in kwargs.items()}
+                one = {
+                    k: ([v[i]] if isinstance(v, list) and len(v) == len(completions) else v) for k, v in kwargs.items()
+                }
                 try:
                     values.append(func([c], **one)[0])
                 except Exception:  # noqa: BLE001
@@ -162,8 +176,12 @@ def _callbacks(cfg: KitConfig, stage: int, out: Path):
             if "loss" not in logs and "reward" not in logs:
                 return
             now = time.perf_counter()
-            row = {"step": state.global_step, "stage": stage, "split": "train",
-                   "rollout_step": math.ceil(state.global_step / cfg.train.updates_per_step)}
+            row = {
+                "step": state.global_step,
+                "stage": stage,
+                "split": "train",
+                "rollout_step": math.ceil(state.global_step / cfg.train.updates_per_step),
+            }
             row.update({k: logs[v] for k, v in METRIC_KEYS.items() if v in logs})
             row["cpu_memory_gb"] = psutil.Process().memory_info().rss / 2**30
             row["step_time_s"] = (now - self.t) / max(args.logging_steps, 1)
@@ -213,8 +231,12 @@ def grpo_args(cfg: KitConfig, stage: int, out: Path, suppress_tokens: list[int],
     updates = t.updates_per_step
     val = {}
     if t.val_every > 0:
-        val = dict(eval_strategy="steps", eval_steps=t.val_every * updates, num_generations_eval=1,
-                   per_device_eval_batch_size=min(t.val_prompts, t.per_device_batch))
+        val = dict(
+            eval_strategy="steps",
+            eval_steps=t.val_every * updates,
+            num_generations_eval=1,
+            per_device_eval_batch_size=min(t.val_prompts, t.per_device_batch),
+        )
     return FilteringGRPOConfig(
         **val,
         output_dir=str(out),
@@ -272,16 +294,23 @@ def last_complete_checkpoint(out: Path) -> str | None:
     """The newest checkpoint saved whole. transformers names a checkpoint directory before it
     has written its files; the kit writes ``config.yaml`` into it once transformers is done
     (the ``on_save`` callback), so a run killed mid-save resumes from the checkpoint before."""
-    steps = sorted((int(p.name.split("-")[-1]), p) for p in Path(out).glob("checkpoint-*")
-                   if p.name.split("-")[-1].isdigit())
+    steps = sorted(
+        (int(p.name.split("-")[-1]), p) for p in Path(out).glob("checkpoint-*") if p.name.split("-")[-1].isdigit()
+    )
     for _, p in reversed(steps):
         if (p / "config.yaml").exists() and (p / "trainer_state.json").exists():
             return str(p)
     return None
 
 
-def run_stage(cfg: KitConfig, stage: int, data_dir: str | Path, out_dir: str | Path, model: str | None = None,
-              log_dir: str | Path | None = None) -> Path:
+def run_stage(
+    cfg: KitConfig,
+    stage: int,
+    data_dir: str | Path,
+    out_dir: str | Path,
+    model: str | None = None,
+    log_dir: str | Path | None = None,
+) -> Path:
     """Train one curriculum stage; return its ``final`` directory.
 
     With ``train.launch`` asking for more than one process (or node) the stage is launched as a
@@ -317,23 +346,36 @@ def _write_world(trainer, out: Path, launched_here: bool) -> None:
     from dig_kit.train.launch import LAUNCHED_ENV, write_launch_record
 
     kind = acc.distributed_type
-    world = {"world_size": acc.num_processes, "distributed_type": getattr(kind, "value", str(kind)),
-             "device": str(acc.device), "max_steps": trainer.args.max_steps}
+    world = {
+        "world_size": acc.num_processes,
+        "distributed_type": getattr(kind, "value", str(kind)),
+        "device": str(acc.device),
+        "max_steps": trainer.args.max_steps,
+    }
     (out / "world.json").write_text(json.dumps(world, indent=1) + "\n")
     if os.environ.get(LAUNCHED_ENV) != "1":
         mode = "in-process" if launched_here else "launched outside the kit (torchrun / accelerate by hand)"
-        write_launch_record(out / "launch.json", {"stage": int(out.name.removeprefix("stage") or 0), "mode": mode,
-                                                  "command": sys.argv, "processes": acc.num_processes, "nodes": None,
-                                                  "world_size": acc.num_processes, "trainer": world})
+        write_launch_record(
+            out / "launch.json",
+            {
+                "stage": int(out.name.removeprefix("stage") or 0),
+                "mode": mode,
+                "command": sys.argv,
+                "processes": acc.num_processes,
+                "nodes": None,
+                "world_size": acc.num_processes,
+                "trainer": world,
+            },
+        )
 
 
 def _train_here(cfg: KitConfig, stage: int, data_dir: str | Path, out_dir: str | Path, init: str) -> Path:
     """Train the stage in this process (one of the ranks, or the only one)."""
     out = stage_dir(out_dir, stage)
     final = out / "final"
+    from dig_kit.models.loading import load_model_and_processor, vision_token_ids
     from dig_kit.train.data import stage_dataset
     from dig_kit.train.filtering import FilteringGRPOTrainer
-    from dig_kit.models.loading import load_model_and_processor, vision_token_ids
 
     out.mkdir(parents=True, exist_ok=True)
     if is_main_process():
@@ -355,18 +397,27 @@ def _train_here(cfg: KitConfig, stage: int, data_dir: str | Path, out_dir: str |
     if cfg.train.lora_rank > 0:
         from peft import LoraConfig
 
-        peft_config = LoraConfig(r=cfg.train.lora_rank, lora_alpha=2 * cfg.train.lora_rank, lora_dropout=0.0,
-                                 target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
-                                                 "down_proj"])
+        peft_config = LoraConfig(
+            r=cfg.train.lora_rank,
+            lora_alpha=2 * cfg.train.lora_rank,
+            lora_dropout=0.0,
+            target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        )
     funcs, weights = reward_functions(cfg)
     args = grpo_args(cfg, stage, out, vision_token_ids(processor.tokenizer))
     if cfg.train.epochs > 0:  # TWIN's recipe: one epoch over the data
-        args.max_steps = max(1, math.ceil(cfg.train.epochs * len(dataset) / cfg.train.prompts_per_step)) \
-            * cfg.train.updates_per_step
+        args.max_steps = (
+            max(1, math.ceil(cfg.train.epochs * len(dataset) / cfg.train.prompts_per_step)) * cfg.train.updates_per_step
+        )
     args.reward_weights = weights
     trainer = FilteringGRPOTrainer(
-        model=policy, reward_funcs=[guarded(f) for f in funcs], args=args, train_dataset=dataset,
-        eval_dataset=eval_dataset, processing_class=processor, callbacks=_callbacks(cfg, stage, out),
+        model=policy,
+        reward_funcs=[guarded(f) for f in funcs],
+        args=args,
+        train_dataset=dataset,
+        eval_dataset=eval_dataset,
+        processing_class=processor,
+        callbacks=_callbacks(cfg, stage, out),
         peft_config=peft_config,
     )
     acc = trainer.accelerator

@@ -57,9 +57,11 @@ def accelerate_config_path(name: str) -> Path:
     shipped = ACCELERATE_CONFIGS / f"{name}.yaml"
     if not shipped.is_file():
         known = sorted(q.stem for q in ACCELERATE_CONFIGS.glob("*.yaml"))
-        raise ConfigError(f"train.launch.accelerate_config: no config named {name!r} "
-                          f"({'choose from ' + ', '.join(known) if known else 'configs/accelerate/ is not here'}"
-                          "; or give a path)")
+        raise ConfigError(
+            f"train.launch.accelerate_config: no config named {name!r} "
+            f"({'choose from ' + ', '.join(known) if known else 'configs/accelerate/ is not here'}"
+            "; or give a path)"
+        )
     return shipped
 
 
@@ -82,9 +84,17 @@ def launch_plan(cfg: KitConfig, gpus: list[str] | None = None) -> dict:
         distributed = f"accelerate config {config.name}"
     else:
         distributed = f"accelerate config {config.name}; no GPU visible, so the ranks run DDP on CPU (gloo)"
-    return {"launched": launched, "processes": per_node, "processes_from": why, "nodes": la.nodes,
-            "machine_rank": la.machine_rank, "world_size": world, "gpus": list(gpus),
-            "accelerate_config": str(config) if config else None, "distributed": distributed}
+    return {
+        "launched": launched,
+        "processes": per_node,
+        "processes_from": why,
+        "nodes": la.nodes,
+        "machine_rank": la.machine_rank,
+        "world_size": world,
+        "gpus": list(gpus),
+        "accelerate_config": str(config) if config else None,
+        "distributed": distributed,
+    }
 
 
 def accelerate_command(cfg: KitConfig, plan: dict, train_args: list[str], port: int) -> list[str]:
@@ -92,9 +102,23 @@ def accelerate_command(cfg: KitConfig, plan: dict, train_args: list[str], port: 
     la = cfg.train.launch
     # The same command with or without GPUs (never accelerate's --cpu: it starts one process
     # only); without GPUs the trainer (use_cpu) makes the ranks DDP on gloo.
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", plan["accelerate_config"],
-           "--mixed_precision", "bf16" if cfg.train.bf16 and plan["gpus"] else "no", "--num_processes", str(plan["world_size"]), "--num_machines", str(la.nodes),
-            "--machine_rank", str(la.machine_rank), "--main_process_port", str(port)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        plan["accelerate_config"],
+        "--mixed_precision",
+        "bf16" if cfg.train.bf16 and plan["gpus"] else "no",
+        "--num_processes",
+        str(plan["world_size"]),
+        "--num_machines",
+        str(la.nodes),
+        "--machine_rank",
+        str(la.machine_rank),
+        "--main_process_port",
+        str(port),
+    ]
     if la.nodes > 1:
         cmd += ["--main_process_ip", la.main_address]
     return cmd + ["-m", "dig_kit.cli", "train", *train_args]
@@ -144,8 +168,15 @@ def write_launch_record(path: Path, record: dict) -> None:
     tmp.replace(path)
 
 
-def launch_stage(cfg: KitConfig, stage: int, data_dir: str | Path, out_dir: str | Path, init: str,
-                 plan: dict, log_dir: str | Path | None = None) -> Path:
+def launch_stage(
+    cfg: KitConfig,
+    stage: int,
+    data_dir: str | Path,
+    out_dir: str | Path,
+    init: str,
+    plan: dict,
+    log_dir: str | Path | None = None,
+) -> Path:
     """Run one stage as a launched child process tree (see the module docstring)."""
     la = cfg.train.launch
     stage_path = Path(out_dir) / f"stage{stage}"
@@ -153,19 +184,42 @@ def launch_stage(cfg: KitConfig, stage: int, data_dir: str | Path, out_dir: str 
     main = la.machine_rank == 0
     config_file = stage_path / ("launch-config.yaml" if main else f"launch-config-node{la.machine_rank}.yaml")
     save_config(cfg, config_file)
-    train_args = ["--preset", str(config_file), "--stage", str(stage), "--data", str(data_dir),
-                  "--out", str(out_dir), "--model", str(init)]
+    train_args = [
+        "--preset",
+        str(config_file),
+        "--stage",
+        str(stage),
+        "--data",
+        str(data_dir),
+        "--out",
+        str(out_dir),
+        "--model",
+        str(init),
+    ]
     port = la.main_port or (free_port() if la.nodes == 1 else 29500)
     cmd = accelerate_command(cfg, plan, train_args, port)
     log = log_path(out_dir, stage, log_dir, la.machine_rank, la.nodes)
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "a") as f:
         f.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} stage {stage}: {shlex.join(cmd)}\n")
-    record = {"stage": stage, "mode": "launched", "command": cmd, "processes": plan["processes"],
-              "processes_from": plan["processes_from"], "nodes": la.nodes, "machine_rank": la.machine_rank,
-              "main_address": la.main_address or None, "main_port": port, "world_size_launched": plan["world_size"],
-              "gpus": plan["gpus"], "distributed": plan["distributed"], "accelerate_config": plan["accelerate_config"],
-              "log": str(log), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "status": "running"}
+    record = {
+        "stage": stage,
+        "mode": "launched",
+        "command": cmd,
+        "processes": plan["processes"],
+        "processes_from": plan["processes_from"],
+        "nodes": la.nodes,
+        "machine_rank": la.machine_rank,
+        "main_address": la.main_address or None,
+        "main_port": port,
+        "world_size_launched": plan["world_size"],
+        "gpus": plan["gpus"],
+        "distributed": plan["distributed"],
+        "accelerate_config": plan["accelerate_config"],
+        "log": str(log),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "status": "running",
+    }
     record_path = stage_path / "launch.json"
     if main:
         write_launch_record(record_path, record)
@@ -179,23 +233,31 @@ def launch_stage(cfg: KitConfig, stage: int, data_dir: str | Path, out_dir: str 
         rc = ChildTree(cmd, log, env=env).run(on_poll=progress)
     except BaseException:
         if main:
-            write_launch_record(record_path, {**record, "status": "interrupted",
-                                              "seconds": round(time.perf_counter() - t0, 1)})
+            write_launch_record(
+                record_path, {**record, "status": "interrupted", "seconds": round(time.perf_counter() - t0, 1)}
+            )
         raise
     finally:
         progress.close()
     world = stage_path / "world.json"
     trainer = json.loads(world.read_text()) if world.exists() else None
-    record.update(status="finished" if rc == 0 else f"failed (exit code {rc})", returncode=rc,
-                  seconds=round(time.perf_counter() - t0, 1), finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                  trainer=trainer, world_size=trainer.get("world_size") if trainer else None)
+    record.update(
+        status="finished" if rc == 0 else f"failed (exit code {rc})",
+        returncode=rc,
+        seconds=round(time.perf_counter() - t0, 1),
+        finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        trainer=trainer,
+        world_size=trainer.get("world_size") if trainer else None,
+    )
     if main:
         write_launch_record(record_path, record)
     final = stage_path / "final"
     # another node may not see node 0's final/ at once on a network file system: its exit code decides
     if rc != 0 or (main and not (final / "config.json").exists()):
         errors = "".join(f"\n  {e}" for e in error_lines(log))
-        raise LaunchError(f"stage {stage} failed (exit code {rc}) after {record['seconds']} s"
-                          f"{'; the error:' + errors if errors else ''}\nThe launch is recorded in {record_path}, "
-                          f"the whole log is {log}. Its last lines:\n{tail(log, 25)}")
+        raise LaunchError(
+            f"stage {stage} failed (exit code {rc}) after {record['seconds']} s"
+            f"{'; the error:' + errors if errors else ''}\nThe launch is recorded in {record_path}, "
+            f"the whole log is {log}. Its last lines:\n{tail(log, 25)}"
+        )
     return final

@@ -21,9 +21,10 @@ box and the reverse, and a changed object is boxed where it is in the new first 
 (``bbox_full_after``). The held-out ``eval`` split is never read.
 
 Layout: ``OUT/<phase>/final`` (weights, processor, config.yaml), ``OUT/<phase>/metrics.jsonl``
-(loss every 10 steps, or more often in a short phase), checkpoints in ``OUT/<phase>/checkpoint-N``. A finished phase is not
-trained again; a killed one resumes from its last complete checkpoint; one writer under
-torchrun/accelerate (:func:`dig_kit.train.grpo.save_final`).
+(loss every 10 steps, or more often in a short phase), checkpoints in
+``OUT/<phase>/checkpoint-N``. A finished phase is not trained again; a killed one resumes from its
+last complete checkpoint; one writer under torchrun/accelerate
+(:func:`dig_kit.train.grpo.save_final`).
 """
 
 from __future__ import annotations
@@ -66,8 +67,13 @@ def grounding_examples(row: dict, augment: bool) -> list[dict]:
         boxes = [o["bbox_full"] for o in objects]
         out.append({"text": GROUNDING_PROMPT, "images": [image], "completion": format_boxes(boxes)})
         if augment:
-            out.append({"text": GROUNDING_PROMPT, "images": [_mirror(image)],
-                        "completion": format_boxes([mirror_box(b, row["width"]) for b in boxes])})
+            out.append(
+                {
+                    "text": GROUNDING_PROMPT,
+                    "images": [_mirror(image)],
+                    "completion": format_boxes([mirror_box(b, row["width"]) for b in boxes]),
+                }
+            )
     return out
 
 
@@ -85,13 +91,20 @@ def vqa_examples(row: dict, rng: random.Random) -> list[dict]:
     one = _things(row["objects_before"])
     both = one & _things(row["objects_after"])
     out = []
-    for template, present, images in ((VQA_ONE_TEMPLATE, one, [row["before"]]),
-                                      (VQA_BOTH_TEMPLATE, both, [row["before"], row["after"]])):
+    for template, present, images in (
+        (VQA_ONE_TEMPLATE, one, [row["before"]]),
+        (VQA_BOTH_TEMPLATE, both, [row["before"], row["after"]]),
+    ):
         absent = [t for t in every if t not in present]
         yes = bool(present) and (not absent or rng.random() < 0.5)
         thing = rng.choice(sorted(present) if yes else absent)
-        out.append({"text": template.format(thing=thing), "images": images,
-                    "completion": f"<answer>{'yes' if yes else 'no'}</answer>"})
+        out.append(
+            {
+                "text": template.format(thing=thing),
+                "images": images,
+                "completion": f"<answer>{'yes' if yes else 'no'}</answer>",
+            }
+        )
     return out
 
 
@@ -111,11 +124,17 @@ def dig_examples(row: dict, augment: bool, count_hint: bool) -> list[dict]:
     if augment:
         swapped = swapped_boxes(row)
         out += [
-            {"text": text, "images": [_mirror(before), _mirror(after)],
-             "completion": format_boxes([mirror_box(b, w) for b in row["boxes"]])},
+            {
+                "text": text,
+                "images": [_mirror(before), _mirror(after)],
+                "completion": format_boxes([mirror_box(b, w) for b in row["boxes"]]),
+            },
             {"text": text, "images": [after, before], "completion": format_boxes(swapped)},
-            {"text": text, "images": [_mirror(after), _mirror(before)],
-             "completion": format_boxes([mirror_box(b, w) for b in swapped])},
+            {
+                "text": text,
+                "images": [_mirror(after), _mirror(before)],
+                "completion": format_boxes([mirror_box(b, w) for b in swapped]),
+            },
         ]
     return out
 
@@ -154,13 +173,19 @@ def sft_dataset(examples: list[dict], processor):
     import datasets
 
     eos = processor.tokenizer.eos_token
-    prompts = [processor.apply_chat_template(chat_messages(ex["text"], len(ex["images"])),
-                                             add_generation_prompt=True, tokenize=False) for ex in examples]
+    prompts = [
+        processor.apply_chat_template(
+            chat_messages(ex["text"], len(ex["images"])), add_generation_prompt=True, tokenize=False
+        )
+        for ex in examples
+    ]
 
     def attach(batch):
-        return {"prompt": [prompts[i] for i in batch["index"]],
-                "completion": [ANSWER_PREFIX + examples[i]["completion"] + eos for i in batch["index"]],
-                "images": [examples[i]["images"] for i in batch["index"]]}
+        return {
+            "prompt": [prompts[i] for i in batch["index"]],
+            "completion": [ANSWER_PREFIX + examples[i]["completion"] + eos for i in batch["index"]],
+            "images": [examples[i]["images"] for i in batch["index"]],
+        }
 
     ds = datasets.Dataset.from_dict({"index": list(range(len(examples)))})
     ds.set_transform(attach)
@@ -194,8 +219,12 @@ def _callbacks(cfg: KitConfig, out: Path):
         def on_log(self, args, state, control, logs=None, **kwargs):
             if not logs or "loss" not in logs or not state.is_world_process_zero:
                 return
-            row = {"step": state.global_step, "loss": logs["loss"], "learning_rate": logs.get("learning_rate"),
-                   "elapsed_s": round(time.perf_counter() - self.t, 2)}
+            row = {
+                "step": state.global_step,
+                "loss": logs["loss"],
+                "learning_rate": logs.get("learning_rate"),
+                "elapsed_s": round(time.perf_counter() - self.t, 2),
+            }
             if "mean_token_accuracy" in logs:
                 row["token_accuracy"] = logs["mean_token_accuracy"]
             with open(out / "metrics.jsonl", "a") as f:
@@ -206,8 +235,14 @@ def _callbacks(cfg: KitConfig, out: Path):
     return [LossJSONL(), config_next_to_checkpoints(cfg, out)]
 
 
-def run_phase(cfg: KitConfig, phase: str, data_dir: str | Path, init: str | Path, out_dir: str | Path,
-              callbacks: list | None = None) -> Path:
+def run_phase(
+    cfg: KitConfig,
+    phase: str,
+    data_dir: str | Path,
+    init: str | Path,
+    out_dir: str | Path,
+    callbacks: list | None = None,
+) -> Path:
     """Train one warm-start phase from ``init``; return its ``final`` directory (``init`` itself
     when the phase has 0 steps). ``callbacks(phase, processor, out)`` may add transformers
     callbacks (e.g. held-out checks, :func:`dig_kit.paper.miniature.heldout_callbacks`)."""
@@ -235,19 +270,38 @@ def run_phase(cfg: KitConfig, phase: str, data_dir: str | Path, init: str | Path
     import torch
 
     args = SFTConfig(
-        output_dir=str(out), max_steps=steps, per_device_train_batch_size=ws.batch_size,
-        learning_rate=ws.grounding_lr if phase == "grounding" else ws.dig_lr, lr_scheduler_type="cosine",
-        warmup_steps=0.03, weight_decay=0.0, max_grad_norm=1.0, logging_steps=max(1, min(10, steps // 5)),
+        output_dir=str(out),
+        max_steps=steps,
+        per_device_train_batch_size=ws.batch_size,
+        learning_rate=ws.grounding_lr if phase == "grounding" else ws.dig_lr,
+        lr_scheduler_type="cosine",
+        warmup_steps=0.03,
+        weight_decay=0.0,
+        max_grad_norm=1.0,
+        logging_steps=max(1, min(10, steps // 5)),
         save_strategy="steps",
-        save_steps=max(50, steps // 4), save_total_limit=1, report_to="none", seed=ws.seed,
-        completion_only_loss=True, max_length=None, remove_unused_columns=False,
-        dataset_kwargs={"skip_prepare_dataset": True}, use_cpu=not torch.cuda.is_available(),
-        dataloader_num_workers=0, bf16=cfg.train.bf16,
-        gradient_checkpointing=cfg.train.gradient_checkpointing,  # trl's default is on; a small model needs no recompute
+        save_steps=max(50, steps // 4),
+        save_total_limit=1,
+        report_to="none",
+        seed=ws.seed,
+        completion_only_loss=True,
+        max_length=None,
+        remove_unused_columns=False,
+        dataset_kwargs={"skip_prepare_dataset": True},
+        use_cpu=not torch.cuda.is_available(),
+        dataloader_num_workers=0,
+        bf16=cfg.train.bf16,
+        # trl's default is on; a small model needs no recompute
+        gradient_checkpointing=cfg.train.gradient_checkpointing,
     )
     extra = callbacks(phase, processor, out) if callbacks else []
-    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=processor,
-                         callbacks=_callbacks(cfg, out) + list(extra))
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=processor,
+        callbacks=_callbacks(cfg, out) + list(extra),
+    )
     last = last_complete_checkpoint(out)
     if last and trainer.accelerator.is_main_process:
         keep_metrics_until(out / "metrics.jsonl", int(Path(last).name.split("-")[-1]))
@@ -256,8 +310,9 @@ def run_phase(cfg: KitConfig, phase: str, data_dir: str | Path, init: str | Path
     return save_final(trainer, cfg, processor, out)
 
 
-def run_warm_start(cfg: KitConfig, data_dir: str | Path, init: str | Path, out_dir: str | Path,
-                   callbacks=None) -> dict[str, Path]:
+def run_warm_start(
+    cfg: KitConfig, data_dir: str | Path, init: str | Path, out_dir: str | Path, callbacks=None
+) -> dict[str, Path]:
     """Phase ``grounding`` from ``init``, then phase ``dig`` from its result; return
     ``{"init": init, "grounding": ..., "dig": ...}`` (the weights after each phase)."""
     done = {"init": Path(init)}

@@ -46,10 +46,19 @@ def get_backend(name: str, model: str, **options):
     module, cls, requirement = BACKENDS[name]
     if requirement is not None and importlib.util.find_spec(requirement) is None:
         extra = "vllm" if name == "vllm" else "train"
-        raise BackendUnavailable(f"backend {name!r} needs {requirement}, which is not installed: "
-                                 f"pip install 'dig-kit[{extra}]'" + (" (GPU machines)" if name == "vllm" else ""))
+        raise BackendUnavailable(
+            f"backend {name!r} needs {requirement}, which is not installed: "
+            f"pip install 'dig-kit[{extra}]'" + (" (GPU machines)" if name == "vllm" else "")
+        )
     return getattr(importlib.import_module(module), cls)(model, **options)
 
 
-__all__ = ["BACKENDS", "BackendUnavailable", "DummyBackend", "Generation", "generate_detailed", "get_backend",
-           "resolve_backend"]
+__all__ = [
+    "BACKENDS",
+    "BackendUnavailable",
+    "DummyBackend",
+    "Generation",
+    "generate_detailed",
+    "get_backend",
+    "resolve_backend",
+]

@@ -21,8 +21,16 @@ _KEEP = ("think", "answer")
 class TransformersBackend:
     name = "transformers"
 
-    def __init__(self, model: str, batch_size: int = 8, dtype: str | None = None, device: str | None = None,
-                 max_pixels: int | None = None, ignore_eos: bool = False, **_):
+    def __init__(
+        self,
+        model: str,
+        batch_size: int = 8,
+        dtype: str | None = None,
+        device: str | None = None,
+        max_pixels: int | None = None,
+        ignore_eos: bool = False,
+        **_,
+    ):
         import torch
 
         from dig_kit.models.loading import load_model_and_processor
@@ -41,7 +49,7 @@ class TransformersBackend:
         self._attach(model, processor, batch_size, ignore_eos)
 
     @classmethod
-    def from_loaded(cls, model, processor, batch_size: int = 8) -> "TransformersBackend":
+    def from_loaded(cls, model, processor, batch_size: int = 8) -> TransformersBackend:
         """A backend around a model already in memory (e.g. the one being trained: held-out
         checks during training); the caller switches it back to ``train()`` afterwards."""
         self = cls.__new__(cls)
@@ -65,8 +73,12 @@ class TransformersBackend:
         self.thinking = probe.rstrip().endswith("<think>")
 
     def chat_text(self, prompt: str, num_images: int) -> str:
-        messages = [{"role": "user", "content": [{"type": "image"} for _ in range(num_images)]
-                     + [{"type": "text", "text": prompt}]}]
+        messages = [
+            {
+                "role": "user",
+                "content": [{"type": "image"} for _ in range(num_images)] + [{"type": "text", "text": prompt}],
+            }
+        ]
         return self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
     def _decode(self, ids) -> tuple[str, int, str]:
@@ -87,7 +99,7 @@ class TransformersBackend:
 
         out: list[Generation] = []
         for start in range(0, len(items), self.batch_size):
-            batch = items[start:start + self.batch_size]
+            batch = items[start : start + self.batch_size]
             texts = [self.chat_text(it["prompt"], len(it["images"])) for it in batch]
             images = [img for it in batch for img in it["images"]]
             inputs = self.processor(text=texts, images=images or None, padding=True, return_tensors="pt")
@@ -101,7 +113,7 @@ class TransformersBackend:
                 kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
             with torch.inference_mode():
                 seqs = self.model.generate(**inputs, **kwargs)
-            new = seqs[:, inputs["input_ids"].shape[1]:]
+            new = seqs[:, inputs["input_ids"].shape[1] :]
             for row in new.tolist():
                 text, n, reason = self._decode(row)
                 out.append(Generation(text, n, reason))

@@ -19,15 +19,29 @@ from .base import Generation
 class VLLMBackend:
     name = "vllm"
 
-    def __init__(self, model: str, max_images: int = 2, tensor_parallel_size: int = 1,
-                 gpu_memory_utilization: float = 0.9, max_model_len: int | None = None, seed: int = 0,
-                 max_pixels: int | None = None, ignore_eos: bool = False, **_):
+    def __init__(
+        self,
+        model: str,
+        max_images: int = 2,
+        tensor_parallel_size: int = 1,
+        gpu_memory_utilization: float = 0.9,
+        max_model_len: int | None = None,
+        seed: int = 0,
+        max_pixels: int | None = None,
+        ignore_eos: bool = False,
+        **_,
+    ):
         from vllm import LLM
 
         t0 = time.perf_counter()
-        kwargs = dict(model=str(model), limit_mm_per_prompt={"image": int(max_images)},
-                      tensor_parallel_size=tensor_parallel_size, gpu_memory_utilization=gpu_memory_utilization,
-                      seed=seed, trust_remote_code=False)
+        kwargs = dict(
+            model=str(model),
+            limit_mm_per_prompt={"image": int(max_images)},
+            tensor_parallel_size=tensor_parallel_size,
+            gpu_memory_utilization=gpu_memory_utilization,
+            seed=seed,
+            trust_remote_code=False,
+        )
         if max_model_len:
             kwargs["max_model_len"] = max_model_len
         if max_pixels:
@@ -39,15 +53,20 @@ class VLLMBackend:
         self.thinking = self.chat_text("x", 0).rstrip().endswith("<think>")
 
     def chat_text(self, prompt: str, num_images: int) -> str:
-        messages = [{"role": "user", "content": [{"type": "image"} for _ in range(num_images)]
-                     + [{"type": "text", "text": prompt}]}]
+        messages = [
+            {
+                "role": "user",
+                "content": [{"type": "image"} for _ in range(num_images)] + [{"type": "text", "text": prompt}],
+            }
+        ]
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
     def generate_detailed(self, items: list[dict], max_new_tokens: int, temperature: float) -> list[Generation]:
         from vllm import SamplingParams
 
-        params = SamplingParams(temperature=float(temperature or 0.0), max_tokens=int(max_new_tokens),
-                                ignore_eos=self.ignore_eos)
+        params = SamplingParams(
+            temperature=float(temperature or 0.0), max_tokens=int(max_new_tokens), ignore_eos=self.ignore_eos
+        )
         requests = []
         for it in items:
             req = {"prompt": self.chat_text(it["prompt"], len(it["images"]))}

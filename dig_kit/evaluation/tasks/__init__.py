@@ -4,7 +4,9 @@
 |---|---|
 | perception (Table 1) | hallusionbench, hrbench8k, pope, vstar, vsr, cvbench, mmvp |
 | general (Table 2) | mmbench_dev_en, mmvet, mmstar, scienceqa_img, textvqa_val, mme, ai2d_test |
-| grounding (Table 3) | refcoco_val, refcoco_testa, refcoco_testb, refcoco+_val, refcoco+_testa, refcoco+_testb, refcocog_val, refcocog_test; refcoco_all, refcoco+_all, refcocog_all (every split, per split + macro/micro); refcoco (VLMEvalKit's RefCOCO: every split of its file, its "Average") |
+| grounding (Table 3) | refcoco_val, refcoco_testa, refcoco_testb, refcoco+_val, refcoco+_testa, refcoco+_testb, |
+| | refcocog_val, refcocog_test; refcoco_all, refcoco+_all, refcocog_all (every split, per split |
+| | + macro/micro); refcoco (VLMEvalKit's RefCOCO: every split of its file, its "Average") |
 | dig | dig_eval (the held-out split of a rendered DiG dataset), dig_grounding (every object of its before images) |
 | twin | fgvqa |
 
@@ -46,13 +48,29 @@ for _t in _PERCEPTION + _GENERAL + _GROUNDING + _DIG:
     register(_t)
 
 ALIASES = {
-    "halbench": "hallusionbench", "hrbench": "hrbench8k", "hrbench_8k": "hrbench8k", "hrb8k": "hrbench8k",
-    "v*": "vstar", "vstar_bench": "vstar", "vsr_zeroshot": "vsr", "cv-bench": "cvbench",
-    "cv_bench": "cvbench", "mmbench": "mmbench_dev_en", "mm-vet": "mmvet",
-    "scienceqa": "scienceqa_img", "sqa": "scienceqa_img", "textvqa": "textvqa_val",
-    "ai2d": "ai2d_test", "refcoco+": "refcoco+_all", "refcocoplus": "refcoco+_all", "refcocog": "refcocog_all",
-    "refcocoplus_val": "refcoco+_val", "refcocoplus_testa": "refcoco+_testa", "refcocoplus_testb": "refcoco+_testb",
-    "dig": "dig_eval", "twin_fgvqa": "fgvqa",
+    "halbench": "hallusionbench",
+    "hrbench": "hrbench8k",
+    "hrbench_8k": "hrbench8k",
+    "hrb8k": "hrbench8k",
+    "v*": "vstar",
+    "vstar_bench": "vstar",
+    "vsr_zeroshot": "vsr",
+    "cv-bench": "cvbench",
+    "cv_bench": "cvbench",
+    "mmbench": "mmbench_dev_en",
+    "mm-vet": "mmvet",
+    "scienceqa": "scienceqa_img",
+    "sqa": "scienceqa_img",
+    "textvqa": "textvqa_val",
+    "ai2d": "ai2d_test",
+    "refcoco+": "refcoco+_all",
+    "refcocoplus": "refcoco+_all",
+    "refcocog": "refcocog_all",
+    "refcocoplus_val": "refcoco+_val",
+    "refcocoplus_testa": "refcoco+_testa",
+    "refcocoplus_testb": "refcoco+_testb",
+    "dig": "dig_eval",
+    "twin_fgvqa": "fgvqa",
 }
 
 VLMEVALKIT_DATASETS: dict[str, tuple[str, dict]] = {
@@ -115,8 +133,10 @@ def get_task(name: str, **options) -> Task:
     else:
         key = ALIASES.get(key, key)
         if key not in REGISTRY:
-            raise KeyError(f"unknown benchmark {name!r}; known: {', '.join(REGISTRY)}; VLMEvalKit's dataset "
-                           f"names: {', '.join(VLMEVALKIT_DATASETS)}")
+            raise KeyError(
+                f"unknown benchmark {name!r}; known: {', '.join(REGISTRY)}; VLMEvalKit's dataset "
+                f"names: {', '.join(VLMEVALKIT_DATASETS)}"
+            )
         task = copy.copy(REGISTRY[key])
     for k, v in options.items():
         if v is None:

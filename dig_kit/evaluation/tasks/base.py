@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ..extract import PROTOCOLS, final_answer, match_option, match_yes_no, split_thinking
 from ..formats import BenchmarkDataError, locate
@@ -66,7 +67,9 @@ class Task:
         except BenchmarkDataError:
             raise
         except (KeyError, ValueError, TypeError) as e:
-            raise BenchmarkDataError(f"{self.name}: {path} is not in the expected format ({self.expected}): {e!r}") from None
+            raise BenchmarkDataError(
+                f"{self.name}: {path} is not in the expected format ({self.expected}): {e!r}"
+            ) from None
         if not docs:
             raise BenchmarkDataError(f"{self.name}: no items in {path} ({self.expected})")
         seen: set[str] = set()
@@ -107,8 +110,9 @@ class Task:
     def aggregate(self, docs: list[dict], rows: list[dict]) -> dict:
         raise NotImplementedError
 
-    def score(self, docs: list[dict], predictions: dict[str, dict], thinking: bool | None = None,
-              **kw) -> tuple[dict, list[dict]]:
+    def score(
+        self, docs: list[dict], predictions: dict[str, dict], thinking: bool | None = None, **kw
+    ) -> tuple[dict, list[dict]]:
         """``(metrics, rows)``: the benchmark's metrics and one row per doc (``id``, ``output``,
         ``answer``, ``pred``, ``score``, ``truncated``, ``missing``, ``parsed``, ``why``).
         ``thinking``: the model's template opens ``<think>`` (``None``: from each prediction's
@@ -163,8 +167,17 @@ class Task:
     def score_one(self, doc: dict, rec: dict | None, thinking: bool | None) -> dict:
         if self.protocol not in PROTOCOLS:
             raise ValueError(f"unknown protocol {self.protocol!r}; known: {', '.join(PROTOCOLS)}")
-        row: dict[str, Any] = {"id": doc["id"], "missing": rec is None, "truncated": False, "parsed": False,
-                               "pred": None, "score": 0.0, "output": None, "answer": None, "why": "missing"}
+        row: dict[str, Any] = {
+            "id": doc["id"],
+            "missing": rec is None,
+            "truncated": False,
+            "parsed": False,
+            "pred": None,
+            "score": 0.0,
+            "output": None,
+            "answer": None,
+            "why": "missing",
+        }
         if rec is not None:
             raw = rec.get("output")
             row["output"] = raw
@@ -338,10 +351,17 @@ def mcq_docs(rows: list[dict], answer_key: str = "answer") -> list[dict]:
         ans = str(r[answer_key]).strip()
         if ans not in opts:
             raise BenchmarkDataError(f"row {r.get('index')}: answer {ans!r} is not one of the options {list(opts)}")
-        docs.append({
-            "id": str(r["index"]), "question": r["question"], "options": opts, "answer": ans,
-            "hint": r.get("hint"), "category": r.get("category"),
-            "l2-category": r.get("l2-category", r.get("l2_category")), "images": r.get("images", []),
-            **{k: r[k] for k in ("split", "cycle_category", "image_key", "source") if k in r},
-        })
+        docs.append(
+            {
+                "id": str(r["index"]),
+                "question": r["question"],
+                "options": opts,
+                "answer": ans,
+                "hint": r.get("hint"),
+                "category": r.get("category"),
+                "l2-category": r.get("l2-category", r.get("l2_category")),
+                "images": r.get("images", []),
+                **{k: r[k] for k in ("split", "cycle_category", "image_key", "source") if k in r},
+            }
+        )
     return docs

@@ -72,10 +72,19 @@ class DigHeldOut(Task):
         else:
             raise BenchmarkDataError(f"{path}: {self.expected}")
         rows.sort(key=lambda r: r["id"])
-        return [{"id": r["id"], "boxes": [list(map(float, b)) for b in r["boxes"]],
-                 "change_types": list(r["change_types"]), "num_differences": int(r["num_differences"]),
-                 "width": int(r["width"]), "height": int(r["height"]), "images": r["images"], **self.extra(r)}
-                for r in rows]
+        return [
+            {
+                "id": r["id"],
+                "boxes": [list(map(float, b)) for b in r["boxes"]],
+                "change_types": list(r["change_types"]),
+                "num_differences": int(r["num_differences"]),
+                "width": int(r["width"]),
+                "height": int(r["height"]),
+                "images": r["images"],
+                **self.extra(r),
+            }
+            for r in rows
+        ]
 
     def extra(self, row: dict) -> dict:
         """Fields of a rendered row a subclass keeps in its docs (none here)."""
@@ -100,15 +109,28 @@ class DigHeldOut(Task):
             for i, j in zip(rows, cols):
                 if iou[i, j] >= 0.5:
                     hit[j] = True
-        return {"score": float(parts["f1"]), "tp": int(parts["tp"]), "n_pred": int(parts["num_pred"]),
-                "n_gt": len(gt), "miou": float(parts["miou"]), "format": float(parts["format"]), "gt_hit": hit}
+        return {
+            "score": float(parts["f1"]),
+            "tp": int(parts["tp"]),
+            "n_pred": int(parts["num_pred"]),
+            "n_gt": len(gt),
+            "miou": float(parts["miou"]),
+            "format": float(parts["format"]),
+            "gt_hit": hit,
+        }
 
     def aggregate(self, docs, rows):
         def summary(pairs):
             tp = sum(r["tp"] for _, r in pairs)
             out = _prf(tp, sum(r["n_pred"] for _, r in pairs), sum(r["n_gt"] for _, r in pairs))
-            out.update({"miou": pct(mean(r["miou"] for _, r in pairs)), "mean_f1": pct(mean(r["score"] for _, r in pairs)),
-                        "format": pct(mean(r["format"] for _, r in pairs)), "n": len(pairs)})
+            out.update(
+                {
+                    "miou": pct(mean(r["miou"] for _, r in pairs)),
+                    "mean_f1": pct(mean(r["score"] for _, r in pairs)),
+                    "format": pct(mean(r["format"] for _, r in pairs)),
+                    "n": len(pairs),
+                }
+            )
             return out
 
         pairs = list(zip(docs, rows))
@@ -142,8 +164,15 @@ class DigGrounding(DigHeldOut):
         docs = []
         for doc in super().read(path):
             objects = doc.pop("objects_before")
-            docs.append({**doc, "images": doc["images"][:1], "boxes": [list(map(float, o["bbox_full"])) for o in objects],
-                         "change_types": ["object"] * len(objects), "num_differences": len(objects)})
+            docs.append(
+                {
+                    **doc,
+                    "images": doc["images"][:1],
+                    "boxes": [list(map(float, o["bbox_full"])) for o in objects],
+                    "change_types": ["object"] * len(objects),
+                    "num_differences": len(objects),
+                }
+            )
         return docs
 
     def prompt(self, doc):
@@ -190,8 +219,16 @@ class FGVQA(Task):
         docs = []
         for i, r in enumerate(rows):
             kind, label = normalize_label(r["answer"], r.get("type") or "auto")
-            docs.append({"id": r.get("id", i), "type": kind, "answer": label, "source": r.get("source", "all"),
-                         "question": r.get("question"), "images": image_refs(r.get("images", r.get("image")), root)})
+            docs.append(
+                {
+                    "id": r.get("id", i),
+                    "type": kind,
+                    "answer": label,
+                    "source": r.get("source", "all"),
+                    "question": r.get("question"),
+                    "images": image_refs(r.get("images", r.get("image")), root),
+                }
+            )
         return docs
 
     def prompt(self, doc):

@@ -50,8 +50,10 @@ class MMBenchDevEn(MultipleChoiceTask):
     name = "mmbench_dev_en"
     group = "general"
     data_names = ("MMBench_DEV_EN.tsv",)
-    expected = ("VLMEvalKit MMBench_DEV_EN.tsv (index, question, hint, A-D, answer, category, l2-category, image; "
-                "circular copies at index + k*1e6; MMBench_DEV_EN_V11.tsv is the benchmark MMBench_DEV_EN_V11)")
+    expected = (
+        "VLMEvalKit MMBench_DEV_EN.tsv (index, question, hint, A-D, answer, category, l2-category, image; "
+        "circular copies at index + k*1e6; MMBench_DEV_EN_V11.tsv is the benchmark MMBench_DEV_EN_V11)"
+    )
     headline = "accuracy"
 
     def read(self, path: Path) -> list[dict]:
@@ -82,8 +84,11 @@ class MMBenchDevEn(MultipleChoiceTask):
         hits = {g: float(all(v)) for g, v in groups.items()}
         mains = [main[g] for g in hits if g in main]
         mrows = [{"score": hits[d["g_index"]]} for d in mains]
-        out = {"accuracy": pct(mean(hits.values())), "questions": len(hits),
-               "vanilla_accuracy": pct(mean(r["score"] for r in rows))}
+        out = {
+            "accuracy": pct(mean(hits.values())),
+            "questions": len(hits),
+            "vanilla_accuracy": pct(mean(r["score"] for r in rows)),
+        }
         for key in ("l2-category", "category"):
             acc = grouped_accuracy(mains, mrows, key)
             if acc:
@@ -111,9 +116,16 @@ class MMVet(Task):
     capabilities = ("rec", "ocr", "know", "gen", "spat", "math")
 
     def read(self, path: Path) -> list[dict]:
-        return [{"id": r["index"], "question": r["question"], "answer": str(r["answer"]),
-                 "category": r.get("category") or r.get("capability") or "", "images": r["images"]}
-                for r in read_vlmeval_tsv(path)]
+        return [
+            {
+                "id": r["index"],
+                "question": r["question"],
+                "answer": str(r["answer"]),
+                "category": r.get("category") or r.get("capability") or "",
+                "images": r["images"],
+            }
+            for r in read_vlmeval_tsv(path)
+        ]
 
     def prompt(self, doc):
         return str(doc["question"])
@@ -148,9 +160,13 @@ class MMVet(Task):
             for c in cats:
                 caps.setdefault(c, []).append(r["score"])
             combos["_".join(sorted(cats))].append(r["score"])
-        metrics = {"status": "scored", "judge": judge_name(judge), "total": pct(mean(r["score"] for r in rows)),
-                   "by_capability": {c: pct(mean(v)) for c, v in caps.items() if v},
-                   "by_capability_set": {c: pct(mean(v)) for c, v in sorted(combos.items())}}
+        metrics = {
+            "status": "scored",
+            "judge": judge_name(judge),
+            "total": pct(mean(r["score"] for r in rows)),
+            "by_capability": {c: pct(mean(v)) for c, v in caps.items() if v},
+            "by_capability_set": {c: pct(mean(v)) for c, v in sorted(combos.items())},
+        }
         return self.finish(metrics, rows), rows
 
 
@@ -195,19 +211,35 @@ class TextVQA(Task):
     name = "textvqa_val"
     group = "general"
     data_names = ("TextVQA_VAL.tsv", "textvqa", "TextVQA")
-    expected = ("VLMEvalKit TextVQA_VAL.tsv (index, image, question, answer = list of 10 answers) or "
-                "lmms-lab/textvqa parquet (question_id, question, image, answers), validation split")
+    expected = (
+        "VLMEvalKit TextVQA_VAL.tsv (index, image, question, answer = list of 10 answers) or "
+        "lmms-lab/textvqa parquet (question_id, question, image, answers), validation split"
+    )
     headline = "accuracy"
     split = "validation"
     instruction = "Answer the question using a single word or phrase."
 
     def read(self, path: Path) -> list[dict]:
         if path.suffix == ".tsv":
-            return [{"id": r["index"], "question": r["question"], "answers": parse_list_cell(r["answer"]),
-                     "images": r["images"]} for r in read_vlmeval_tsv(path)]
+            return [
+                {
+                    "id": r["index"],
+                    "question": r["question"],
+                    "answers": parse_list_cell(r["answer"]),
+                    "images": r["images"],
+                }
+                for r in read_vlmeval_tsv(path)
+            ]
         rows = read_table(path, self.split if path.is_dir() else None, self.expected)
-        return [{"id": r.get("question_id", i), "question": r["question"], "answers": list(r["answers"]),
-                 "images": image_refs(r.get("image"), path)} for i, r in enumerate(rows)]
+        return [
+            {
+                "id": r.get("question_id", i),
+                "question": r["question"],
+                "answers": list(r["answers"]),
+                "images": image_refs(r.get("image"), path),
+            }
+            for i, r in enumerate(rows)
+        ]
 
     def prompt(self, doc):
         return f"{doc['question']}\n{self.instruction}"
@@ -222,7 +254,18 @@ class TextVQA(Task):
         return {"accuracy": pct(mean(r["score"] for r in rows))}
 
 
-MME_PERCEPTION = ("OCR", "artwork", "celebrity", "color", "count", "existence", "landmark", "position", "posters", "scene")
+MME_PERCEPTION = (
+    "OCR",
+    "artwork",
+    "celebrity",
+    "color",
+    "count",
+    "existence",
+    "landmark",
+    "position",
+    "posters",
+    "scene",
+)
 MME_COGNITION = ("code_reasoning", "commonsense_reasoning", "numerical_calculation", "text_translation")
 
 
@@ -244,9 +287,17 @@ class MME(YesNoTask):
     headline = "total"
 
     def read(self, path: Path) -> list[dict]:
-        return [{"id": r["index"], "question": r["question"], "answer": yes_no_label(r["answer"]),
-                 "category": r["category"], "image_group": str(r.get("image_path") or r.get("image_key")),
-                 "images": r["images"]} for r in read_vlmeval_tsv(path)]
+        return [
+            {
+                "id": r["index"],
+                "question": r["question"],
+                "answer": yes_no_label(r["answer"]),
+                "category": r["category"],
+                "image_group": str(r.get("image_path") or r.get("image_key")),
+                "images": r["images"],
+            }
+            for r in read_vlmeval_tsv(path)
+        ]
 
     def aggregate(self, docs, rows) -> dict:
         per_image: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
@@ -260,8 +311,12 @@ class MME(YesNoTask):
         perception = round(sum(by_cat[c]["score"] for c in MME_PERCEPTION if c in by_cat), 4)
         cognition = round(sum(by_cat[c]["score"] for c in MME_COGNITION if c in by_cat), 4)
         missing = [c for c in MME_PERCEPTION + MME_COGNITION if c not in by_cat]
-        out = {"total": round(perception + cognition, 4), "perception": perception, "cognition": cognition,
-               "by_category": by_cat}
+        out = {
+            "total": round(perception + cognition, 4),
+            "perception": perception,
+            "cognition": cognition,
+            "by_category": by_cat,
+        }
         if missing:
             out["categories_missing"] = missing
         return out
@@ -274,8 +329,10 @@ class AI2D(MultipleChoiceTask):
     name = "ai2d_test"
     group = "general"
     data_names = ("AI2D_TEST.tsv",)
-    expected = ("VLMEvalKit AI2D_TEST.tsv (index, image, question, A-D, answer, category; AI2D_TEST_NO_MASK.tsv is "
-                "the benchmark AI2D_TEST_NO_MASK)")
+    expected = (
+        "VLMEvalKit AI2D_TEST.tsv (index, image, question, A-D, answer, category; AI2D_TEST_NO_MASK.tsv is "
+        "the benchmark AI2D_TEST_NO_MASK)"
+    )
 
     def read(self, path):
         return mcq_docs(read_vlmeval_tsv(path))

@@ -3,10 +3,9 @@ and RefCOCOg (val/test), Acc@0.5."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import re
 from collections import defaultdict
+from pathlib import Path
 
 from ..boxes import BOX_SCALES, box_iou, extract_box, guess_scale, scale_box
 from ..formats import BenchmarkDataError, image_refs, read_table, read_vlmeval_tsv
@@ -17,8 +16,16 @@ IOU_THRESHOLDS = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))  # 0.50, 0.5
 
 VLMEVALKIT_TSV = "RefCOCO.tsv"
 """VLMEvalKit's RefCOCO file (dataset name ``RefCOCO``): every split of RefCOCO, RefCOCO+ and RefCOCOg."""
-VLMEVALKIT_SPLITS = ("RefCOCO_val", "RefCOCO_testA", "RefCOCO_testB", "RefCOCO+_val", "RefCOCO+_testA",
-                     "RefCOCO+_testB", "RefCOCOg_val", "RefCOCOg_test")
+VLMEVALKIT_SPLITS = (
+    "RefCOCO_val",
+    "RefCOCO_testA",
+    "RefCOCO_testB",
+    "RefCOCO+_val",
+    "RefCOCO+_testA",
+    "RefCOCO+_testB",
+    "RefCOCOg_val",
+    "RefCOCOg_test",
+)
 """VLMEvalKit's split labels (``RefCOCODataset.SPLIT_DISPLAY_ORDER``): its "Average" is their mean."""
 _DATASET_SPELLINGS = {"refcoco": "RefCOCO", "refcoco+": "RefCOCO+", "refcocoplus": "RefCOCO+", "refcocog": "RefCOCOg"}
 _SPLIT_SPELLINGS = {"val": "val", "test": "test", "testa": "testA", "testb": "testB"}
@@ -114,11 +121,13 @@ class RefCOCOTask(Task):
         self.name = f"{dataset}_{split or 'all'}".lower()
         tsvs = tuple(dict.fromkeys([f"{f}.tsv" for f in folders if f[0].isupper()] + [VLMEVALKIT_TSV]))
         self.data_names = tuple(folders) + tuple(f"{f.lower()}_{split}.jsonl" for f in folders if split) + tsvs
-        self.expected = (f"lmms-lab/{folders[0]} parquet folder with split {split or 'each split'!r} (question_id, "
-                         f"image, answer, bbox [x,y,w,h]), {folders[0].lower()}_<split>.jsonl (image, sent, bbox "
-                         f"[x1,y1,x2,y2], width, height) or VLMEvalKit {' / '.join(tsvs)} (index, image, question, "
-                         "answer [x1,y1,x2,y2] pixels, width, height, category = the split, e.g. "
-                         f"'{dataset} {split or 'val'}')")
+        self.expected = (
+            f"lmms-lab/{folders[0]} parquet folder with split {split or 'each split'!r} (question_id, "
+            f"image, answer, bbox [x,y,w,h]), {folders[0].lower()}_<split>.jsonl (image, sent, bbox "
+            f"[x1,y1,x2,y2], width, height) or VLMEvalKit {' / '.join(tsvs)} (index, image, question, "
+            "answer [x1,y1,x2,y2] pixels, width, height, category = the split, e.g. "
+            f"'{dataset} {split or 'val'}')"
+        )
 
     def _keeps(self, dataset: str | None, split: str | None, category: str) -> bool:
         """Does a TSV row whose ``category`` names (``dataset``, ``split``) belong here?"""
@@ -140,8 +149,10 @@ class RefCOCOTask(Task):
         has_cols = set(_BBOX_COLUMNS) <= cols
         lacking = [c for c in ("question", "answer") if c not in cols and not (c == "answer" and has_cols)]
         if lacking:
-            raise BenchmarkDataError(f"{self.name}: {path} lacks {lacking}; expected columns index, image, question, "
-                                     "answer ([x1, y1, x2, y2] pixels), width, height, category (the split)")
+            raise BenchmarkDataError(
+                f"{self.name}: {path} lacks {lacking}; expected columns index, image, question, "
+                "answer ([x1, y1, x2, y2] pixels), width, height, category (the split)"
+            )
         boxes = {}
         for r in rows:
             if has_cols and all(r.get(c) not in (None, "") for c in _BBOX_COLUMNS):
@@ -149,8 +160,9 @@ class RefCOCOTask(Task):
             else:
                 box = _box_cell(r.get("answer"))
                 if box is None:
-                    raise BenchmarkDataError(f"{self.name}: {path} row {r['index']}: answer {r.get('answer')!r} is not "
-                                             "[x1, y1, x2, y2]")
+                    raise BenchmarkDataError(
+                        f"{self.name}: {path} row {r['index']}: answer {r.get('answer')!r} is not [x1, y1, x2, y2]"
+                    )
                 boxes[r["index"]] = ("answer", box)
         answers = [b for how, b in boxes.values() if how == "answer"]
         relative = bool(answers) and max(abs(v) for b in answers for v in b) <= 1.5  # VLMEvalKit's rule, file-wide
@@ -168,18 +180,30 @@ class RefCOCOTask(Task):
             how, box = boxes[r["index"]]
             if how == "answer" and relative:
                 if not (width and height):
-                    raise BenchmarkDataError(f"{self.name}: {path} row {r['index']}: the answers are 0-1 relative "
-                                             "boxes, so the row needs width and height")
+                    raise BenchmarkDataError(
+                        f"{self.name}: {path} row {r['index']}: the answers are 0-1 relative "
+                        "boxes, so the row needs width and height"
+                    )
                 box = [box[0] * width, box[1] * height, box[2] * width, box[3] * height]
-            docs.append({"id": f"{_id_split(dataset, split, category)}_{r['index']}" if split_ids else r["index"],
-                         "ref": r.get("question", r.get("expression")), "bbox": box, "width": width,
-                         "height": height, "split": self._label(dataset, split, category), "images": r["images"]})
+            docs.append(
+                {
+                    "id": f"{_id_split(dataset, split, category)}_{r['index']}" if split_ids else r["index"],
+                    "ref": r.get("question", r.get("expression")),
+                    "bbox": box,
+                    "width": width,
+                    "height": height,
+                    "split": self._label(dataset, split, category),
+                    "images": r["images"],
+                }
+            )
         if not docs:
             shown = ", ".join(repr(c) for c in list(found)[:8]) or "none"
+            split = self.split or "val"
             raise BenchmarkDataError(
-                f"{self.name}: no rows of {self.dataset} split {self.split or '(any)'!r} in {path}: its column category "
-                f"holds {shown}; a category names a split as '{self.dataset} {self.split or 'val'}', "
-                f"'{self.dataset}_{self.split or 'val'}' or '{self.split or 'val'}'")
+                f"{self.name}: no rows of {self.dataset} split {self.split or '(any)'!r} in {path}: "
+                f"its column category holds {shown}; a category names a split as "
+                f"'{self.dataset} {split}', '{self.dataset}_{split}' or '{split}'"
+            )
         return docs
 
     def read(self, path: Path) -> list[dict]:
@@ -198,9 +222,16 @@ class RefCOCOTask(Task):
             docs = []
             for i, r in enumerate(read_table(file)):
                 ref = r.get("sent", r.get("expression", r.get("ref")))
-                docs.append({"id": r.get("id", i), "ref": ref, "bbox": [float(v) for v in r["bbox"]],
-                             "width": r.get("width"), "height": r.get("height"),
-                             "images": image_refs(r.get("image"), file.parent)})
+                docs.append(
+                    {
+                        "id": r.get("id", i),
+                        "ref": ref,
+                        "bbox": [float(v) for v in r["bbox"]],
+                        "width": r.get("width"),
+                        "height": r.get("height"),
+                        "images": image_refs(r.get("image"), file.parent),
+                    }
+                )
             return docs
         rows = read_table(path, self.split, self.expected)
         docs = []
@@ -211,14 +242,23 @@ class RefCOCOTask(Task):
                 raise BenchmarkDataError(f"{self.name}: row {i} has no referring expression")
             qid = r.get("question_id", r.get("id", i))
             for j, ref in enumerate(refs):
-                docs.append({"id": qid if len(refs) == 1 else f"{qid}_{j}", "ref": str(ref),
-                             "bbox": xywh_to_xyxy(r["bbox"]), "width": r.get("width"), "height": r.get("height"),
-                             "images": image_refs(r.get("image"), root)})
+                docs.append(
+                    {
+                        "id": qid if len(refs) == 1 else f"{qid}_{j}",
+                        "ref": str(ref),
+                        "bbox": xywh_to_xyxy(r["bbox"]),
+                        "width": r.get("width"),
+                        "height": r.get("height"),
+                        "images": image_refs(r.get("image"), root),
+                    }
+                )
         return docs
 
     def prompt(self, doc):
-        return (f'Locate the object described as "{doc["ref"]}" in the image and output its bbox coordinates '
-                "in JSON format.")
+        return (
+            f'Locate the object described as "{doc["ref"]}" in the image and output its bbox coordinates '
+            "in JSON format."
+        )
 
     def image_size(self, doc) -> tuple[float, float]:
         if doc.get("width") and doc.get("height"):
@@ -250,8 +290,14 @@ class RefCOCOTask(Task):
     def _accs(rows) -> dict:
         ious = [r.get("iou", 0.0) for r in rows]
         by_t = {f"{t:.2f}": pct(mean(float(i >= t) for i in ious)) for t in IOU_THRESHOLDS}
-        return {"acc@0.5": by_t["0.50"], "acc_avg": round(mean(by_t.values()), 4), "miou": pct(mean(ious)),
-                "acc_by_iou": by_t, "no_box": sum(1 for r in rows if r["pred"] is None), "n": len(rows)}
+        return {
+            "acc@0.5": by_t["0.50"],
+            "acc_avg": round(mean(by_t.values()), 4),
+            "miou": pct(mean(ious)),
+            "acc_by_iou": by_t,
+            "no_box": sum(1 for r in rows if r["pred"] is None),
+            "n": len(rows),
+        }
 
     def aggregate(self, docs, rows):
         out = self._accs(rows)
@@ -277,8 +323,9 @@ _SPLITS = {
 _SPLITS_OF = {ds: splits for (ds, _), splits in _SPLITS.items()}
 _FOLDERS = {ds: folders for (ds, folders) in _SPLITS}
 
-TASKS = ([RefCOCOTask(ds, split, folders) for (ds, folders), splits in _SPLITS.items() for split in splits]
-         + [RefCOCOTask(ds, None, folders) for (ds, folders) in _SPLITS])
+TASKS = [RefCOCOTask(ds, split, folders) for (ds, folders), splits in _SPLITS.items() for split in splits] + [
+    RefCOCOTask(ds, None, folders) for (ds, folders) in _SPLITS
+]
 
 
 class VLMEvalKitRefCOCO(RefCOCOTask):

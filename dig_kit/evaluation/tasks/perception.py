@@ -44,8 +44,10 @@ class HallusionBench(YesNoTask):
     name = "hallusionbench"
     group = "perception"
     data_names = ("HallusionBench.tsv", "HallusionBench")
-    expected = ("VLMEvalKit HallusionBench.tsv (index, image, question, answer Yes/No, category, l2-category) or "
-                "lmms-lab/HallusionBench parquet (category, subcategory, set_id, figure_id, question_id, gt_answer, image)")
+    expected = (
+        "VLMEvalKit HallusionBench.tsv (index, image, question, answer Yes/No, category, l2-category) or "
+        "lmms-lab/HallusionBench parquet (category, subcategory, set_id, figure_id, question_id, gt_answer, image)"
+    )
     headline = "overall"
 
     dropped_no_image = 0
@@ -58,18 +60,29 @@ class HallusionBench(YesNoTask):
                 ids = [r.get(k) for k in ("set_id", "figure_id", "question_id")]
                 if any(v is None for v in ids):
                     if len(parts) < 6:
-                        raise BenchmarkDataError(f"{path}: index {r['index']!r} lacks set/figure/question ids "
-                                                 "(expected VLMEvalKit's '<cat>_<sub>_<visual_input>_<set>_<figure>_"
-                                                 "<question>' or columns set_id, figure_id, question_id)")
+                        raise BenchmarkDataError(
+                            f"{path}: index {r['index']!r} lacks set/figure/question ids "
+                            "(expected VLMEvalKit's '<cat>_<sub>_<visual_input>_<set>_<figure>_"
+                            "<question>' or columns set_id, figure_id, question_id)"
+                        )
                     ids = parts[3:6]
                 visual = r.get("visual_input", parts[2] if len(parts) >= 6 else None)
                 if str(visual).strip() == "0" or not r["images"]:
                     dropped += 1
                     continue
-                docs.append({"id": r["index"], "question": r["question"], "answer": yes_no_label(r["answer"]),
-                             "category": r.get("category"), "l2-category": r.get("l2-category"),
-                             "set_id": str(ids[0]), "figure_id": str(ids[1]), "question_id": str(ids[2]),
-                             "images": r["images"]})
+                docs.append(
+                    {
+                        "id": r["index"],
+                        "question": r["question"],
+                        "answer": yes_no_label(r["answer"]),
+                        "category": r.get("category"),
+                        "l2-category": r.get("l2-category"),
+                        "set_id": str(ids[0]),
+                        "figure_id": str(ids[1]),
+                        "question_id": str(ids[2]),
+                        "images": r["images"],
+                    }
+                )
         else:
             split = None
             if path.is_dir() and "image" in {split_of(f, path) for f in path.rglob("*.parquet")}:
@@ -80,12 +93,21 @@ class HallusionBench(YesNoTask):
                 if str(r.get("visual_input", "1")).strip() == "0" or not images:
                     dropped += 1
                     continue
-                vid = f"{r['category']}_{sub}_{r.get('visual_input', '')}_{r['set_id']}_{r['figure_id']}_{r['question_id']}"
-                docs.append({"id": r.get("index", vid), "question": r["question"],
-                             "answer": yes_no_label(r.get("gt_answer", r.get("answer"))),
-                             "category": r["category"], "l2-category": sub, "set_id": str(r["set_id"]),
-                             "figure_id": str(r["figure_id"]), "question_id": str(r["question_id"]),
-                             "images": images})
+                parts = (r["category"], sub, r.get("visual_input", ""), r["set_id"], r["figure_id"], r["question_id"])
+                vid = "_".join(str(x) for x in parts)
+                docs.append(
+                    {
+                        "id": r.get("index", vid),
+                        "question": r["question"],
+                        "answer": yes_no_label(r.get("gt_answer", r.get("answer"))),
+                        "category": r["category"],
+                        "l2-category": sub,
+                        "set_id": str(r["set_id"]),
+                        "figure_id": str(r["figure_id"]),
+                        "question_id": str(r["question_id"]),
+                        "images": images,
+                    }
+                )
         self.dropped_no_image = dropped
         return docs
 
@@ -109,7 +131,8 @@ class HallusionBench(YesNoTask):
             vals = sorted({d[key] for d in docs if d.get(key) is not None})
             if vals:
                 out[f"by_{key.replace('-', '_')}"] = {
-                    v: self._rates(*zip(*[(d, r) for d, r in zip(docs, rows) if d.get(key) == v])) for v in vals}
+                    v: self._rates(*zip(*[(d, r) for d, r in zip(docs, rows) if d.get(key) == v])) for v in vals
+                }
         return out
 
 
@@ -146,8 +169,13 @@ class HRBench8K(MultipleChoiceTask):
             by_cycle[c] = res
         keys = sorted({k for v in by_cycle.values() for k in v})
         avg = {k: pct(mean(v[k] for v in by_cycle.values() if k in v)) for k in keys}
-        return {"FSP": avg.get("FSP"), "FCP": avg.get("FCP"), "overall": avg["all"], "average_over_cycles": avg,
-                "by_cycle": {c: {k: pct(v) for k, v in res.items()} for c, res in by_cycle.items()}}
+        return {
+            "FSP": avg.get("FSP"),
+            "FCP": avg.get("FCP"),
+            "overall": avg["all"],
+            "average_over_cycles": avg,
+            "by_cycle": {c: {k: pct(v) for k, v in res.items()} for c, res in by_cycle.items()},
+        }
 
 
 def _binary_prf(pairs) -> dict:
@@ -160,8 +188,14 @@ def _binary_prf(pairs) -> dict:
     rc = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * p * rc / (p + rc) if p + rc else 0.0
     yes = sum(1 for _, r in pairs if r["pred"] == "yes")
-    return {"accuracy": pct(mean(r["score"] for _, r in pairs)), "precision": pct(p), "recall": pct(rc),
-            "f1": pct(f1), "yes_ratio": pct(yes / len(pairs)) if pairs else 0.0, "n": len(pairs)}
+    return {
+        "accuracy": pct(mean(r["score"] for _, r in pairs)),
+        "precision": pct(p),
+        "recall": pct(rc),
+        "f1": pct(f1),
+        "yes_ratio": pct(yes / len(pairs)) if pairs else 0.0,
+        "n": len(pairs),
+    }
 
 
 class POPE(YesNoTask):
@@ -177,8 +211,10 @@ class POPE(YesNoTask):
     name = "pope"
     group = "perception"
     data_names = ("POPE.tsv", "POPE")
-    expected = ("VLMEvalKit POPE.tsv (index, image, question, answer Yes/No, category adversarial/popular/random) or "
-                "lmms-lab/POPE parquet (question, answer, category, image)")
+    expected = (
+        "VLMEvalKit POPE.tsv (index, image, question, answer Yes/No, category adversarial/popular/random) or "
+        "lmms-lab/POPE parquet (question, answer, category, image)"
+    )
     headline = "f1"
 
     def read(self, path: Path) -> list[dict]:
@@ -191,9 +227,15 @@ class POPE(YesNoTask):
                 rid = r["id"]
             else:  # question ids repeat across the three splits
                 rid = f"{r.get('category', '')}_{r.get('question_id', i)}"
-            docs.append({"id": rid, "question": r["question"], "answer": yes_no_label(r["answer"]),
-                         "splits": [s.strip() for s in str(r.get("category") or "all").split(",") if s.strip()],
-                         "images": r["images"] if "images" in r else image_refs(r.get("image"), path)})
+            docs.append(
+                {
+                    "id": rid,
+                    "question": r["question"],
+                    "answer": yes_no_label(r["answer"]),
+                    "splits": [s.strip() for s in str(r.get("category") or "all").split(",") if s.strip()],
+                    "images": r["images"] if "images" in r else image_refs(r.get("image"), path),
+                }
+            )
         return docs
 
     def aggregate(self, docs, rows) -> dict:
@@ -233,9 +275,11 @@ class VStar(MultipleChoiceTask):
     name = "vstar"
     group = "perception"
     data_names = ("VStarBench.tsv", "vstar_bench", "VStar", "vstar")
-    expected = ("VLMEvalKit VStarBench.tsv (MCQ with category), or the V* folder (test_questions.jsonl: image, text "
-                "with '(A) ...' option lines, category, question_id, label; images beside it), or a parquet with "
-                "the same columns")
+    expected = (
+        "VLMEvalKit VStarBench.tsv (MCQ with category), or the V* folder (test_questions.jsonl: image, text "
+        "with '(A) ...' option lines, category, question_id, label; images beside it), or a parquet with "
+        "the same columns"
+    )
     headline = "overall"
 
     def read(self, path: Path) -> list[dict]:
@@ -250,15 +294,29 @@ class VStar(MultipleChoiceTask):
             question, options = parse_question_options(r.get("text", r.get("question", "")))
             label = str(r.get("label", r.get("answer"))).strip().strip("()")
             if label not in options:
-                raise BenchmarkDataError(f"V* item {r.get('question_id', i)}: label {label!r} not among {list(options)}")
-            docs.append({"id": r.get("question_id", i), "question": question, "options": options, "answer": label,
-                         "category": r.get("category"), "images": image_refs(r.get("image"), root)})
+                raise BenchmarkDataError(
+                    f"V* item {r.get('question_id', i)}: label {label!r} not among {list(options)}"
+                )
+            docs.append(
+                {
+                    "id": r.get("question_id", i),
+                    "question": question,
+                    "options": options,
+                    "answer": label,
+                    "category": r.get("category"),
+                    "images": image_refs(r.get("image"), root),
+                }
+            )
         return docs
 
     def aggregate(self, docs, rows) -> dict:
         by = grouped_accuracy(docs, rows, "category")
-        return {"attribute": by.get("direct_attributes"), "spatial": by.get("relative_position"),
-                "overall": pct(mean(r["score"] for r in rows)), "by_category": by}
+        return {
+            "attribute": by.get("direct_attributes"),
+            "spatial": by.get("relative_position"),
+            "overall": pct(mean(r["score"] for r in rows)),
+            "by_category": by,
+        }
 
 
 class VSR(YesNoTask):
@@ -272,17 +330,34 @@ class VSR(YesNoTask):
 
     name = "vsr"
     group = "perception"
-    data_names = ("VSR-zeroshot.tsv", "vsr_zeroshot_dataset_yn_strict.tsv", "VSR_zeroshot.tsv", "VSR.tsv",
-                  "vsr_zeroshot", "VSR", "visual-spatial-reasoning/data/splits/zeroshot", "zeroshot")
-    expected = ("VLMEvalKit VSR-zeroshot.tsv (index, image, question, answer Yes/No) or cambridgeltl/vsr_zeroshot "
-                "(parquet/JSONL: image, caption, label 0/1; image files under images/ when not embedded)")
+    data_names = (
+        "VSR-zeroshot.tsv",
+        "vsr_zeroshot_dataset_yn_strict.tsv",
+        "VSR_zeroshot.tsv",
+        "VSR.tsv",
+        "vsr_zeroshot",
+        "VSR",
+        "visual-spatial-reasoning/data/splits/zeroshot",
+        "zeroshot",
+    )
+    expected = (
+        "VLMEvalKit VSR-zeroshot.tsv (index, image, question, answer Yes/No) or cambridgeltl/vsr_zeroshot "
+        "(parquet/JSONL: image, caption, label 0/1; image files under images/ when not embedded)"
+    )
     headline = "accuracy"
     split = "test"
 
     def read(self, path: Path) -> list[dict]:
         if path.suffix == ".tsv":
-            return [{"id": r["index"], "question": r["question"], "answer": yes_no_label(r["answer"]),
-                     "images": r["images"]} for r in read_vlmeval_tsv(path)]
+            return [
+                {
+                    "id": r["index"],
+                    "question": r["question"],
+                    "answer": yes_no_label(r["answer"]),
+                    "images": r["images"],
+                }
+                for r in read_vlmeval_tsv(path)
+            ]
         rows = read_table(path, self.split if path.is_dir() and any(path.rglob("*.parquet")) else None, self.expected)
         root = path if path.is_dir() else path.parent
         if (root / "images").is_dir():
@@ -290,8 +365,15 @@ class VSR(YesNoTask):
         docs = []
         for i, r in enumerate(rows):
             q = f'Is the following statement about the image true? "{r["caption"]}"'
-            docs.append({"id": r.get("index", r.get("id", i)), "question": q, "answer": yes_no_label(r["label"]),
-                         "relation": r.get("relation"), "images": image_refs(r.get("image"), root)})
+            docs.append(
+                {
+                    "id": r.get("index", r.get("id", i)),
+                    "question": q,
+                    "answer": yes_no_label(r["label"]),
+                    "relation": r.get("relation"),
+                    "images": image_refs(r.get("image"), root),
+                }
+            )
         return docs
 
     def aggregate(self, docs, rows) -> dict:
@@ -323,9 +405,11 @@ class CVBench(MultipleChoiceTask):
     name = "cvbench"
     group = "perception"
     data_names = ("CV-Bench", "CVBench", "cv_bench", "CV-Bench-2D.tsv", "CV-Bench-3D.tsv")
-    expected = ("nyu-visionx/CV-Bench parquet (idx, type, task, image, question, choices, answer '(A)', source); "
-                "test_2d + test_3d, or test; or VLMEvalKit CV-Bench-2D.tsv / CV-Bench-3D.tsv (index, image, "
-                "question, A-F, answer, category; optional source)")
+    expected = (
+        "nyu-visionx/CV-Bench parquet (idx, type, task, image, question, choices, answer '(A)', source); "
+        "test_2d + test_3d, or test; or VLMEvalKit CV-Bench-2D.tsv / CV-Bench-3D.tsv (index, image, "
+        "question, A-F, answer, category; optional source)"
+    )
     headline = "overall"
     subset: str | None = None
     """``"2D"`` or ``"3D"``: that half alone (VLMEvalKit's ``CV-Bench-2D`` / ``CV-Bench-3D``)."""
@@ -335,8 +419,10 @@ class CVBench(MultipleChoiceTask):
         if self.subset:
             other = {"2D": "3D", "3D": "2D"}[self.subset]
             if f"-{other}" in path.name.upper():
-                raise BenchmarkDataError(f"{self.name}: {path} is CV-Bench's {other} file; CV-Bench-{self.subset} "
-                                         f"reads CV-Bench-{self.subset}.tsv")
+                raise BenchmarkDataError(
+                    f"{self.name}: {path} is CV-Bench's {other} file; CV-Bench-{self.subset} "
+                    f"reads CV-Bench-{self.subset}.tsv"
+                )
         for a, b in (("2D", "3D"), ("3D", "2D")):
             other = path.with_name(path.name.replace(f"-{a}", f"-{b}"))
             if f"-{a}" in path.name and other.exists() and not self.subset:
@@ -375,9 +461,18 @@ class CVBench(MultipleChoiceTask):
             ans = str(r["answer"]).strip().strip("()")
             if ans not in options:
                 raise BenchmarkDataError(f"CV-Bench idx {r.get('idx')}: answer {r['answer']!r} not among the choices")
-            docs.append({"id": r.get("idx", r.get("index")), "question": r["question"], "options": options,
-                         "answer": ans, "source": r.get("source"), "task": r.get("task"), "type": r.get("type"),
-                         "images": image_refs(r.get("image"), path if path.is_dir() else path.parent)})
+            docs.append(
+                {
+                    "id": r.get("idx", r.get("index")),
+                    "question": r["question"],
+                    "options": options,
+                    "answer": ans,
+                    "source": r.get("source"),
+                    "task": r.get("task"),
+                    "type": r.get("type"),
+                    "images": image_refs(r.get("image"), path if path.is_dir() else path.parent),
+                }
+            )
         return docs
 
     def aggregate(self, docs, rows) -> dict:
@@ -390,8 +485,15 @@ class CVBench(MultipleChoiceTask):
             two_d, omni = by_type.get("2D"), by_type.get("3D")
             formula = "no source column: (2D accuracy + 3D accuracy) / 2"
         overall = round((two_d + omni) / 2, 4) if two_d is not None and omni is not None else None
-        return {"overall": overall, "2d": two_d, "3d": omni, "formula": formula, "by_source": by_source,
-                "by_task": grouped_accuracy(docs, rows, "task"), "accuracy": pct(mean(r["score"] for r in rows))}
+        return {
+            "overall": overall,
+            "2d": two_d,
+            "3d": omni,
+            "formula": formula,
+            "by_source": by_source,
+            "by_task": grouped_accuracy(docs, rows, "task"),
+            "accuracy": pct(mean(r["score"] for r in rows)),
+        }
 
 
 _MMVP_OPT_RE = re.compile(r"\(([a-zA-Z])\)\s*(.*?)\s*(?=\([a-zA-Z]\)|$)", re.S)
@@ -410,8 +512,10 @@ class MMVP(MultipleChoiceTask):
     name = "mmvp"
     group = "perception"
     data_names = ("MMVP.tsv", "MMVP")
-    expected = ("VLMEvalKit MMVP.tsv (index 1..300, image, question, A, B, answer), or the MMVP folder "
-                "(Questions.csv: Index, Question, Options '(a) .. (b) ..', Correct Answer; 'MMVP Images/<Index>.jpg')")
+    expected = (
+        "VLMEvalKit MMVP.tsv (index 1..300, image, question, A, B, answer), or the MMVP folder "
+        "(Questions.csv: Index, Question, Options '(a) .. (b) ..', Correct Answer; 'MMVP Images/<Index>.jpg')"
+    )
     headline = "pair_accuracy"
 
     def read(self, path: Path) -> list[dict]:
@@ -426,8 +530,15 @@ class MMVP(MultipleChoiceTask):
             for r in read_table(csv_path):
                 options = {k.upper(): v.strip() for k, v in _MMVP_OPT_RE.findall(str(r["Options"]))}
                 ans = str(r["Correct Answer"]).strip().strip("()").upper()
-                docs.append({"id": str(r["Index"]), "question": r["Question"], "options": options, "answer": ans,
-                             "images": image_refs(f"{r['Index']}.jpg", img_dir)})
+                docs.append(
+                    {
+                        "id": str(r["Index"]),
+                        "question": r["Question"],
+                        "options": options,
+                        "answer": ans,
+                        "images": image_refs(f"{r['Index']}.jpg", img_dir),
+                    }
+                )
         for d in docs:
             d["pair"] = (int(float(d["id"])) - 1) // 2
         return docs
@@ -444,8 +555,11 @@ class MMVP(MultipleChoiceTask):
         pairs = defaultdict(list)
         for d, r in zip(docs, rows):
             pairs[d["pair"]].append(r["score"] == 1.0)
-        return {"pair_accuracy": pct(mean(all(v) for v in pairs.values())),
-                "question_accuracy": pct(mean(r["score"] for r in rows)), "pairs": len(pairs)}
+        return {
+            "pair_accuracy": pct(mean(all(v) for v in pairs.values())),
+            "question_accuracy": pct(mean(r["score"] for r in rows)),
+            "pairs": len(pairs),
+        }
 
 
 TASKS = [HallusionBench(), HRBench8K(), POPE(), VStar(), VSR(), CVBench(), MMVP()]
