@@ -319,8 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--figures",
         "--out",
         dest="figures",
-        default="figures",
-        help="directory the figures and tables are written to (default: figures)",
+        default=None,
+        help="directory the figures and tables are written to (default: figures/ for the paper "
+        "profile, figures/<profile>/ for the others)",
     )
     p.add_argument("--only", action="append", metavar="STEP", help="run only these steps (repeatable; see below)")
     p.add_argument("--from", dest="start", default=None, metavar="STEP", help="start at this step (see below)")

@@ -25,6 +25,7 @@ from dig_kit.paper.ablations import (
     reward_run_dir,
     run_description,
     saved_config_differences,
+    seeds_note,
     stages_note,
 )
 from dig_kit.paper.published import TAB4_REWARD_ABLATION
@@ -187,6 +188,31 @@ def test_curriculum_figure_groups_bars_per_benchmark(tmp_path):
     assert all(p.stat().st_size > 1000 for p in paths)
     with pytest.raises(KeyError):
         curriculum_bars(results, baseline_name="nope")
+
+
+def test_curriculum_caption_says_how_many_seeds_and_whiskers_only_with_a_spread():
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    assert seeds_note([None]) == seeds_note([]) == seeds_note(None) == "one run, no seed spread"
+    assert seeds_note([3]) == "one run (seed 3), no seed spread"
+    assert seeds_note([0, 1, 2]) == "mean ± sd over seeds 0, 1, 2"
+    assert seeds_note([0, 1, 2], spread=False) == "mean over seeds 0, 1, 2"
+
+    def results(sd):
+        return {n: {"pope": _metrics("pope", v, score_sd=sd, seeds=3)} for n, v in (("DiG-1", 50.0), ("DiG-2", 60.0))}
+
+    fig = plot_curriculum_ablation(results(0.0), seeds=[None])
+    ax = fig.axes[0]
+    assert ax.get_title().endswith("one run, no seed spread") and not ax.lines  # no whiskers
+    plt.close(fig)
+    fig = plot_curriculum_ablation(results(2.5), seeds=[0, 1, 2])
+    ax = fig.axes[0]
+    assert ax.get_title().endswith("mean ± sd over seeds 0, 1, 2") and ax.lines  # whiskers
+    plt.close(fig)
+    fig = plot_curriculum_ablation(results(2.5), seeds=[None])  # a stray spread of one run is not drawn
+    assert not fig.axes[0].lines
+    plt.close(fig)
 
 
 def test_notebook_is_committed_thin_and_without_outputs():

@@ -78,6 +78,16 @@ def test_resume_after_a_kill_generates_only_the_missing_items(tmp_path, mmstar):
     assert len(list(out.glob("scores-*.jsonl"))) == 1
 
 
+def test_progress_lines_go_to_stdout_not_stderr(tmp_path, mmstar, capsys):
+    """Progress is not a warning: papermill logs a kernel's stderr at WARNING in the step logs."""
+    evaluate(
+        "ckpt", "mmstar", mmstar.parent, tmp_path / "out", backend_obj=CountingBackend(), batch_size=5, progress=True
+    )
+    out = capsys.readouterr()
+    assert "[mmstar] 5/10 generated" in out.out and "[mmstar] 10/10 generated" in out.out
+    assert "generated" not in out.err
+
+
 def test_cache_key_depends_on_generation_settings(tmp_path, mmstar):
     out = tmp_path / "out"
     evaluate("ckpt", "mmstar", mmstar, out, backend_obj=CountingBackend(), limit=2, max_new_tokens=16)

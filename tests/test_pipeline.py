@@ -209,3 +209,21 @@ def test_profile_differences_are_the_presets_reproduce_values(tmp_path):
     assert "max_new_tokens" not in paper["evaluate"] and paper["evaluate"]["processes"] == "auto"
     assert paper["ablations"]["max_new_tokens"] == 4096 and paper["twin"]["preset"] == "twin"
     assert not paper["train1"]["tiny_model"] and smoke["train1"]["tiny_model"]
+
+
+def test_each_profile_writes_its_own_figures_directory_by_default(tmp_path, capsys, fake_plan, monkeypatch):
+    """Without --figures, smoke and mini write figures/<profile>/ (so mini after smoke does not
+    mix the two) and the paper profile figures/; the CLI passes None and gets the same."""
+    from pathlib import Path
+
+    from dig_kit.cli import build_parser
+
+    assert pipeline.default_figures_dir("paper") == Path("figures")
+    assert pipeline.default_figures_dir("mini") == Path("figures/mini")
+    assert build_parser().parse_args(["reproduce"]).figures is None
+    monkeypatch.chdir(tmp_path)
+    for profile in ("smoke", "mini"):
+        assert pipeline.run_pipeline(profile, runs_dir=str(tmp_path / "runs"), only=["a"]) == 0
+        assert (tmp_path / "figures" / profile / "tab_a.md").exists(), profile
+    assert not (tmp_path / "figures" / "tab_a.md").exists()
+    assert "figures/mini/" in capsys.readouterr().out

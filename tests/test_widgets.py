@@ -41,9 +41,53 @@ def test_readable_ticks_have_no_offset_and_differ(tmp_path):
         labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
         assert len(set(labels)) == len(labels), labels
         assert ax.yaxis.get_offset_text().get_text() == ""  # no '+6.381' or '1e-7' above the axis
-    entropy = [t.get_text() for t in fig.axes[0].get_yticklabels()]
-    assert any(t.startswith("6.381") for t in entropy), entropy
+    entropy = fig.axes[0]
+    lo, hi = entropy.get_ylim()
+    assert hi - lo >= 0.02 * 6.38 and lo < 6.3815 < hi  # noise of 1e-5 stays flat, not a spike
+    assert all(len(t.get_text()) <= 5 for t in entropy.get_yticklabels()), entropy.get_yticklabels()
+    assert fig.axes[2].get_ylim()[1] - fig.axes[2].get_ylim()[0] >= 0.02  # format reward: a constant 1.0
     plt.close(fig)
+
+
+def test_steady_ylim_keeps_plain_ticks_and_a_minimum_span():
+    from dig_kit.paper.dynamics import steady_ylim
+
+    fig, ax = plt.subplots()
+    ys = [6.38150, 6.38155, 6.38148]
+    ax.plot([1, 2, 3], ys)
+    steady_ylim(ax, ys)
+    fig.canvas.draw()
+    lo, hi = ax.get_ylim()
+    assert abs((lo + hi) / 2 - 6.381515) < 1e-4 and hi - lo >= 0.02 * 6.3815
+    assert ax.yaxis.get_offset_text().get_text() == ""
+    assert all("e" not in t.get_text() for t in ax.get_yticklabels())
+    ax.cla()
+    ax.plot([1, 2], [0.0, 1.0])
+    steady_ylim(ax, [0.0, 1.0])  # a series that moves keeps matplotlib's range
+    assert ax.get_ylim()[0] < 0.0 < 1.0 < ax.get_ylim()[1] < 1.2
+    plt.close(fig)
+
+
+def test_non_paper_figures_say_their_profile(tmp_path):
+    from dig_kit.paper.figures import profile_tag, save_figure
+
+    assert profile_tag(source="dig_kit GRPO run 'x', stage 1, profile 'smoke', policy y") == "[smoke]"
+    assert profile_tag(source="renderer, profile 'paper', split eval") == ""
+    assert profile_tag("mini", source="profile 'smoke'") == "[mini]"  # an explicit profile wins
+    assert profile_tag(source="synthetic predictions scored by dig_kit.rewards (no model)") == ""
+    fig, ax = plt.subplots()
+    fig.suptitle("stage 1")
+    save_figure(fig, "f", tmp_path, source="run r, profile 'smoke'")
+    save_figure(fig, "f", tmp_path, source="run r, profile 'smoke'")  # saving twice tags once
+    assert fig.get_suptitle() == "[smoke] stage 1"
+    plt.close(fig)
+    fig, ax = plt.subplots()
+    save_figure(fig, "g", tmp_path, source="x", profile="mini")  # no suptitle: a corner tag
+    assert "[mini]" in [t.get_text() for t in fig.texts]
+    fig2, _ = plt.subplots()
+    save_figure(fig2, "h", tmp_path, source="run r, profile 'paper'")
+    assert fig2.get_suptitle() == "" and not any("[" in t.get_text() for t in fig2.texts)
+    plt.close("all")
 
 
 def test_curve_viewer_opens_on_the_stage_and_draws_a_panel_per_metric(tmp_path):

@@ -29,6 +29,8 @@ import argparse
 import json
 import sys
 
+from dig_kit.rewards.geometry import COORD_FORMATS
+
 _THINKING = ("auto", "yes", "no")
 
 
@@ -65,7 +67,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--coord-format",
-        choices=("abs", "rel1000", "rel1"),
+        choices=COORD_FORMATS,
         default=None,
         help="box coordinates the model writes (grounding; default: rel1000 for RefCOCO, as Qwen3-VL; "
         "abs for DiG, as its prompt asks)",

@@ -247,7 +247,7 @@ def _generate_batches(
         if progress:
             print(
                 f"[{label}] {len(records)}/{total} generated ({len(batch) / max(dt, 1e-9):.2f} items/s)",
-                file=sys.stderr,
+                file=sys.stdout,  # progress, not a warning (papermill logs a kernel's stderr at WARNING)
                 flush=True,
             )
     return records, t_gen

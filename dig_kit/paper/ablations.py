@@ -493,6 +493,18 @@ def curriculum_bars(
     return names, list(benchmarks), values
 
 
+def seeds_note(seeds: Sequence[int | None] | None, spread: bool = True) -> str:
+    """How an ablation's numbers were aggregated, for its caption and source: ``"one run, no
+    seed spread"`` for a single run (``seeds`` empty or ``[None]``, the config's seed; ``"one
+    run (seed 3), ..."`` for ``[3]``), else ``"mean ± sd over seeds 0, 1, 2"`` (``"mean over
+    ..."`` with ``spread=False``, for a table that shows no spread)."""
+    seeds = list(seeds or [])
+    if len(seeds) <= 1:
+        named = [s for s in seeds if s is not None]
+        return "one run" + (f" (seed {named[0]})" if named else "") + ", no seed spread"
+    return ("mean ± sd" if spread else "mean") + " over seeds " + ", ".join(str(s) for s in seeds)
+
+
 def _spreads(results: dict, names: list[str], benches: list[str]) -> dict[str, list]:
     """The ``score_sd`` (spread over seeds) of each bar, None where there is none."""
     return {n: [_value(results[n].get(b), "score_sd") for b in benches] for n in names}
@@ -503,14 +515,19 @@ def plot_curriculum_ablation(
     baseline_name: str | None = None,
     benchmarks: Sequence[str] | None = None,
     title: str = "Curriculum scheduling ablation (DiG-1 / DiG-2 / DiG-Mix)",
+    seeds: Sequence[int | None] | None = None,
 ):
     """Grouped bars: one group per benchmark, one bar per model (the baseline first, grey and
     hatched), height = the benchmark's headline metric (%, the number the paper reports). A
-    missing or unscored value has no bar and is marked n/a."""
+    missing or unscored value has no bar and is marked n/a. ``seeds`` (the notebook's): the
+    title's second line says how the bars were aggregated (:func:`seeds_note`), and a single
+    run draws no whiskers; whiskers (sd over seeds) appear only where there is a spread."""
     import matplotlib.pyplot as plt
 
     names, benches, values = curriculum_bars(results, benchmarks, baseline_name)
     spreads = _spreads(results, names, benches)
+    if seeds is not None and len(list(seeds)) <= 1:
+        spreads = {n: [None] * len(benches) for n in names}
     headline = {}
     for b in benches:
         for n in names:
@@ -530,12 +547,12 @@ def plot_curriculum_ablation(
             else:
                 ax.text(x, v, f"{v:.1f}", ha="center", va="bottom", fontsize=5)
         sd = spreads[n]
-        seeds = max(((results[n].get(b) or {}).get("seeds", 1) for b in benches), default=1)
+        n_seeds = max(((results[n].get(b) or {}).get("seeds", 1) for b in benches), default=1)
         ax.bar(
             xs,
             [0 if v is None else v for v in values[n]],
             width,
-            label=n + (f" ({seeds} seeds)" if seeds > 1 else ""),
+            label=n + (f" ({n_seeds} seeds)" if n_seeds > 1 else ""),
             color="0.75" if base else colors[i],
             hatch="//" if base else None,
             edgecolor="0.3",
@@ -551,7 +568,7 @@ def plot_curriculum_ablation(
     ax.set_ylim(0, 105 if top <= 100 else top * 1.1)
     ax.set_xlabel("benchmark (headline metric)")
     ax.set_ylabel("score (%)")
-    ax.set_title(title)
+    ax.set_title(title if seeds is None else f"{title}\n{seeds_note(seeds)}")
     ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig

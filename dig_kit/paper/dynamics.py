@@ -39,18 +39,38 @@ def read_metrics(path: str | Path, split: str = "train") -> list[dict]:
     return rows
 
 
+MIN_REL_SPAN = 0.02  # a panel's y-range spans at least 2% of its level (and 1e-6 near 0)
+
+
+def steady_ylim(ax, values, rel: float = MIN_REL_SPAN) -> None:
+    """Plain tick labels (no offset, no shared exponent) and, for a near-constant series such
+    as an entropy of 6.38150 +- 0.00002, a y-range of at least ``rel`` of its level, centred on
+    it: noise then stays flat instead of filling the panel like a spike."""
+    ys = [float(v) for v in values if v is not None and v == v]
+    readable_ticks(ax)
+    if not ys:
+        return
+    lo, hi = min(ys), max(ys)
+    want = rel * max(abs(lo), abs(hi))  # 0 for an all-zero series: matplotlib's own margin then
+    if hi - lo < want:
+        mid = (lo + hi) / 2
+        ax.set_ylim(mid - want / 2, mid + want / 2)
+
+
 def plot_dynamics(rows: list[dict], title: str = ""):
     fig, axes = plt.subplots(2, 3, figsize=(10, 5.2))
     steps = [r["step"] for r in rows]
     for ax, (keys, label) in zip(axes.flat, PANELS):
+        shown = []
         for key in keys if isinstance(keys, tuple) else (keys,):
             ys = [r.get(key) for r in rows]
             if any(y is not None for y in ys):
                 ax.plot(steps, [float("nan") if y is None else y for y in ys], marker="o", ms=2.5, lw=1.2, label=key)
+                shown += ys
         ax.set_title(label)
         ax.set_xlabel("step")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        readable_ticks(ax)
+        steady_ylim(ax, shown)
         if isinstance(keys, tuple):
             ax.legend(fontsize=7, frameon=False)
     if title:
@@ -96,7 +116,7 @@ def plot_curves(rows: list[dict], metrics, title: str = ""):
         ax.set_ylabel(METRICS.get(key, key))
         ax.set_xlabel("step")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        readable_ticks(ax)
+        steady_ylim(ax, ys)
         if all(y is None for y in ys):
             ax.text(0.5, 0.5, "not logged", transform=ax.transAxes, ha="center", va="center", color="0.5")
     if not metrics:

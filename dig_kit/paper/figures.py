@@ -2,13 +2,18 @@
 
 Every artifact states its source: ``save_figure`` stamps a one-line ``source`` note at the
 bottom of the figure and writes it into the PDF metadata, ``save_table`` writes it as a
-caption/comment. Names follow what they reproduce (``fig7_pairs``, ``tab4_reward_ablation``).
+caption/comment. A figure made by a profile other than ``paper`` says so on its face:
+``save_figure`` prefixes its suptitle with ``[smoke]``/``[mini]`` (or, without a suptitle, tags
+its top-right corner), the profile read from ``profile=`` or from the ``profile '<name>'`` that
+the notebooks' source notes carry, so a smoke figure is never mistaken for a paper one. Names follow what they reproduce
+(``fig7_pairs``, ``tab4_reward_ablation``).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,11 +34,37 @@ def apply_style() -> None:
     plt.rcParams.update(STYLE)
 
 
-def save_figure(fig, name: str, out_dir: str | Path = "figures", source: str = "") -> list[Path]:
+def profile_tag(profile: str | None = None, source: str = "") -> str:
+    """``[smoke]``, ``[mini]``, ...: the tag of a figure made by a profile other than ``paper``;
+    ``""`` for the paper profile or when no profile is known. ``profile`` wins; else the first
+    ``profile '<name>'`` in ``source`` (the notebooks' source notes name it that way)."""
+    if profile is None:
+        m = re.search(r"profile '([^']+)'", source)
+        profile = m.group(1) if m else None
+    return f"[{profile}]" if profile and profile != "paper" else ""
+
+
+def tag_profile(fig, tag: str) -> None:
+    """Put ``tag`` on ``fig``: before its suptitle if it has one, else in its top-right corner."""
+    if not tag:
+        return
+    title = fig.get_suptitle()
+    if title:  # edit the Text in place: fig.suptitle() again would reset its font size
+        if not title.startswith(tag):
+            fig._suptitle.set_text(f"{tag} {title}")
+    else:
+        fig.text(0.99, 1.0, tag, fontsize=8, color="C3", ha="right", va="bottom", fontweight="bold")
+
+
+def save_figure(
+    fig, name: str, out_dir: str | Path = "figures", source: str = "", profile: str | None = None
+) -> list[Path]:
     """Save ``fig`` as ``<out_dir>/<name>.pdf`` and ``.png``; ``source`` is required and stamped on it.
+    A non-paper ``profile`` (given, or read from ``source``: :func:`profile_tag`) tags the title.
     Returns the absolute paths (a notebook prints them; a relative one would depend on the kernel's folder)."""
     if not source:
         raise ValueError(f"save_figure({name!r}): say where the numbers come from (source=...)")
+    tag_profile(fig, profile_tag(profile, source))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     note = textwrap.fill(f"Source: {source}", width=max(40, int(fig.get_figwidth() * 17)))

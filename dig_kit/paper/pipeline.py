@@ -338,10 +338,17 @@ def _stamp_wall_time(runs: Path, names: list[str], ran: set[str]) -> float | Non
     return data["wall_s"]
 
 
+def default_figures_dir(profile: str) -> Path:
+    """Where a profile's figures and tables go unless told otherwise: ``figures/`` for the
+    paper profile (the artifacts the paper reproduces), ``figures/<profile>/`` for the others
+    (smoke, mini, ...), so running ``mini`` after ``smoke`` does not mix their artifacts."""
+    return Path("figures") if profile == "paper" else Path("figures") / profile
+
+
 def run_pipeline(
     profile: str = "smoke",
     runs_dir: str = "runs",
-    figures_dir: str = "figures",
+    figures_dir: str | None = None,
     only: list[str] | None = None,
     start: str | None = None,
     overrides: list[str] | None = None,
@@ -352,11 +359,13 @@ def run_pipeline(
     on a terminal a progress bar over the step's cells shows while it runs. ``runs/<profile>``
     is locked while it runs (:mod:`dig_kit.runlock`): a second reproduce, or a notebook stage
     started beside it, stops with a message naming the holder. ``plan_only``: print what would
-    run (:mod:`dig_kit.paper.plan`) and run nothing."""
+    run (:mod:`dig_kit.paper.plan`) and run nothing. ``figures_dir`` defaults to
+    :func:`default_figures_dir` (``figures/`` for the paper profile, ``figures/<profile>/``
+    otherwise), so the artifacts of different profiles never mix."""
     from dig_kit.runlock import RunLockError, check_free, run_lock
 
     runs = Path(runs_dir) / profile
-    figures = Path(figures_dir)
+    figures = Path(figures_dir) if figures_dir else default_figures_dir(profile)
     plan, upstream = [], _code_digest()
     from dig_kit.config import ConfigError, load_config
 

@@ -94,16 +94,17 @@ class Task:
         return list(doc.get("images") or [])
 
     # -- scoring --------------------------------------------------------------------------
-    def extract(self, answer: str, raw: str, doc: dict) -> Any:
-        """The prediction of a final answer (``None``: unparsed)."""
+    def extract_why(self, answer: str, raw: str, doc: dict) -> tuple[Any, str]:
+        """``(prediction, rule)``: the prediction of a final answer (``None``: unparsed) and
+        which rule read it (``unparsed`` when none did; :func:`parsed_or_not` for a task
+        with a single rule). Tasks implement this one; :meth:`extract` derives from it."""
         raise NotImplementedError
 
-    def extract_why(self, answer: str, raw: str, doc: dict) -> tuple[Any, str]:
-        """``(prediction, rule)``: which rule read it (``unparsed`` when none did)."""
-        pred = self.extract(answer, raw, doc)
-        return pred, ("unparsed" if pred is None or pred == [] else "parsed")
+    def extract(self, answer: str, raw: str, doc: dict) -> Any:
+        """The prediction of a final answer (``None``: unparsed)."""
+        return self.extract_why(answer, raw, doc)[0]
 
-    def judge(self, pred: Any, doc: dict) -> float | dict:
+    def score_item(self, pred: Any, doc: dict) -> float | dict:
         """Per-item score (1/0, or soft); a dict adds fields to the item's row (key ``score``)."""
         raise NotImplementedError
 
@@ -150,7 +151,7 @@ class Task:
                 cache.add(key, list(self.judge_answer(judge, row["answer"], doc)))
             pred, rule = cache.grades[key]
             row.update(pred=pred, parsed=pred is not None, why=rule)
-            judged = self.judge(pred, doc)
+            judged = self.score_item(pred, doc)
             row.update(judged) if isinstance(judged, dict) else row.update(score=float(judged))
 
     def final_text(self, rec: dict, thinking: bool | None) -> tuple[str, str | None]:
@@ -191,7 +192,7 @@ class Task:
                 row["pred"] = pred
                 row["parsed"] = pred is not None and pred != []
                 row["why"] = rule if row["parsed"] else (rule if rule != "parsed" else "unparsed")
-        judged = self.judge(row["pred"], doc)  # None when missing, truncated or unparsed
+        judged = self.score_item(row["pred"], doc)  # None when missing, truncated or unparsed
         if isinstance(judged, dict):
             row.update(judged)
         else:
@@ -236,6 +237,12 @@ def _lookup(d: dict, dotted: str):
 
 
 # -- helpers shared by the scorers --------------------------------------------------------
+def parsed_or_not(pred: Any) -> tuple[Any, str]:
+    """``(pred, rule)`` for a task with a single extraction rule: ``parsed``, or ``unparsed``
+    when ``pred`` is ``None`` or empty."""
+    return pred, ("unparsed" if pred is None or pred == [] else "parsed")
+
+
 def pct(x: float) -> float:
     return round(100.0 * float(x), 4)
 
@@ -279,13 +286,10 @@ class MultipleChoiceTask(Task):
         parts.append(self.instruction)
         return "\n".join(parts)
 
-    def extract(self, answer: str, raw: str, doc: dict):
-        return self.extract_why(answer, raw, doc)[0]
-
     def extract_why(self, answer: str, raw: str, doc: dict):
         return match_option(answer, doc["options"], self.protocol)
 
-    def judge(self, pred, doc) -> float:
+    def score_item(self, pred, doc) -> float:
         return float(pred is not None and pred == doc["answer"])
 
     def judge_answer(self, judge, answer, doc):
@@ -315,9 +319,6 @@ class YesNoTask(Task):
             return q
         return f"{q} {self.instruction}"
 
-    def extract(self, answer: str, raw: str, doc: dict):
-        return self.extract_why(answer, raw, doc)[0]
-
     def extract_why(self, answer: str, raw: str, doc: dict):
         return match_yes_no(answer, self.protocol)
 
@@ -326,7 +327,7 @@ class YesNoTask(Task):
 
         return judge_yes_no(judge, doc.get("question", ""), answer)
 
-    def judge(self, pred, doc) -> float:
+    def score_item(self, pred, doc) -> float:
         return float(pred is not None and pred == doc["answer"])
 
 

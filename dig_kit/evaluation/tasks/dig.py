@@ -10,7 +10,7 @@ from dig_kit.rewards import dig_reward, hungarian, iou_matrix, parse_boxes, pars
 from dig_kit.rewards.twin import normalize_label
 
 from ..formats import BenchmarkDataError, image_refs, read_table
-from .base import Task, mean, pct
+from .base import Task, mean, parsed_or_not, pct
 
 
 def _prf(tp: int, n_pred: int, n_gt: int) -> dict:
@@ -95,10 +95,10 @@ class DigHeldOut(Task):
 
         return dig_prompt(None)
 
-    def extract(self, answer, raw, doc):
-        return parse_boxes(answer, (doc["width"], doc["height"]), self.coord_format)
+    def extract_why(self, answer, raw, doc):
+        return parsed_or_not(parse_boxes(answer, (doc["width"], doc["height"]), self.coord_format))
 
-    def judge(self, pred, doc):
+    def score_item(self, pred, doc):
         gt = doc["boxes"]
         pred = pred or []
         parts = dig_reward(_as_text(pred), gt_boxes=gt, image_size=(doc["width"], doc["height"]), coord_format="abs")
@@ -238,10 +238,10 @@ class FGVQA(Task):
             return str(doc["question"])
         return TWIN_PAIR_TEMPLATE if doc["type"] == "pair" else TWIN_MULTI_TEMPLATE
 
-    def extract(self, answer, raw, doc):
-        return parse_twin_answer(answer, doc["type"])
+    def extract_why(self, answer, raw, doc):
+        return parsed_or_not(parse_twin_answer(answer, doc["type"]))
 
-    def judge(self, pred, doc):
+    def score_item(self, pred, doc):
         return float(pred is not None and pred == doc["answer"])
 
     def aggregate(self, docs, rows):

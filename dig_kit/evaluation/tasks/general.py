@@ -11,7 +11,17 @@ from pathlib import Path
 from ..extract import vqa_accuracy
 from ..formats import image_refs, parse_list_cell, read_table, read_vlmeval_tsv
 from ..judge import NOT_CONFIGURED, GradeCache, judge_from_env, judge_name, mmvet_grade
-from .base import MultipleChoiceTask, Task, YesNoTask, grouped_accuracy, mcq_docs, mean, pct, yes_no_label
+from .base import (
+    MultipleChoiceTask,
+    Task,
+    YesNoTask,
+    grouped_accuracy,
+    mcq_docs,
+    mean,
+    parsed_or_not,
+    pct,
+    yes_no_label,
+)
 
 CIRCULAR_OFFSET = 1_000_000
 
@@ -130,10 +140,10 @@ class MMVet(Task):
     def prompt(self, doc):
         return str(doc["question"])
 
-    def extract(self, answer, raw, doc):
-        return answer.strip() or None
+    def extract_why(self, answer, raw, doc):
+        return parsed_or_not(answer.strip() or None)
 
-    def judge(self, pred, doc):
+    def score_item(self, pred, doc):
         return 0.0  # graded in score()
 
     def aggregate(self, docs, rows):
@@ -244,10 +254,10 @@ class TextVQA(Task):
     def prompt(self, doc):
         return f"{doc['question']}\n{self.instruction}"
 
-    def extract(self, answer, raw, doc):
-        return answer.strip() or None
+    def extract_why(self, answer, raw, doc):
+        return parsed_or_not(answer.strip() or None)
 
-    def judge(self, pred, doc):
+    def score_item(self, pred, doc):
         return vqa_accuracy(pred, doc["answers"]) if pred is not None else 0.0
 
     def aggregate(self, docs, rows):

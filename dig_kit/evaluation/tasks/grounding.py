@@ -277,10 +277,7 @@ class RefCOCOTask(Task):
         w, h = self.image_size(doc)
         return scale_box(box, w, h, fmt), rule
 
-    def extract(self, answer, raw, doc):
-        return self.extract_why(answer, raw, doc)[0]
-
-    def judge(self, pred, doc):
+    def score_item(self, pred, doc):
         if pred is None:
             return {"score": 0.0, "iou": 0.0}
         iou = box_iou(pred, doc["bbox"])
