@@ -323,7 +323,7 @@ def _default_twin_subsets() -> dict[str, TwinSubsetConfig]:
 
 @dataclass
 class TwinConfig:
-    """Synthetic TWIN same-or-not data (seed 002), rendered with data.scene / data.render."""
+    """Synthetic TWIN same-or-not data (the TWIN paper's task), rendered with data.scene / data.render."""
 
     positive_fraction: float = 0.5
     """Share of positives in pair splits (exact over every prefix; 0.5 = balanced labels)."""

@@ -1,4 +1,4 @@
-"""Prompt templates: DiG (supplement §6, verbatim) and TWIN (seed 002).
+"""Prompt templates: DiG (supplement §6, verbatim) and TWIN (the TWIN paper).
 
 The DiG template is the supplement's "Prompt for DiG Task" with the PDF extraction
 artifacts undone (``$[x_{-1}, y_{-1}, x_{-2}, y_{-2}]$`` is ``[x1, y1, x2, y2]``; the bold

@@ -45,7 +45,10 @@ def test_evaluate_notebook_smoke(tmp_path):
     assert [r["Source"] for r in rows[:6]] == ["paper (published)"] * 6
     measured = rows[-1]
     assert measured["Model"] == "smoke (dummy)"
-    assert measured["Source"] == "measured (dummy, first 4 items, max 16 new tokens)"
+    assert (
+        measured["Source"]
+        == "measured (dummy, first 4 items, max 16 new tokens, synthetic stand-in files, not the benchmarks)"
+    )
     assert measured["MMStar"] != "" and measured["MMBench"] == "" and measured["MMVet"] == ""  # not run / not scored
     assert list((tmp_path / "eval" / "smoke (dummy)").glob("metrics-*.json"))
 
@@ -56,3 +59,13 @@ def test_notebook_is_committed_without_outputs():
     assert "parameters" in code[0]["metadata"].get("tags", [])
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in code)
     assert not any("def " in "".join(c["source"]) for c in code)  # thin: logic lives in dig_kit.evaluation
+
+
+def test_rows_measured_on_stand_in_files_say_so():
+    from dig_kit.paper.tables import table_rows
+
+    measured = {"tiny": {"pope": {"score": 50.0, "settings": {"backend": "transformers", "limit": 4}}}}
+    plain = [r for r in table_rows("tab1_perception", measured) if r["Model"] == "tiny"][0]
+    stand_in = [r for r in table_rows("tab1_perception", measured, synthetic=True) if r["Model"] == "tiny"][0]
+    assert "synthetic" not in plain["Source"]
+    assert stand_in["Source"] == "measured (transformers, first 4 items, synthetic stand-in files, not the benchmarks)"

@@ -1,5 +1,5 @@
-"""The paper's published numbers, transcribed from the CVPR 2026 slides (seed 000) and the
-TWIN summary (seed 002). ``None`` is a dash in the paper (not reported). Nothing here is
+"""The paper's published numbers, transcribed from the DiG slides (CVPR 2026) and the
+TWIN paper (CVPR 2026). ``None`` is a dash in the paper (not reported). Nothing here is
 measured; :mod:`.tables` puts these rows beside measured ones, labelled as the paper's.
 
 Each table is a list of rows ``{"Model": ..., <column>: value}``; :data:`COLUMNS` maps each
@@ -8,8 +8,8 @@ column to the benchmark and metric of this kit that reproduces it.
 
 from __future__ import annotations
 
-SOURCE_SLIDES = "DiG (CVPR 2026) slides, seed 000"
-SOURCE_TWIN = "TWIN (CVPR 2026) summary, seed 002"
+SOURCE_SLIDES = "DiG (Tao et al., CVPR 2026, arXiv:2512.12633), the slides' result tables"
+SOURCE_TWIN = "TWIN (Marsili et al., CVPR 2026, arXiv:2512.23592)"
 
 # Table 1 (slides "Results: Perception Benchmarks"). AVG is the paper's own average.
 TAB1_PERCEPTION = [

@@ -16,9 +16,9 @@ from .published import CAPTIONS, COLUMNS, PAPER_TABLES, SOURCE_SLIDES
 PAPER_LABEL = "paper (published)"
 
 
-def _measured_label(metrics_by_bench: dict[str, dict]) -> str:
-    """``measured (backend[, first N items][, max T new tokens])``: how far from the paper's
-    protocol (full benchmarks, 4096 new tokens) the numbers are."""
+def _measured_label(metrics_by_bench: dict[str, dict], synthetic: bool = False) -> str:
+    """``measured (backend[, first N items][, max T new tokens][, synthetic stand-in files])``:
+    how far from the paper's protocol (full benchmarks, 4096 new tokens) the numbers are."""
     backends, limits, tokens = set(), set(), set()
     for m in metrics_by_bench.values():
         s = m.get("settings") or {}
@@ -31,6 +31,7 @@ def _measured_label(metrics_by_bench: dict[str, dict]) -> str:
     notes = sorted(backends)
     notes += [f"first {max(limits)} items"] if limits else []
     notes += [f"max {max(tokens)} new tokens"] if tokens else []
+    notes += ["synthetic stand-in files, not the benchmarks"] if synthetic else []
     return "measured" + (f" ({', '.join(notes)})" if notes else "")
 
 
@@ -55,10 +56,12 @@ def summary_rows(results: dict[str, dict[str, dict]]) -> list[dict]:
 
 
 def table_rows(
-    table: str, measured: dict[str, dict[str, dict]] | None = None, include_paper: bool = True
+    table: str, measured: dict[str, dict[str, dict]] | None = None, include_paper: bool = True, synthetic: bool = False
 ) -> list[dict]:
     """Rows of ``table`` (``tab1_perception``, ``tab2_general``, ``tab3_grounding``): the
-    paper's rows, then one per measured model (``{label: {benchmark: metrics}}``)."""
+    paper's rows, then one per measured model (``{label: {benchmark: metrics}}``); ``synthetic``:
+    the measured rows ran on the kit's stand-in files in each benchmark's format (smoke runs),
+    which their ``Source`` says."""
     if table not in COLUMNS:
         raise KeyError(f"unknown table {table!r}; tables: {', '.join(COLUMNS)}")
     paper = PAPER_TABLES[table]
@@ -70,7 +73,7 @@ def table_rows(
             rows.append({**{c: None for c in lead + value_cols}, **r, "Source": PAPER_LABEL})
     for label, by_bench in (measured or {}).items():
         row = {c: None for c in lead + value_cols}
-        row.update({"Model": label, "Source": _measured_label(by_bench)})
+        row.update({"Model": label, "Source": _measured_label(by_bench, synthetic)})
         for col, (bench, key) in COLUMNS[table].items():
             m = by_bench.get(bench) or {}
             v = m.get(key) if m.get("status") in (None, "scored") else None
@@ -86,17 +89,28 @@ def save_paper_tables(
     measured: dict[str, dict[str, dict]],
     out_dir: str | Path = "figures",
     tables: tuple[str, ...] = ("tab1_perception", "tab2_general", "tab3_grounding"),
+    synthetic: bool = False,
 ) -> list[Path]:
-    """Write each table as CSV + Markdown + LaTeX (:func:`dig_kit.paper.figures.save_table`)."""
+    """Write each table as CSV + Markdown + LaTeX (:func:`dig_kit.paper.figures.save_table`);
+    ``synthetic``: the measured rows ran on stand-in files (:func:`table_rows`), said in the
+    rows and the source note."""
     from dig_kit.paper.figures import save_table
 
     paths = []
     for t in tables:
         # one decimal, as the paper prints them (save_table's 4 significant digits would print 1592.4 as 1592)
-        rows = [{k: f"{v:.1f}" if isinstance(v, float) else v for k, v in r.items()} for r in table_rows(t, measured)]
+        rows = [
+            {k: f"{v:.1f}" if isinstance(v, float) else v for k, v in r.items()}
+            for r in table_rows(t, measured, synthetic=synthetic)
+        ]
         source = (
             f"rows '{PAPER_LABEL}': {SOURCE_SLIDES}; rows 'measured': dig_kit.evaluation "
             "(temperature 0, answer after </think>, rule-based extraction)"
+            + (
+                " on the kit's synthetic stand-in files in each benchmark's format (smoke run), not the real benchmarks"
+                if synthetic
+                else ""
+            )
         )
         paths += save_table(rows, t, out_dir, source=source, caption=CAPTIONS[t])
     return paths

@@ -1,6 +1,6 @@
 """TWIN report helpers (pure): example picking for the figure, the results table.
 
-The published numbers (seed 002, Qwen2.5-VL 3B, real TWIN/FGVQA data) stand in their own,
+The published numbers (the TWIN paper, Qwen2.5-VL 3B, real TWIN/FGVQA data) stand in their own,
 labelled rows; measured rows come from the kit's evaluation metrics of the models it
 trained on *synthetic* TWIN data, so the two are never mixed in one row.
 """

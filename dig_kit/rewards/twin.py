@@ -1,4 +1,4 @@
-"""TWIN rewards (seed 002, "Same or Not?"): R(y, y_hat) = 1{y = y_hat}, answer only.
+"""TWIN rewards (the TWIN paper, "Same or Not?"): R(y, y_hat) = 1{y = y_hat}, answer only.
 
 Two question types:
 

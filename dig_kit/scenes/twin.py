@@ -1,4 +1,4 @@
-"""TWIN-style same-or-not items from the DiG scene engine (pure; seed 002).
+"""TWIN-style same-or-not items from the DiG scene engine (pure; the TWIN paper's task).
 
 An *instance* is one scene configuration (its objects). Views of an instance differ in camera
 and lights (TWIN's instances vary in viewpoint and lighting).

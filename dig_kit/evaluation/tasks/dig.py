@@ -187,7 +187,7 @@ def _as_text(boxes) -> str:
 
 
 class FGVQA(Task):
-    """TWIN's FGVQA (seed 002): ``pair`` questions (are these two images the same object
+    """TWIN's FGVQA (the TWIN paper): ``pair`` questions (are these two images the same object
     instance? yes/no) and ``multi`` questions (one reference and three candidates: how many
     show the same instance? 0-3), from six sources (TWIN-Eval, ILIAS, INQUIRE, CUB,
     LANDMARKS, MET).
