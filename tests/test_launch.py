@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from processes import lock_holder, ours, wait_gone
 
 from dig_kit.config import ConfigError, load_config
 
@@ -18,28 +19,6 @@ ROOT = Path(__file__).parents[1]
 
 def _rows(path):
     return [json.loads(line) for line in Path(path).read_text().splitlines()]
-
-
-def _ours(marker: str) -> list[str]:
-    """Command lines of live processes that mention ``marker`` (a test's tmp path), this one aside."""
-    out = []
-    for d in Path("/proc").glob("[0-9]*"):
-        try:
-            if int(d.name) == os.getpid() or (d / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
-                continue
-            args = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except (OSError, IndexError):
-            continue
-        if marker in args:
-            out.append(f"{d.name}: {args}")
-    return out
-
-
-def _wait_gone(marker: str, seconds: float = 40) -> list[str]:
-    deadline = time.time() + seconds
-    while time.time() < deadline and _ours(marker):
-        time.sleep(0.5)
-    return _ours(marker)
 
 
 # -- which processes a stage starts ----------------------------------------------------------
@@ -112,12 +91,12 @@ def test_the_guard_ends_a_tree_whose_launcher_was_killed(tmp_path):
     """)
     kernel = subprocess.Popen([sys.executable, "-c", script])
     deadline = time.time() + 30
-    while time.time() < deadline and not any(" grandchild " in p for p in _ours(marker)):
+    while time.time() < deadline and not any(" grandchild " in p for p in ours(marker)):
         time.sleep(0.2)
-    assert len(_ours(marker)) == 4, _ours(marker)  # the kernel, the guard, the command, its grandchild
+    assert len(ours(marker)) == 4, ours(marker)  # the kernel, the guard, the command, its grandchild
     kernel.kill()
     kernel.wait()
-    assert _wait_gone(marker) == []
+    assert wait_gone(marker) == []
 
 
 def test_interrupting_the_caller_ends_the_tree_and_a_failure_shows_the_log(tmp_path):
@@ -136,7 +115,7 @@ def test_interrupting_the_caller_ends_the_tree_and_a_failure_shows_the_log(tmp_p
 
     with pytest.raises(KeyboardInterrupt):
         tree.run(on_poll=poll, interval=0.2)
-    assert _wait_gone(marker, 5) == []
+    assert wait_gone(marker, 5) == []
     assert "started" in (tmp_path / "log").read_text()
     rc = ChildTree(
         [sys.executable, "-c", "import sys; print('bad input', flush=True); sys.exit(3)"], tmp_path / "log2"
@@ -149,22 +128,7 @@ def test_a_second_run_on_a_locked_directory_is_refused_naming_the_holder(tmp_pat
     from dig_kit.runlock import RunLockError, run_lock
 
     runs = tmp_path / "runs" / "smoke"
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(f"""
-        import time
-        from dig_kit.runlock import run_lock
-        with run_lock({str(runs)!r}, "dig-kit reproduce --profile smoke"):
-            print("held", flush=True)
-            time.sleep(300)
-    """),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert holder.stdout.readline().strip() == "held"
+    holder = lock_holder(runs, "dig-kit reproduce --profile smoke")
     try:
         for where in (runs, runs / "train", tmp_path / "runs"):  # the dir, one below, one above
             with pytest.raises(RunLockError, match=f"pid {holder.pid} .*dig-kit reproduce --profile smoke"):
@@ -287,7 +251,7 @@ def test_a_stage_launched_on_two_processes_from_the_kernel(tiny, tmp_path):
         safe_open(str(Path(tiny["model"]) / "model.safetensors"), "pt") as b,
     ):
         assert set(a.keys()) == set(b.keys())  # full weights, not a shard
-    assert _wait_gone(str(run_dir), 10) == []
+    assert wait_gone(str(run_dir), 10) == []
 
 
 @pytest.mark.slow
@@ -308,13 +272,13 @@ def test_an_interrupted_launch_leaves_no_process_and_resumes(tiny, tmp_path, how
     while time.time() < deadline and not (run_dir / "stage1" / "checkpoint-3").exists():
         time.sleep(0.2)
     assert (run_dir / "stage1" / "checkpoint-3").exists()
-    assert len(_ours(str(run_dir))) >= 3  # the kernel, the guard, accelerate, the ranks
+    assert len(ours(str(run_dir))) >= 3  # the kernel, the guard, accelerate, the ranks
     kernel.send_signal(getattr(signal, how))
     _, err = kernel.communicate(timeout=120)
     if how == "SIGINT":
         assert "KeyboardInterrupt" in err
         assert json.loads((run_dir / "stage1" / "launch.json").read_text())["status"] == "interrupted"
-    assert _wait_gone(str(run_dir)) == []
+    assert wait_gone(str(run_dir)) == []
     assert not (run_dir / "stage1" / "final").exists()
     res = subprocess.run(
         [sys.executable, "-c", _kernel(tiny, run_dir, extra)], capture_output=True, text=True, timeout=600
@@ -341,4 +305,4 @@ def test_a_failed_launch_raises_with_the_end_of_its_log(tiny, tmp_path):
     message = res.stderr[res.stderr.index("LaunchError: stage 1 failed (exit code") :]
     assert "the error:" in message and "JSON" in message.split("The launch is recorded")[0]
     assert json.loads((run_dir / "stage1" / "launch.json").read_text())["status"].startswith("failed")
-    assert _wait_gone(str(run_dir), 10) == []
+    assert wait_gone(str(run_dir), 10) == []

@@ -2,6 +2,7 @@
 
 import nbformat as nbf
 import pytest
+from processes import lock_holder
 
 from dig_kit.config import load_config, save_config
 from dig_kit.paper import pipeline
@@ -97,28 +98,10 @@ def test_index_lists_artifacts_even_without_records(tmp_path):
 
 
 def test_a_second_reproduce_on_the_same_runs_is_refused_then_a_dead_holder_is_taken_over(tmp_path, capsys, fake_plan):
-    import subprocess
-    import sys
-    import textwrap
 
     runs = tmp_path / "runs" / "smoke"
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(f"""
-        import time
-        from dig_kit.runlock import run_lock
-        with run_lock({str(runs)!r}, "dig-kit reproduce --profile smoke"):
-            print("held", flush=True)
-            time.sleep(300)
-    """),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    holder = lock_holder(runs, "dig-kit reproduce --profile smoke")
     try:
-        assert holder.stdout.readline().strip() == "held"
         rc, out, err = _run(tmp_path, capsys)
         assert rc == 2 and f"pid {holder.pid}" in err and "dig-kit reproduce --profile smoke" in err
         assert "running" not in out

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from processes import ours
 
 from dig_kit.config import load_config
 
@@ -40,21 +41,6 @@ def _sbatch(script: str, args: list[str], env: dict, timeout: int = 300) -> subp
         text=True,
         timeout=timeout,
     )
-
-
-def _ours(marker: str) -> list[str]:
-    """Live processes whose command line mentions ``marker`` (a test's tmp path), this one aside."""
-    out = []
-    for d in Path("/proc").glob("[0-9]*"):
-        try:
-            if int(d.name) == os.getpid() or (d / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
-                continue
-            args = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except (OSError, IndexError):
-            continue
-        if marker in args:
-            out.append(f"{d.name}: {args}")
-    return out
 
 
 def _rows(data: Path, subset: str) -> list[dict]:
@@ -113,7 +99,7 @@ def test_the_standins_set_what_slurm_sets(tmp_path):
         timeout=60,
     )
     assert res.returncode == 7 and time.time() - t0 < 30, res.stderr
-    assert _ours("sleep 59.25") == []
+    assert ours("sleep 59.25") == []
 
 
 # -- render.sbatch: an array job, one shard per task, one dataset ----------------------------------
@@ -198,9 +184,9 @@ def test_train_on_two_nodes_runs_stage_one(reference, tmp_path):
         assert f"--machine_rank {node}" in log
     assert (stage / "launch-config-node1.yaml").exists()
     deadline = time.time() + 20
-    while time.time() < deadline and _ours(str(tmp_path)):
+    while time.time() < deadline and ours(str(tmp_path)):
         time.sleep(0.5)
-    assert _ours(str(tmp_path)) == []  # no process left behind on any "node"
+    assert ours(str(tmp_path)) == []  # no process left behind on any "node"
 
 
 def test_evaluate_template_shards_over_tasks_then_merges_and_scores(tmp_path):

@@ -356,6 +356,8 @@ def evaluate(
     protocol: str | None = None,
     box_scale: str | None = None,
     processes: int | str = 1,
+    *,
+    launched: dict[str, list[str]] | None = None,
 ) -> dict:
     """Generate what ``out_dir`` lacks for ``benchmark`` with ``model``, score it, write the
     metrics JSON and return the metrics. ``backend_obj`` reuses a loaded backend (several
@@ -366,54 +368,10 @@ def evaluate(
     starts N worker processes when something is left to generate (a
     :class:`~dig_kit.launcher.LaunchError` with the worker's error and log tail if one
     fails), then merges and scores here. With ``backend_obj`` generation stays in this
-    process (that backend lives here). Part files of earlier shards are merged first."""
-    return _evaluate(
-        model,
-        benchmark,
-        data,
-        out_dir,
-        backend,
-        max_new_tokens,
-        temperature,
-        batch_size,
-        limit,
-        thinking,
-        coord_format,
-        backend_options,
-        backend_obj,
-        judge,
-        progress,
-        data_root,
-        protocol,
-        box_scale,
-        processes,
-    )
+    process (that backend lives here). Part files of earlier shards are merged first.
+    ``launched``: cache key -> ids that workers started by :func:`evaluate_suite` were launched
+    to generate (reported as generated now)."""
 
-
-def _evaluate(
-    model,
-    benchmark,
-    data,
-    out_dir,
-    backend,
-    max_new_tokens,
-    temperature,
-    batch_size,
-    limit,
-    thinking,
-    coord_format,
-    backend_options,
-    backend_obj,
-    judge,
-    progress,
-    data_root,
-    protocol,
-    box_scale,
-    processes,
-    launched: dict[str, list[str]] | None = None,
-) -> dict:
-    """:func:`evaluate`; ``launched``: cache key -> ids that workers started by
-    :func:`evaluate_suite` were launched to generate (reported as generated now)."""
     processes = check_processes(processes)
     task, docs, fields, cache = _prepare(
         model,
@@ -645,27 +603,19 @@ def evaluate_suite(
         for task in tasks:
             data = data_paths.get(task.name, data_root)
             try:
-                results[label][task.name] = _evaluate(
+                results[label][task.name] = evaluate(
                     model,
                     task.name,
                     data,
                     Path(out_dir) / label,
-                    backend,
-                    opts["max_new_tokens"],
-                    opts["temperature"],
-                    opts["batch_size"],
-                    opts["limit"],
-                    opts["thinking"],
-                    opts["coord_format"],
-                    backend_options,
-                    lazy,
-                    opts["judge"],
-                    progress,
-                    task.name not in data_paths,
-                    opts["protocol"],
-                    opts["box_scale"],
-                    processes,
+                    backend=backend,
+                    backend_options=backend_options,
+                    backend_obj=lazy,
+                    progress=progress,
+                    data_root=task.name not in data_paths,
+                    processes=processes,
                     launched=launched,
+                    **opts,
                 )
             except BenchmarkDataError as e:
                 results[label][task.name] = {"benchmark": task.name, "status": f"missing data: {e}", "score": None}
