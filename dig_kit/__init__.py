@@ -6,13 +6,16 @@ The map, one room per line (data flows down; ``tests/test_architecture.py`` enfo
 - ``paths``: the root a notebook's relative paths mean, wherever its kernel starts (stdlib only)
 - ``launcher``, ``runlock``: child process trees (GPUs seen without torch, a guard that ends a
   tree whose caller stops or dies) and one run per runs directory (stdlib only)
-- ``scenes/``: pure scene logic (numpy only): attributes, sampling, changes, TWIN items
+- ``scenes/``: pure scene logic (numpy only): attributes, sampling, changes, TWIN items, ray casting,
+  fast shaded renders
 - ``render/``: the Blender renderer and its worker pool, the only bpy importer
 - ``data/``: the dataset on disk: layout and reader, the writer (renders via ``render``), exports
 - ``rewards/``: plain reward functions, their box geometry (which the grounding scorers share) and
   their trl / EasyR1 adapters, nothing else
-- ``models/``: loading checkpoints and processors; the tiny and mini model builders (train + evaluation)
-- ``train/``: the GRPO stage runner, online filtering, the supervised warm start (torch/trl imported here only)
+- ``models/``: loading checkpoints and processors; the tiny and mini model builders, the shipped mini
+  backbone, perception probes (train + evaluation)
+- ``train/``: the GRPO stage runner, online filtering, the supervised warm start, perception pretraining
+  (torch/trl imported here only)
 - ``evaluation/``: backends (vLLM, transformers), file formats, answer extraction, benchmark tasks
 - ``paper/``: the reproduction layer (reproduce pipeline, ablations, figures, tables, widgets)
 

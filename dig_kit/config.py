@@ -587,11 +587,20 @@ class WarmStartConfig:
     profile's F1-against-budget curve). 0: off."""
     eval_pairs: int = 40
     seed: int = 0
+    backbone: str = ""
+    """Where the warm start begins: ``shipped`` (the kit's perception-pretrained mini backbone,
+    ``dig_kit/models/mini_backbone``, made by ``dig-kit pretrain``), a checkpoint dir of the mini
+    architecture, or empty (a new mini model at random init)."""
 
     def check(self, path: str = "warm_start") -> None:
         _require(
             path,
             [
+                (
+                    "backbone",
+                    self.backbone in ("", "shipped") or (Path(self.backbone) / "config.json").exists(),
+                    f"{self.backbone!r}: no checkpoint there (shipped, a checkpoint dir, or empty for a new model)",
+                ),
                 ("grounding_steps", self.grounding_steps >= 0, "must be >= 0"),
                 ("dig_steps", self.dig_steps >= 0, "must be >= 0"),
                 ("grounding_lr", self.grounding_lr > 0, "must be > 0"),

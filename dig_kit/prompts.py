@@ -61,6 +61,30 @@ into its grounding phase so the model knows the ``<answer>`` format before TWIN,
 seeing a same-or-not question."""
 
 
+LABELLED_GROUNDING_PROMPT = (
+    "Locate every object in the image and name it. Provide your answer as a JSON list of objects, each with its "
+    'bounding box "bbox_2d" [x1, y1, x2, y2] in absolute pixel coordinates and a "label" (size, color, material, '
+    "shape)."
+)
+"""Grounding with names, answered in Qwen3-VL's own format:
+``[{"bbox_2d": [12, 34, 56, 78], "label": "large red metal cube"}]`` (label: size, color,
+material, shape, the words of :mod:`dig_kit.scenes.attributes`)."""
+
+ATTRIBUTE_QUESTION_TEMPLATE = (
+    "What are the size, color, material and shape of the object at {box}? Answer inside <answer></answer> tags."
+)
+"""One object's attributes (``box``: ``[x1, y1, x2, y2]``); answer e.g.
+``<answer>large red metal cube</answer>``."""
+
+COUNT_TEMPLATE = "How many objects are in the image? Answer with a number inside <answer></answer> tags."
+"""Counting; answer e.g. ``<answer>3</answer>``."""
+
+
+ANSWER_PREFIX = "</think>\n\n"
+"""What the kit's trained models write before their answer: an empty thought (Qwen3-VL-Thinking's
+``<think>`` is opened by the chat template's generation prompt)."""
+
+
 def dig_prompt(num_differences: int | None = None) -> str:
     """The DiG instruction; with ``num_differences`` (stages 1-2) the count is stated."""
     if num_differences is None:

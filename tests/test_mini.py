@@ -45,13 +45,67 @@ def test_mini_tokenizer_writes_numbers_and_prompts_compactly():
 
     tok = build_mini_tokenizer()
     assert all(len(tok(str(n))["input_ids"]) == 1 for n in range(MAX_NUMBER + 1))
-    assert len(tok(dig_prompt(None))["input_ids"]) < 20  # ~330 with the smoke model's tokenizer
-    assert len(tok(dig_prompt(3))["input_ids"]) < 24
-    assert len(tok(TWIN_PAIR_TEMPLATE)["input_ids"]) < 20
+    assert len(tok(dig_prompt(None))["input_ids"]) < 45  # ~330 with the smoke model's tokenizer
+    assert len(tok(dig_prompt(3))["input_ids"]) < 50
+    assert len(tok(TWIN_PAIR_TEMPLATE)["input_ids"]) < 24
     box = "[[12, 34, 56, 78], [100, 2, 3, 128]]"
-    assert len(tok(box)["input_ids"]) == 17  # 8 numbers, "[[", 6 x ", ", "], [", "]]"
+    assert len(tok(box)["input_ids"]) == 21  # 8 numbers, 6 brackets, 7 x ", "
     for text in (box, "unseen text: ünïcode, 12345 and 3.14", dig_prompt(2)):  # any text round-trips (bytes)
         assert tok.decode(tok(text)["input_ids"]) == text
+
+
+def test_mini_tokenizer_gives_each_word_one_id_in_questions_labels_and_answers():
+    """An attribute word is one token, the same one in a yes/no question, a Qwen3-VL grounding
+    label and an answer; so are the answer words, the tags, the JSON characters and the integers."""
+    pytest.importorskip("tokenizers")
+    from dig_kit.models.mini import MAX_NUMBER, WORDS, build_mini_tokenizer
+    from dig_kit.prompts import (
+        ATTRIBUTE_QUESTION_TEMPLATE,
+        COUNT_TEMPLATE,
+        LABELLED_GROUNDING_PROMPT,
+        VQA_ONE_TEMPLATE,
+    )
+    from dig_kit.scenes.attributes import COLORS, MATERIALS, SHAPES, SIZES
+
+    tok = build_mini_tokenizer()
+
+    def ids(text):
+        return tok(text, add_special_tokens=False)["input_ids"]
+
+    assert {*SIZES, *COLORS, *MATERIALS, *SHAPES, "yes", "no", "same", "different"} <= set(WORDS)
+    assert all(len(a) >= len(b) for a, b in zip(WORDS, WORDS[1:]))  # longest first
+    space, open_, close = (*ids(" "), *ids("<answer>"), *ids("</answer>"))  # each a single token
+    one = {w: ids(w) for w in WORDS}
+    assert all(len(v) == 1 for v in one.values()), {w: v for w, v in one.items() if len(v) != 1}
+    one = {w: v[0] for w, v in one.items()}
+    for w in WORDS:
+        assert ids(" " + w) == [space, one[w]], w
+        assert ids(f"<answer>{w}</answer>") == [open_, one[w], close], w
+    assert all(len(ids(c)) == 1 for c in '[]{}"')
+    assert all(ids(f"<answer>{n}</answer>") == [open_, *ids(str(n)), close] for n in range(MAX_NUMBER + 1))
+    assert all(len(ids(str(n))) == 1 for n in range(MAX_NUMBER + 1))
+
+    label = [one[w] for w in ("large", "red", "metal", "cube")]
+    assert ids("large red metal cube") == [label[0], space, label[1], space, label[2], space, label[3]]
+    assert ids("<answer>large red metal cube</answer>") == [open_, *ids("large red metal cube"), close]
+    question = ids(VQA_ONE_TEMPLATE.format(thing="red cube"))
+    assert [i for i in question if i in one.values()] == [one[w] for w in ("red", "cube", "yes", "no")]
+    for z in SIZES:
+        for c in COLORS:
+            for m in MATERIALS:
+                for s in SHAPES:
+                    got = ids(f'[{{"bbox_2d": [5, 6, 70, 80], "label": "{z} {c} {m} {s}"}}]')
+                    assert [i for i in got if i in one.values()] == [one[z], one[c], one[m], one[s]]
+    pieces = tok.backend_tokenizer.pre_tokenizer.pre_tokenize_str("reddish notable imagery, Red Yes")
+    assert len(pieces) == 1  # whole lower-case words only: the text stays one piece
+
+    grounding = (
+        '[{"bbox_2d": [12, 34, 56, 78], "label": "large red metal cube"}, {"bbox_2d": [1, 2, 3, 4], "label": "x"}]'
+    )
+    for text in (LABELLED_GROUNDING_PROMPT, ATTRIBUTE_QUESTION_TEMPLATE.format(box="[12, 34, 56, 78]"), COUNT_TEMPLATE):
+        assert len(ids(text)) < 30 and tok.decode(ids(text)) == text  # prose stays merged between the words
+    for text in (grounding, 'ünïcode 日本語 🙂, "quoted" {braces} [1.5, -2]\n\tYes No RED'):
+        assert tok.decode(ids(text)) == text  # any text round-trips (bytes)
 
 
 def test_mini_model_loads_generates_and_starts_with_smooth_number_embeddings(mini):

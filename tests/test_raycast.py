@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 
 from dig_kit.config import load_config, visible_threshold
-from dig_kit.render import raycast
 from dig_kit.render.pairs import RenderError, render_pair, violation
-from dig_kit.scenes import SceneSpec
+from dig_kit.scenes import SceneSpec, raycast
 from dig_kit.scenes.changes import sample_pair
 
 W, H = 240, 160

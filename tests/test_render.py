@@ -380,7 +380,7 @@ def test_no_change_pairs_render_with_an_empty_ground_truth(tmp_path):
 
 def test_the_ray_cast_pass_matches_cycles_index_pass(renderer, tmp_path):
     """The pre-render check sees what Cycles renders: same camera, same objects, same occlusion."""
-    from dig_kit.render import raycast
+    from dig_kit.scenes import raycast
     from dig_kit.scenes.changes import sample_pair
 
     cfg = load_config("smoke", TINY).data
@@ -397,3 +397,24 @@ def test_the_ray_cast_pass_matches_cycles_index_pass(renderer, tmp_path):
                 if a.sum() >= 30:
                     ious.append((a & b).sum() / (a | b).sum())
     assert len(ious) >= 10 and min(ious) > 0.9 and np.median(ious) > 0.97
+
+
+def test_the_ray_cast_full_boxes_match_the_mesh_projection(renderer):
+    """``raycast.full_boxes`` (analytic shapes) is the renderer's ``project_boxes(clip=False)``
+    (its meshes' vertices through Blender's camera), hidden parts and off-image parts included."""
+    from dig_kit.scenes import raycast
+    from dig_kit.scenes.changes import sample_pair
+
+    cfg = load_config("smoke", TINY).data
+    r = cfg.render
+    n = 0
+    for seed in range(4):
+        pair = sample_pair(cfg, seed, 1, 4)
+        for scene in (pair.before, pair.after):
+            est = raycast.full_boxes(scene, r.width, r.height)
+            real = renderer.project_boxes(scene, clip=False)
+            assert set(est) == set(real) == {o.id for o in scene.objects}
+            for i, box in real.items():
+                np.testing.assert_allclose(est[i], box, atol=0.25, err_msg=f"seed {seed}, object {i}")
+                n += 1
+    assert n >= 20

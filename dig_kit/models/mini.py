@@ -1,13 +1,19 @@
 """The ``mini`` profile's small Qwen3-VL, built offline: a real ``Qwen3VLForConditionalGeneration``
 of a few million parameters with a tokenizer that writes the kit's prompts and numbers compactly.
 
-Why these choices (the issue's first two attempts failed for want of them):
+Why these choices:
 
-- **Tokenizer**: a byte-level BPE whose pre-tokenizer splits only digit runs off (no split at
-  spaces), trained on the kit's own prompts (DiG with and without the count hint, TWIN, the
-  grounding instruction of the warm start) and the integers 0-1000. Every integer 0-1000 is one
-  token and a whole prompt sentence is a handful of tokens, so the DiG prompt costs ~13 tokens
-  instead of ~330 and an answer ``[[12, 34, 56, 78]]`` costs 9. Any text still tokenizes (bytes).
+- **Tokenizer**: a byte-level BPE trained on the kit's own texts (DiG with and without the count
+  hint, TWIN, the grounding instructions of the warm start, yes/no, attribute and counting
+  questions, Qwen3-VL-style labelled boxes ``[{"bbox_2d": [12, 34, 56, 78], "label": "large red
+  metal cube"}]`` for every size/colour/material/shape, their ``<answer>`` answers) and the
+  integers 0-1000. Its pre-tokenizer (:data:`PRE_TOKENIZER_PATTERN`) isolates digit runs, the
+  words of :data:`WORDS` (every attribute word and the answer words), the ``<answer>`` tags and
+  the JSON characters ``[ ] { } "``; the text between them is one piece that BPE merges whole.
+  So every integer 0-1000 is one token, ``red`` is the same single token in a question, a label
+  and an answer, and a prompt is a few dozen tokens: the DiG prompt costs 18 tokens instead of
+  ~330, an answer ``[[12, 34, 56, 78]]`` costs 11, a labelled box 33. :func:`build_mini_tokenizer`
+  checks all of this and raises if it does not hold. Any text still tokenizes (bytes).
 - **Number embeddings**: the embedding (tied with the output layer) of the token of integer
   ``v`` starts as a smooth function of ``v`` (sinusoids at several scales, then a fixed random
   projection) plus noise, so neighbouring coordinates start with neighbouring logits: a wrong
@@ -24,59 +30,150 @@ Same layout and loading path as every other checkpoint of the kit
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from dig_kit.models.loading import vision_token_ids
 from dig_kit.models.tiny import CHAT_TEMPLATE, SPECIAL_TOKENS, THINK_TOKENS
+from dig_kit.scenes.attributes import COLORS, MATERIALS, SHAPES, SIZES
+
+BACKBONE_DIR = Path(__file__).resolve().parent / "mini_backbone"
+"""The shipped perception-pretrained mini backbone (``dig-kit pretrain``; its README.md is the model card)."""
 
 MAX_NUMBER = 1000
 """Integers 0..MAX_NUMBER are single tokens (pixels of small images, and Qwen's 0-1000 scale)."""
 
+ANSWER_WORDS: tuple[str, ...] = ("yes", "no", "same", "different")
+"""Answer words besides the attributes (yes/no, same-or-not). Words of the fixed prose
+("image", "both") stay inside BPE's prose pieces: isolating them made the DiG prompt 17% longer."""
+
+WORDS: tuple[str, ...] = tuple(
+    sorted({*SIZES, *COLORS, *MATERIALS, *SHAPES, *ANSWER_WORDS}, key=lambda w: (-len(w), w))
+)
+"""The words that are each one token, the same token wherever they stand: every attribute word
+of :mod:`dig_kit.scenes.attributes` (sizes, colours, materials, shapes) and :data:`ANSWER_WORDS`,
+longest first (so that a longer word is tried before any word it starts with)."""
+
+PRE_TOKENIZER_PATTERN = r"\d+|\b(?:" + "|".join(re.escape(w) for w in WORDS) + r")\b|</?answer>|" + r'[\[\]{}"]'
+r"""What the pre-tokenizer cuts out as pieces of their own (``Split(..., behavior="isolated")``),
+before BPE sees the text: digit runs, each word of :data:`WORDS` as a whole lower-case word
+(``\b...\b``: ``no`` in ``not`` or ``red`` in ``reddish`` is not cut out), the tags
+``<answer>``/``</answer>`` and the JSON characters ``[ ] { } "`` one by one. The text between two
+matches (prose, spaces, commas) stays one piece, which BPE merges into a few long tokens."""
+
+
+def _labels() -> list[str]:
+    """Every object name of the scenes, in the order of Qwen3-VL's grounding labels:
+    size, colour, material, shape (``large red metal cube``)."""
+    return [f"{z} {c} {m} {s}" for z in SIZES for c in COLORS for m in MATERIALS for s in SHAPES]
+
 
 def _corpus() -> list[str]:
+    import random
+
     from dig_kit.prompts import (
+        ATTRIBUTE_QUESTION_TEMPLATE,
+        COUNT_TEMPLATE,
         GROUNDING_PROMPT,
+        LABELLED_GROUNDING_PROMPT,
         TWIN_MULTI_TEMPLATE,
         TWIN_PAIR_TEMPLATE,
         VQA_BOTH_TEMPLATE,
         VQA_ONE_TEMPLATE,
         dig_prompt,
     )
-    from dig_kit.scenes.attributes import COLORS, SHAPES
 
+    rng = random.Random(0)
+
+    def box() -> str:
+        x1, y1 = rng.randint(0, 900), rng.randint(0, 900)
+        return f"[{x1}, {y1}, {x1 + rng.randint(1, 100)}, {y1 + rng.randint(1, 100)}]"
+
+    def grounding(labels: list[str]) -> str:
+        return "[" + ", ".join(f'{{"bbox_2d": {box()}, "label": "{label}"}}' for label in labels) + "]"
+
+    labels = _labels()
     texts = [dig_prompt(None), TWIN_PAIR_TEMPLATE, TWIN_MULTI_TEMPLATE, GROUNDING_PROMPT]
     texts += [dig_prompt(n) for n in range(1, 11)]
     texts += [t.format(thing=f"{c} {s}") for t in (VQA_ONE_TEMPLATE, VQA_BOTH_TEMPLATE) for c in COLORS for s in SHAPES]
+    texts += [LABELLED_GROUNDING_PROMPT, COUNT_TEMPLATE] + [
+        ATTRIBUTE_QUESTION_TEMPLATE.format(box=box()) for _ in labels
+    ]
+    texts += [f"What {a} is the object at {box()}?" for a in ("size", "color", "material", "shape") for _ in range(8)]
+    texts += [grounding([label]) for label in labels]  # every label once alone, then in lists of two to four
+    texts += [grounding(rng.sample(labels, rng.randint(2, 4))) for _ in labels]
+    texts += [f"<answer>{label}</answer>" for label in labels]
+    texts += [f"<answer>{w}</answer>" for w in WORDS] + [f"<answer>{n}</answer>" for n in range(11)]
+    texts += list(WORDS) + [f" {w}" for w in WORDS]
     chat = [
         "<|im_start|>user\n",
         "<|im_end|>\n",
         "<|im_start|>assistant\n",
         "\n</think>\n\n",
         "</think>\n\n",
-        "<answer>yes</answer>",
-        "<answer>no</answer>",
-        "<answer>0</answer>",
         "[]",
         "[[1, 2, 3, 4]]",
         "[[1, 2, 3, 4], [5, 6, 7, 8]]",
-        "yes",
-        "no",
-        "same",
-        "different",
     ]
     numbers = [str(i) for i in range(MAX_NUMBER + 1)]
     return (texts + chat) * 8 + numbers * 4
 
 
+def _check_mini_tokenizer(tok) -> None:
+    """Raise RuntimeError unless every integer 0..MAX_NUMBER is one token, ``<answer>`` and
+    ``</answer>`` are one token each, and every word of :data:`WORDS` is one token with one id
+    everywhere: alone, after a space, in a grounding label, in a question, in an answer."""
+    from dig_kit.prompts import VQA_ONE_TEMPLATE
+
+    def ids(text: str) -> list[int]:
+        return tok(text, add_special_tokens=False)["input_ids"]
+
+    missing = [n for n in range(MAX_NUMBER + 1) if len(ids(str(n))) != 1]
+    if missing:
+        raise RuntimeError(
+            f"mini tokenizer: {len(missing)} integers are not single tokens (e.g. {missing[:5]}); raise vocab_size"
+        )
+    tags = [t for t in ("<answer>", "</answer>") if len(ids(t)) != 1]
+    if tags:
+        raise RuntimeError(f"mini tokenizer: {tags} not single tokens")
+    slots = {**{w: 0 for w in SIZES}, **{w: 1 for w in COLORS}, **{w: 2 for w in MATERIALS}, **{w: 3 for w in SHAPES}}
+    failed = []
+    for w in WORDS:
+        alone = ids(w)
+        if len(alone) != 1:
+            failed.append(f"{w!r} is {len(alone)} tokens")
+            continue
+        label = w  # an answer word stands alone; an attribute word takes its place in "large red metal cube"
+        if w in slots:
+            parts = "large red metal cube".split()
+            parts[slots[w]] = w
+            label = " ".join(parts)
+        contexts = {
+            "after a space": " " + w,
+            "in a label": f'[{{"bbox_2d": [12, 34, 56, 78], "label": "{label}"}}]',
+            "in a question": VQA_ONE_TEMPLATE.format(thing=label),
+            "in an answer": f"<answer>{w}</answer>",
+        }
+        for where, text in contexts.items():
+            got = ids(text)
+            if alone[0] not in got or tok.decode(got) != text:
+                failed.append(f"{w!r} {where} ({text!r}: {tok.convert_ids_to_tokens(got)})")
+    if failed:
+        raise RuntimeError(
+            f"mini tokenizer: words not one consistent token: {'; '.join(failed[:5])} "
+            "(raise vocab_size, or check PRE_TOKENIZER_PATTERN)"
+        )
+
+
 def build_mini_tokenizer(vocab_size: int = 3072):
     """The compact tokenizer (see the module docstring), with Qwen's special tokens and chat template."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE(unk_token=None))
     tok.pre_tokenizer = pre_tokenizers.Sequence(
         [
-            pre_tokenizers.Digits(individual_digits=False),
+            pre_tokenizers.Split(Regex(PRE_TOKENIZER_PATTERN), behavior="isolated"),
             pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
         ]
     )
@@ -97,11 +194,7 @@ def build_mini_tokenizer(vocab_size: int = 3072):
         chat_template=CHAT_TEMPLATE,
     )
     fast.padding_side = "left"
-    missing = [n for n in range(MAX_NUMBER + 1) if len(fast(str(n))["input_ids"]) != 1]
-    if missing:
-        raise RuntimeError(
-            f"mini tokenizer: {len(missing)} integers are not single tokens (e.g. {missing[:5]}); raise vocab_size"
-        )
+    _check_mini_tokenizer(fast)
     return fast
 
 
@@ -232,4 +325,34 @@ def build_mini_model(
         "tokenizer. Not a pretrained model: the mini profile gives it a supervised warm start that stands in for "
         "Qwen3-VL's pretraining before the DiG curriculum.\n"
     )
+    return out
+
+
+def backbone_path(backbone: str) -> Path:
+    """``shipped`` -> :data:`BACKBONE_DIR`; anything else is a path."""
+    return BACKBONE_DIR if backbone == "shipped" else Path(backbone)
+
+
+def prepare_mini_model(backbone: str, out_dir: str | Path, seed: int = 0, image_size: int = 128) -> Path:
+    """The warm start's starting weights in ``out_dir``: a copy of ``backbone`` (``shipped`` or a
+    checkpoint dir, with ``backbone.json`` saying where it came from), or, with an empty
+    ``backbone``, a new mini model at random init. An existing copy of the same source is kept."""
+    import shutil
+
+    out = Path(out_dir)
+    if not backbone:
+        return build_mini_model(out, seed=seed, image_size=image_size, overwrite=False)
+    src = backbone_path(backbone)
+    if not (src / "config.json").exists():
+        raise FileNotFoundError(f"mini backbone {backbone!r}: no checkpoint at {src}")
+    source = {"backbone": backbone, "path": str(src)}
+    marker = out / "backbone.json"
+    if marker.exists() and json.loads(marker.read_text()) == source and (out / "config.json").exists():
+        return out
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(src, tmp)
+    (tmp / "backbone.json").write_text(json.dumps(source, indent=2))
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
     return out

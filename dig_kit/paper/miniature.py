@@ -6,8 +6,13 @@ Everything here reads what the notebooks wrote under ``runs/mini/`` and turns it
 - ``heldout.baseline_mean_box``: no model, the same box for every pair, the mean of the
   ground-truth boxes of the training subsets (what a model that learned only where differences
   usually are would score); scored by the ``dig_eval`` task like any model;
-- ``heldout.random_init``, ``heldout.after_grounding``, ``heldout.warm_start``: the built
-  model before training, after the grounding phase, after the supervised DiG phase (notebook 02a);
+- ``heldout.backbone`` (or ``heldout.random_init`` for a model built at random init),
+  ``heldout.after_grounding``, ``heldout.warm_start``: the starting weights, after the grounding
+  phase (when it runs), after the supervised DiG phase (notebook 02a);
+- ``backbone``: the perception-pretrained backbone the warm start began from (``dig-kit
+  pretrain``'s ``pretrain.json``): ``{path, made_on, wall_s, examples_seen, yes_no_accuracy,
+  colour_accuracy}``, held-out on Cycles renders (``colour_accuracy``: the linear colour probe of
+  ``benchmarks/probe_mini.py``); null for a random init;
 - ``heldout.stage1..3``: after each GRPO curriculum stage (notebook 04);
 - ``twin``: pair accuracy on the held-out TWIN split, with and without hard negatives, and the
   warm start's (notebook 05), against chance (50%: the labels are balanced);
@@ -29,6 +34,7 @@ HELDOUT_KEYS = ("f1", "miou", "precision", "recall", "format")
 PHASE_LABELS = {  # results.json key -> label in the tables and figures
     "baseline_mean_box": "mean-box baseline (no model)",
     "random_init": "mini model, random init",
+    "backbone": "mini backbone (dig-kit pretrain)",
     "after_grounding": "after SFT grounding",
     "warm_start": "warm start (after SFT DiG)",
     "stage1": "+ GRPO stage 1",
@@ -36,9 +42,40 @@ PHASE_LABELS = {  # results.json key -> label in the tables and figures
     "stage3": "+ GRPO stage 3",
 }
 STANDIN = (
-    "mini Qwen3-VL built from scratch; its warm start (supervised grounding + DiG) stands in for "
-    "Qwen3-VL's pretraining; not the paper's model or numbers"
+    "mini Qwen3-VL (2M parameters) perception-pretrained by the kit's own recipe (dig-kit pretrain, generated "
+    "scenes) and warm-started by supervised DiG, standing in for Qwen3-VL; not the paper's model or numbers"
 )
+INIT_LABELS = {"backbone": "pretrained backbone", "random_init": "random init"}
+"""Notebook 02a's label of the starting weights, by results.json key."""
+
+
+def init_label(cfg) -> str:
+    """Notebook 02a's label of the warm start's starting weights."""
+    return INIT_LABELS["backbone" if cfg.warm_start.backbone else "random_init"]
+
+
+def backbone_summary(model_dir: str | Path) -> dict | None:
+    """``results.json``'s ``backbone``: what the warm start began from (``backbone.json`` and
+    ``pretrain.json`` of the copy in ``model_dir``); None for a model built at random init."""
+    model_dir = Path(model_dir)
+    source, card = _read(model_dir / "backbone.json"), _read(model_dir / "pretrain.json")
+    if not source or not card:
+        return None
+    held = card.get("heldout") or {}
+    path = Path(source["path"])
+    try:
+        path = path.relative_to(Path(__file__).resolve().parents[2])
+    except ValueError:
+        pass
+    return {
+        "path": str(path),
+        "made_on": card.get("made_on"),
+        "wall_s": card.get("wall_s"),
+        "examples_seen": card.get("examples_seen"),
+        "yes_no_accuracy": held.get("yes_no"),
+        "colour_accuracy": held.get("colour_probe"),
+        "named_colour_accuracy": held.get("named_color"),
+    }
 
 
 def heldout_summary(metrics: dict | None) -> dict | None:
@@ -87,7 +124,7 @@ def collect_results(runs: str | Path, data_dir: str | Path | None = None) -> dic
         **{
             k: (runs / "warm_start" / "results.json", label)
             for k, label in (
-                ("random_init", "random init"),
+                *INIT_LABELS.items(),
                 ("after_grounding", "after grounding"),
                 ("warm_start", "after DiG SFT"),
             )
@@ -118,6 +155,7 @@ def collect_results(runs: str | Path, data_dir: str | Path | None = None) -> dic
     results = {
         "profile": "mini",
         "model": STANDIN,
+        "backbone": backbone_summary(runs / "model"),
         **{k: old.get(k) for k in ("wall_s", "wall_s_lower_bound", "wall_s_note", "step_s") if k in old},
         "heldout": heldout,
         "heldout_grounding": grounding,
@@ -281,3 +319,35 @@ def warm_start_rows(results: dict[str, dict[str, dict]]) -> list[dict]:
 
 def _pct(v):
     return None if v is None else round(100 * v, 1)
+
+
+BACKBONE_CURVES = {
+    "yes_no": "yes/no (chance 0.5)",
+    "named_color": "colour named (chance 0.125)",
+    "named_shape": "shape named (chance 0.33)",
+    "named_material": "material named (chance 0.5)",
+    "named_size": "size named (chance 0.33)",
+}
+
+
+def plot_backbone_curve(metrics: str | Path | list[dict], title: str = "mini backbone: held-out checks"):
+    """The backbone's held-out checks (Cycles renders) against examples seen, one line per check,
+    from ``dig-kit pretrain``'s ``metrics.jsonl`` rows (several runs: by ``examples_total``)."""
+    import matplotlib.pyplot as plt
+
+    if not isinstance(metrics, list):
+        metrics = [json.loads(line) for line in Path(metrics).read_text().splitlines() if line.strip()]
+    rows = [r for r in metrics if "yes_no" in r]
+    xs = [r.get("examples_total", r["examples_seen"]) / 1000 for r in rows]
+    fig, ax = plt.subplots(figsize=(5.2, 3.0))
+    for key, label in BACKBONE_CURVES.items():
+        ax.plot(xs, [r[key] for r in rows], marker="o", markersize=3, label=label)
+    ax.axhline(0.9, color="0.6", lw=0.8, ls="--")
+    ax.text(xs[0] if xs else 0, 0.91, "yes/no target 0.9", fontsize=6, color="0.4")
+    ax.set_xlabel("training examples seen (thousands)")
+    ax.set_ylabel("held-out accuracy")
+    ax.set_ylim(0, 1)
+    ax.set_title(title)
+    ax.legend(fontsize=6, frameon=False, loc="lower right")
+    fig.tight_layout()
+    return fig

@@ -15,7 +15,7 @@ A pair is resampled (next attempt: still a pure function of the config and pair 
   visible pixels in the after image show other objects in the before image.
 
 The visibility and empty-spot rules are first checked on index passes ray-cast in numpy
-(:mod:`.raycast`, ~10 ms per image, within a few pixels of Cycles' pass), so an attempt that
+(:mod:`dig_kit.scenes.raycast`, ~10 ms per image, within a few pixels of Cycles' pass), so an attempt that
 would fail costs no Cycles render; the rendered passes then decide (and annotate).
 
 Annotations per image (``objects_before``, ``objects_after``): each object's attributes,
@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 
 from dig_kit.config import DataConfig, SubsetConfig, visible_threshold
-from dig_kit.render import raycast
 from dig_kit.render.masks import encode_rle, mask_box
+from dig_kit.scenes import raycast
 from dig_kit.scenes.changes import Difference, sample_pair
 
 

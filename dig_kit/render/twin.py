@@ -18,8 +18,8 @@ import numpy as np
 
 from dig_kit.config import KitConfig, TwinSubsetConfig, visible_threshold
 from dig_kit.prompts import TWIN_MULTI_TEMPLATE, TWIN_PAIR_TEMPLATE
-from dig_kit.render import raycast
 from dig_kit.render.pairs import RenderError, pair_id, seen_pixels
+from dig_kit.scenes import raycast
 from dig_kit.scenes.changes import ChangeError, Difference
 from dig_kit.scenes.spec import SceneError
 from dig_kit.scenes.twin import sample_twin_item

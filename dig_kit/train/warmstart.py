@@ -35,10 +35,16 @@ import time
 from pathlib import Path
 
 from dig_kit.config import ConfigError, KitConfig, save_config
-from dig_kit.prompts import GROUNDING_PROMPT, VQA_BOTH_TEMPLATE, VQA_ONE_TEMPLATE, chat_messages, dig_prompt
+from dig_kit.prompts import (
+    ANSWER_PREFIX,
+    GROUNDING_PROMPT,
+    VQA_BOTH_TEMPLATE,
+    VQA_ONE_TEMPLATE,
+    chat_messages,
+    dig_prompt,
+)
 
 PHASES = ("grounding", "dig")
-ANSWER_PREFIX = "</think>\n\n"
 
 
 def format_boxes(boxes) -> str:

@@ -1,0 +1,87 @@
+"""The shipped mini backbone (dig_kit/models/mini_backbone, made by ``dig-kit pretrain``): what the
+repository promises about it, the mini profile's use of it (notebook 02a's starting weights) and the
+``backbone`` entry of ``runs/mini/results.json``."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dig_kit.config import ConfigError, load_config
+from dig_kit.models.mini import BACKBONE_DIR, backbone_path, prepare_mini_model
+
+CARD_FIELDS = ("recipe", "made_on", "wall_s", "examples_seen", "heldout", "parameters", "runs")
+
+
+def test_the_shipped_backbone_is_small_complete_and_documented():
+    files = {p.name: p for p in BACKBONE_DIR.iterdir()}
+    assert {"model.safetensors", "config.json", "tokenizer.json", "processor_config.json", "README.md"} <= set(files)
+    assert sum(p.stat().st_size for p in files.values()) <= 20 * 2**20  # the repository's limit for weights
+    card = json.loads(files["pretrain.json"].read_text())
+    assert set(CARD_FIELDS) <= set(card)
+    assert card["examples_seen"] == sum(r["examples_seen"] for r in card["runs"]) > 0
+    assert card["wall_s"] == pytest.approx(sum(r["wall_s"] for r in card["runs"]), abs=0.2)
+    held = card["heldout"]
+    for key in ("yes_no", "named_color", "colour_probe"):
+        assert 0 <= held[key] <= 1
+    readme = files["README.md"].read_text()
+    assert f"{card['examples_seen']:,} examples seen" in readme and "dig-kit pretrain" in readme
+    assert "/tmp" not in readme and "/tmp" not in files["pretrain.json"].read_text()  # no machine's paths
+    curve = [json.loads(line) for line in files["metrics.jsonl"].read_text().splitlines()]
+    checks = [r for r in curve if "yes_no" in r]
+    assert len(checks) >= 2 and checks[-1]["named_color"] == held["named_color"]
+
+
+def test_the_shipped_backbone_loads_and_speaks_the_kits_tokenizer():
+    pytest.importorskip("torch")
+    from PIL import Image
+
+    from dig_kit.models.loading import load_model_and_processor
+    from dig_kit.models.mini import build_mini_tokenizer
+    from dig_kit.models.perception import p_yes
+    from dig_kit.prompts import VQA_ONE_TEMPLATE
+
+    model, processor = load_model_and_processor(BACKBONE_DIR, dtype="fp32")
+    # the shipped tokenizer is the one the code builds (same vocabulary, same ids)
+    assert processor.tokenizer.get_vocab() == build_mini_tokenizer().get_vocab()
+    image = Image.new("RGB", (128, 128), (120, 120, 120))
+    p = p_yes(model.eval(), processor, VQA_ONE_TEMPLATE.format(thing="red cube"), [image])
+    assert 0.0 < p < 1.0
+
+
+def test_mini_preset_starts_from_the_shipped_backbone_and_bad_backbones_are_named(tmp_path):
+    cfg = load_config("mini")
+    assert cfg.warm_start.backbone == "shipped" and backbone_path("shipped") == BACKBONE_DIR
+    with pytest.raises(ConfigError, match="warm_start.backbone"):
+        load_config("mini", [f"warm_start.backbone={tmp_path / 'nothing'}"])
+    assert load_config("mini", ['warm_start.backbone=""']).warm_start.backbone == ""
+
+
+def test_prepare_copies_the_backbone_once_and_results_name_it(tmp_path):
+    from dig_kit.paper.miniature import backbone_summary
+
+    out = prepare_mini_model("shipped", tmp_path / "model")
+    assert (out / "model.safetensors").read_bytes() == (BACKBONE_DIR / "model.safetensors").read_bytes()
+    stamp = (out / "model.safetensors").stat().st_mtime_ns
+    assert prepare_mini_model("shipped", out) == out and (out / "model.safetensors").stat().st_mtime_ns == stamp
+    summary = backbone_summary(out)
+    card = json.loads((BACKBONE_DIR / "pretrain.json").read_text())
+    assert summary == {
+        "path": "dig_kit/models/mini_backbone",
+        "made_on": card["made_on"],
+        "wall_s": card["wall_s"],
+        "examples_seen": card["examples_seen"],
+        "yes_no_accuracy": card["heldout"]["yes_no"],
+        "colour_accuracy": card["heldout"]["colour_probe"],
+        "named_colour_accuracy": card["heldout"]["named_color"],
+    }
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        prepare_mini_model(str(tmp_path / "missing"), tmp_path / "m2")
+    assert backbone_summary(tmp_path) is None  # a model built at random init has no backbone
+
+
+def test_an_empty_backbone_builds_a_new_model(tmp_path):
+    pytest.importorskip("torch")
+    out = prepare_mini_model("", tmp_path / "model", image_size=64)
+    assert (out / "config.json").exists() and not (out / "backbone.json").exists()
+    assert Path(out / "README.md").read_text().startswith("# mini Qwen3-VL")

@@ -1,0 +1,439 @@
+"""Perception pretraining (``dig-kit pretrain``) on tiny CPU budgets: the generated examples and
+their answers, encoding and batching, the loss, a whole run, resuming, starting from a
+pretrained model, and bad input named before anything is written."""
+
+import json
+import random
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dig_kit.config import ConfigError, load_config
+from dig_kit.scenes.attributes import ATTRIBUTES
+from dig_kit.train import pretrain as P
+from dig_kit.train.pretrain import PHASE_TASKS, PretrainConfig
+
+# the mini preset names the shipped backbone; the example stream does not depend on it
+KIT = load_config("mini", {"warm_start.backbone": ""})
+W, H = KIT.data.render.width, KIT.data.render.height
+TINY_MODEL = dict(text_width=64, text_layers=1, vision_width=32, vision_depth=1)
+BOX = re.compile(r"\[(-?\d+), (-?\d+), (-?\d+), (-?\d+)\]")
+
+
+def _cfg(out, **kw) -> PretrainConfig:
+    base = dict(max_examples=16, batch_size=8, workers=0, warmup_steps=2, device="cpu", model=TINY_MODEL)
+    return PretrainConfig(out=str(out), **{**base, **kw})
+
+
+# ---------------------------------------------------------------------------------------------
+# examples
+
+
+def _recorded(monkeypatch) -> dict:
+    """Record every render of the stream: id(image) -> (scene, full boxes, seen ids)."""
+    renders = {}
+    real = P._render
+
+    def render(scene, kit, rng):
+        image, index, full, seen = real(scene, kit, rng)
+        renders[id(image)] = (image, scene, full, seen)  # the image kept: its id stays unique
+        return image, index, full, seen
+
+    monkeypatch.setattr(P, "_render", render)
+    return renders
+
+
+def _words_ok(text: str) -> bool:
+    size, color, material, shape = text.split()
+    return (
+        size in ATTRIBUTES["size"]
+        and color in ATTRIBUTES["color"]
+        and material in ATTRIBUTES["material"]
+        and shape in ATTRIBUTES["shape"]
+    )
+
+
+def _answer(completion: str) -> str:
+    m = re.fullmatch(r"<answer>(.*)</answer>", completion)
+    assert m, completion
+    return m.group(1)
+
+
+def _boxes(completion: str) -> list[list[int]]:
+    boxes = json.loads(completion)
+    assert isinstance(boxes, list)
+    for b in boxes:
+        assert isinstance(b, list) and len(b) == 4 and all(isinstance(v, int) for v in b), completion
+    return boxes
+
+
+def _thing(text: str) -> str:
+    m = re.match(r"Is there an? (\w+ \w+) in (the image|both images)\?", text)
+    assert m, text
+    return m.group(1)
+
+
+def _visible_things(scene, seen) -> set[str]:
+    return {f"{o.color} {o.shape}" for o in scene.objects if o.id in seen}
+
+
+def _int_box(box) -> list[int]:
+    return [int(round(float(v))) for v in box]
+
+
+def _check_example(text, images, completion, task, renders):
+    """The completion is well formed and true of the scenes the images were rendered from."""
+    _, scene, full, seen = renders[id(images[0])]
+    if task == "attributes":
+        words = _answer(completion)
+        assert _words_ok(words)
+        asked = [int(v) for v in BOX.search(text).groups()]
+        (obj,) = [o for o in scene.objects if _int_box(full[o.id]) == asked]
+        assert obj.id in seen and words == P.label(obj)
+    elif task == "yes_no":
+        assert _answer(completion) == ("yes" if _thing(text) in _visible_things(scene, seen) else "no")
+    elif task == "count":
+        assert _answer(completion) == str(len(seen))
+    elif task == "describe":
+        items = json.loads(completion)
+        assert [list(d) for d in items] == [["bbox_2d", "label"]] * len(items)
+        for d in items:
+            assert len(d["bbox_2d"]) == 4 and all(isinstance(v, int) for v in d["bbox_2d"]) and _words_ok(d["label"])
+        truth = sorted((_int_box(full[o.id]), P.label(o)) for o in scene.objects if o.id in seen)
+        assert [(d["bbox_2d"], d["label"]) for d in items] == truth  # every seen object, left to right
+    elif task == "grounding":
+        assert _boxes(completion) == sorted(_int_box(full[i]) for i in seen)
+    elif task == "yes_no_both":
+        _, after, _, seen_after = renders[id(images[1])]
+        both = _visible_things(scene, seen) & _visible_things(after, seen_after)
+        assert _answer(completion) == ("yes" if _thing(text) in both else "no")
+    elif task == "dig":
+        _, after, full_after, _ = renders[id(images[1])]
+        boxes = _boxes(completion)
+        before_objs, after_objs = {o.id: o for o in scene.objects}, {o.id: o for o in after.objects}
+        changed = [i for i in before_objs.keys() | after_objs.keys() if before_objs.get(i) != after_objs.get(i)]
+        assert 1 <= len(boxes) == len(changed) <= 4
+        expected = sorted(_int_box(full_after[i] if i not in before_objs else full[i]) for i in changed)
+        assert boxes == expected  # an added object's box on the after image, any other's on the before
+    elif task == "same":
+        _, other, _, _ = renders[id(images[1])]
+        same_objects = sorted(scene.objects, key=lambda o: o.id) == sorted(other.objects, key=lambda o: o.id)
+        assert _answer(completion) == ("yes" if same_objects else "no")
+    else:
+        raise AssertionError(task)
+
+
+@pytest.mark.parametrize("phase, n", [("objects", 32), ("scenes", 32), ("pairs", 56)])
+def test_each_phase_gives_its_tasks_with_true_answers(monkeypatch, phase, n):
+    renders = _recorded(monkeypatch)
+    stream = P.phase_examples(KIT, phase, np.random.default_rng(1), random.Random(1), 4)
+    tasks = set()
+    for _ in range(n):
+        text, images, completion, task = next(stream)
+        assert task in PHASE_TASKS[phase]
+        assert len(images) == (2 if task in ("yes_no_both", "dig", "same") else 1)
+        assert all(im.size == (W, H) and im.mode == "RGB" for im in images)
+        _check_example(text, images, completion, task, renders)
+        tasks.add(task)
+    assert tasks == set(PHASE_TASKS[phase])  # every task of the phase turns up
+    if phase == "objects":
+        assert all(1 <= len(s.objects) <= 3 for _, s, _, _ in renders.values())
+
+
+def test_task_weights_override_the_phase_mix(monkeypatch):
+    renders = _recorded(monkeypatch)
+    weights = {t: 0 for t in PHASE_TASKS["pairs"]} | {"same": 1, "count": 1}
+    stream = P.phase_examples(KIT, "pairs", np.random.default_rng(2), random.Random(2), 4, weights)
+    seen_tasks = []
+    for _ in range(12):
+        example = next(stream)
+        _check_example(*example, renders)
+        seen_tasks.append(example[3])
+    assert set(seen_tasks) == {"same", "count"}
+
+
+def test_an_asked_box_names_its_object():
+    """``image_examples`` on a hand-made scene: the attributes of the object in the box, yes only
+    for what is seen (an object not seen is absent), the count and the labelled boxes."""
+    from dig_kit.scenes import SceneSpec
+
+    objs = [
+        {"id": 0, "shape": "cube", "color": "red", "size": "large", "material": "metal", "x": 0.0, "y": 0.0},
+        {"id": 1, "shape": "sphere", "color": "blue", "size": "small", "material": "matte", "x": 2.0, "y": 2.0},
+        {"id": 2, "shape": "cylinder", "color": "green", "size": "medium", "material": "matte", "x": -2.0, "y": 1.0},
+    ]
+    scene = SceneSpec.from_dict({"objects": objs})
+    boxes = {0: [10.2, 20.0, 40.0, 60.6], 1: [70.0, 5.0, 90.0, 25.0], 2: [50.0, 50.0, 60.0, 70.0]}
+    seen = {0, 1}  # object 2 hidden
+    rng = random.Random(0)
+    for _ in range(20):
+        text, images, completion = P.image_examples("attributes", scene, "IMG", boxes, seen, rng)
+        assert images == ["IMG"]
+        if "[10, 20, 40, 61]" in text:
+            assert completion == "<answer>large red metal cube</answer>"
+        else:
+            assert "[70, 5, 90, 25]" in text and completion == "<answer>small blue matte sphere</answer>"
+        text, _, completion = P.image_examples("yes_no", scene, "IMG", boxes, seen, rng)
+        assert _answer(completion) == ("yes" if _thing(text) in {"red cube", "blue sphere"} else "no")
+    assert P.image_examples("count", scene, "IMG", boxes, seen, rng)[2] == "<answer>2</answer>"
+    assert P.image_examples("describe", scene, "IMG", boxes, seen, rng)[2] == (
+        '[{"bbox_2d": [10, 20, 40, 61], "label": "large red metal cube"}, '
+        '{"bbox_2d": [70, 5, 90, 25], "label": "small blue matte sphere"}]'
+    )
+    assert P.image_examples("grounding", scene, "IMG", boxes, seen, rng)[2] == "[[10, 20, 40, 61], [70, 5, 90, 25]]"
+    assert P.image_examples("attributes", scene, "IMG", boxes, set(), rng) is None
+
+
+# ---------------------------------------------------------------------------------------------
+# a whole run (shared: its model and processor serve the encoding and loss tests too)
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    pytest.importorskip("torch")
+    out = tmp_path_factory.mktemp("pretrain") / "run"
+    log: list[str] = []
+    # 20 examples in batches of 8: 3 steps (one per phase), a checkpoint after each
+    final = P.pretrain(_cfg(out, max_examples=20, checkpoint_minutes=0), log=log.append)
+    return {"out": out, "final": final, "log": log}
+
+
+@pytest.fixture(scope="module")
+def model_and_processor(first_run):
+    from dig_kit.models.loading import load_model_and_processor
+
+    return load_model_and_processor(first_run["final"], dtype="fp32")
+
+
+def _metrics(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_a_tiny_run_writes_a_loadable_model_with_its_record(first_run, model_and_processor):
+    out, final, log = first_run["out"], first_run["final"], first_run["log"]
+    assert final == out / "final"
+    model, processor = model_and_processor
+    assert sum(p.numel() for p in model.parameters()) > 0 and processor.tokenizer is not None
+    summary = json.loads((final / "pretrain.json").read_text())
+    assert summary["examples_seen"] == 24  # 20 rounded up to whole batches of 8
+    assert len(summary["runs"]) == 1
+    run = summary["runs"][0]
+    assert run["steps"] == 3 and run["examples_seen"] == 24 and run["config"]["max_examples"] == 20
+    assert "CPU" in run["made_on"] and "CPU" in summary["made_on"]
+    assert summary["parameters"] == sum(p.numel() for p in model.parameters())
+    card = (final / "README.md").read_text()
+    assert "24 examples seen" in card and "--max-examples 20" in card
+    assert [m for m in log if m.startswith("phase")] == [
+        "phase objects from 0 examples",
+        "phase scenes from 8 examples",
+        "phase pairs from 16 examples",
+    ]
+    rows = _metrics(out)
+    steps = [r["step"] for r in rows]
+    assert rows and steps == sorted(set(steps)) and steps[-1] == 3 and rows[-1]["examples_seen"] == 24
+    state = json.loads((out / "checkpoint" / "state.json").read_text())
+    assert state["step"] == 3 and state["examples_seen"] == 24
+    assert json.loads((out / "pretrain_config.json").read_text())["max_examples"] == 20
+
+
+def test_a_finished_run_is_not_trained_again(first_run):
+    log: list[str] = []
+    before = (first_run["final"] / "pretrain.json").read_text()
+    assert P.pretrain(_cfg(first_run["out"], max_examples=20), log=log.append) == first_run["final"]
+    assert len(log) == 1 and "already pretrained" in log[0]
+    assert (first_run["final"] / "pretrain.json").read_text() == before
+
+
+def _example_rows(processor, n=3):
+    stream = P.phase_examples(KIT, "pairs", np.random.default_rng(5), random.Random(5), 4)
+    rows, completions = [], []
+    while len(rows) < n:
+        text, images, completion, task = next(stream)
+        if rows and len(images) == 1 and rows[-1]["image_grid_thw"].shape[0] == 1:
+            continue  # mix one- and two-image examples
+        row = P.encode(processor, text, images, completion)
+        row["task"] = task
+        rows.append(row)
+        completions.append(completion)
+    return rows, completions
+
+
+def test_encoded_batches_mask_the_prompt_and_the_padding(model_and_processor):
+    _, processor = model_and_processor
+    tok = processor.tokenizer
+    rows, completions = _example_rows(processor)
+    for row, completion in zip(rows, completions):
+        labels = row["labels"]
+        assert labels.shape == row["input_ids"].shape
+        target = labels != -100
+        n = int(target.sum())
+        assert n > 0 and bool(target[-n:].all()) and not bool(target[:-n].any())  # the completion is the tail
+        assert tok.decode(labels[target]) == "</think>\n\n" + completion + tok.eos_token
+        assert (labels[target] == row["input_ids"][target]).all()
+    batch = P.collate(rows, tok.pad_token_id)
+    assert batch["tasks"] == [r["task"] for r in rows]
+    lengths = [len(r["input_ids"]) for r in rows]
+    assert batch["input_ids"].shape == batch["labels"].shape == batch["attention_mask"].shape == (3, max(lengths))
+    for i, n in enumerate(lengths):
+        assert (batch["input_ids"][i, :n] == rows[i]["input_ids"]).all()
+        assert (batch["labels"][i, :n] == rows[i]["labels"]).all()
+        assert (batch["attention_mask"][i, :n] == 1).all() and (batch["attention_mask"][i, n:] == 0).all()
+        assert (batch["labels"][i, n:] == -100).all() and (batch["input_ids"][i, n:] == tok.pad_token_id).all()
+    grid = batch["image_grid_thw"]
+    assert grid.shape[0] == sum(r["image_grid_thw"].shape[0] for r in rows) >= 4
+    assert batch["pixel_values"].shape[0] == int(grid.prod(dim=1).sum())  # one row per image patch
+
+
+def test_the_completion_loss_is_the_models_own_loss(model_and_processor):
+    import torch
+
+    model, processor = model_and_processor
+    rows, _ = _example_rows(processor)
+    batch = P.collate(rows, processor.tokenizer.pad_token_id)
+    batch.pop("tasks")
+    labels = batch.pop("labels")
+    model.eval()
+    with torch.no_grad():
+        out = model(**batch, labels=labels)
+        loss, per_example = P.completion_loss(out.logits, labels)
+        assert float(loss) == pytest.approx(float(out.loss), abs=1e-5)  # "token": transformers' own loss
+        by_example, _ = P.completion_loss(out.logits, labels, "example")
+        assert float(by_example) == pytest.approx(float(per_example.mean()), abs=1e-6)
+        assert abs(float(by_example) - float(loss)) > 1e-4  # completions of unequal length weigh differently
+        for i, row in enumerate(rows):  # each example's own loss, as if alone in its batch
+            alone = {k: v for k, v in P.collate([row], processor.tokenizer.pad_token_id).items() if k != "tasks"}
+            assert float(per_example[i]) == pytest.approx(float(model(**alone).loss), abs=1e-4)
+
+
+# ---------------------------------------------------------------------------------------------
+# resuming and continuing
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path):
+    class Interrupted(Exception):
+        pass
+
+    def stop_at_pairs(msg):
+        if str(msg).startswith("phase pairs"):
+            raise Interrupted  # after 2 steps (16 examples), each checkpointed
+
+    cfg = _cfg(tmp_path, max_examples=24, checkpoint_minutes=0)
+    with pytest.raises(Interrupted):
+        P.pretrain(cfg, log=stop_at_pairs)
+    assert not (tmp_path / "final").exists()
+    state = json.loads((tmp_path / "checkpoint" / "state.json").read_text())
+    assert state["step"] == 2 and state["examples_seen"] == 16
+    log: list[str] = []
+    final = P.pretrain(cfg, log=log.append)
+    assert log[0].startswith(f"resuming from {tmp_path / 'checkpoint'}: step 2, 16 examples seen")
+    assert log[1] == "phase pairs from 16 examples"  # not from 0: the first two steps are not redone
+    run = json.loads((final / "pretrain.json").read_text())["runs"][0]
+    assert run["steps"] == 3 and run["examples_seen"] == 24
+    state = json.loads((tmp_path / "checkpoint" / "state.json").read_text())
+    assert state["step"] == 3 and state["round"] == 1  # a new data round: other scenes than before
+    steps = [r["step"] for r in _metrics(tmp_path)]
+    assert steps == sorted(set(steps)) and steps[-1] == 3
+
+
+def test_a_finished_run_continues_to_a_larger_budget(first_run, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(first_run["out"], out)
+    shutil.rmtree(out / "final")
+    log: list[str] = []
+    final = P.pretrain(_cfg(out, max_examples=40), log=log.append)
+    assert log[0].startswith(f"resuming from {out / 'checkpoint'}: step 3, 24 examples seen")
+    assert log[1] == "phase pairs from 24 examples"
+    summary = json.loads((final / "pretrain.json").read_text())
+    assert summary["examples_seen"] == 40 and summary["runs"][0]["steps"] == 5
+    steps = [r["step"] for r in _metrics(out)]
+    assert steps == [3, 5]  # the first run's final check, then this one's: none repeated
+
+
+def test_resuming_after_the_final_check_repeats_no_metrics_row(first_run, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(first_run["out"], out)
+    shutil.rmtree(out / "final")  # as if interrupted while final/ was being written
+    P.pretrain(_cfg(out, max_examples=20), log=lambda *_: None)
+    steps = [r["step"] for r in _metrics(out)]
+    assert steps == sorted(set(steps)), steps
+
+
+def test_starting_from_a_pretrained_model_adds_a_run(first_run, tmp_path):
+    final = P.pretrain(_cfg(tmp_path, init=str(first_run["final"]), max_examples=8), log=lambda *_: None)
+    old = json.loads((first_run["final"] / "pretrain.json").read_text())
+    new = json.loads((final / "pretrain.json").read_text())
+    assert [r["config"]["max_examples"] for r in new["runs"]] == [20, 8]
+    assert new["runs"][0] == old["runs"][0]
+    assert new["examples_seen"] == old["examples_seen"] + 8 == 32
+    assert new["runs"][1]["config"]["init"] == str(first_run["final"])
+    assert _metrics(tmp_path)[-1]["examples_total"] == 32
+    card = (final / "README.md").read_text()
+    assert "32 examples seen" in card and "--init PREVIOUS/final" in card
+    assert not (tmp_path / "init").exists()  # no new model built
+
+
+# ---------------------------------------------------------------------------------------------
+# bad input: named before anything is written
+
+
+def test_no_budget_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="max_examples"):
+        PretrainConfig(out=str(tmp_path / "x"), max_examples=0, max_minutes=0).check()
+    PretrainConfig(out=str(tmp_path / "x"), max_examples=0, max_minutes=1.0).check()  # minutes alone will do
+
+
+@pytest.mark.parametrize(
+    "kw, named",
+    [
+        ({"max_examples": 0, "max_minutes": 0}, "max_examples"),
+        ({"task_weights": {"nope": 1.0}}, "'nope'"),
+        ({"task_weights": {"yes_no": -1.0}}, "yes_no"),
+        ({"phase_ends": (0.7, 0.2)}, "phase_ends"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"heldout": "NOWHERE"}, "NOWHERE"),
+        ({"init": "NOWHERE"}, "NOWHERE"),
+    ],
+)
+def test_bad_settings_are_named_before_anything_is_written(tmp_path, kw, named):
+    kw = {k: (str(tmp_path / "nodata") if v == "NOWHERE" else v) for k, v in kw.items()}
+    named = str(tmp_path / "nodata") if named == "NOWHERE" else named
+    out = tmp_path / "out"
+    with pytest.raises(ConfigError, match=re.escape(named)):
+        P.pretrain(_cfg(out, **kw), log=lambda *_: None)
+    assert not out.exists()
+
+
+def test_a_heldout_dir_that_is_not_a_dataset_is_named_before_anything_is_written(tmp_path):
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "README.md").write_text("# not a dataset\n")
+    out = tmp_path / "out"
+    with pytest.raises(ConfigError, match="notes"):
+        P.pretrain(_cfg(out, heldout=str(tmp_path / "notes")), log=lambda *_: None)
+    assert not out.exists()
+
+
+def test_the_cli_names_an_unknown_task_and_writes_nothing(tmp_path, capsys):
+    from dig_kit.cli import main
+
+    out = tmp_path / "out"
+    assert main(["pretrain", "--out", str(out), "--task-weight", "nope=1"]) != 0
+    assert "nope" in capsys.readouterr().err
+    assert not out.exists()
+    for args, named in (
+        (["--phase-ends", "0.3"], "--phase-ends"),
+        (["--model-arg", "depth=3"], "depth=3"),
+        (["--task-weight", "yes_no"], "yes_no"),
+    ):
+        assert main(["pretrain", "--out", str(out), *args]) != 0
+        assert named in capsys.readouterr().err
+        assert not out.exists()
+
+
+def test_the_cli_names_a_model_arg_that_is_not_a_number(tmp_path, capsys):
+    from dig_kit.cli import main
+
+    assert main(["pretrain", "--out", str(tmp_path / "out"), "--model-arg", "text_width=wide"]) != 0
+    assert "text_width=wide" in capsys.readouterr().err
