@@ -169,13 +169,22 @@ def test_cli_score_and_evaluate(tmp_path, mmstar, capsys):
                 "--predictions",
                 str(preds),
                 "--out",
-                str(tmp_path / "m.json"),
+                str(tmp_path / "scored"),
             ]
         )
         == 0
     )
     printed = json.loads(capsys.readouterr().out)
-    assert printed["score"] == 50.0 and json.loads((tmp_path / "m.json").read_text())["score"] == 50.0
+    assert (
+        printed["score"] == 50.0 and json.loads((tmp_path / "scored" / "p.metrics.json").read_text())["score"] == 50.0
+    )
+    assert (tmp_path / "scored" / "p.scores.jsonl").exists()  # --out is a directory, as in every command
+    args = ["score", "--benchmark", "MMStar", "--data", str(mmstar.parent), "--predictions", str(preds)]
+    assert cli_main([*args, "--metrics-out", str(tmp_path / "m.json")]) == 0
+    assert json.loads((tmp_path / "m.json").read_text())["score"] == 50.0
+    capsys.readouterr()
+    assert cli_main([*args, "--out", str(tmp_path / "x.json")]) == 2  # the old file meaning: named, not guessed
+    assert "--metrics-out" in capsys.readouterr().err and not (tmp_path / "x.json").exists()
 
     assert (
         cli_main(

@@ -58,3 +58,23 @@ def test_playground_builds_and_updates(monkeypatch):
     x1, x2 = slider.value
     slider.value = (x1 + 5, x2)  # x1, x2 range: triggers a redraw and a new reward
     assert len(scored) == 2 and scored[1]["miou"] < scored[0]["miou"]  # the narrower box overlaps less
+
+
+def test_every_mark_of_the_reward_figures_is_named_in_a_legend():
+    """Each line and band of the jitter and missed/extra figures appears in a legend that covers
+    its panel (the missed/extra figure: one legend above both panels)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    jitter = sanity.plot_jitter(sanity.jitter_curve(trials=5))
+    (ax,) = jitter.axes
+    named = {t.get_text() for t in ax.get_legend().get_texts()}
+    assert {"overall r", "F1", "mean IoU", "format", "overall r, ±1 sd over trials"} <= named
+    both = sanity.plot_missed_extra(sanity.missed_extra_curves(trials=5))
+    assert all(a.get_legend() is None for a in both.axes) and len(both.legends) == 1
+    named = {t.get_text() for t in both.legends[0].get_texts()}
+    for a in both.axes:
+        assert {line.get_label() for line in a.get_lines()} <= named
+    plt.close("all")

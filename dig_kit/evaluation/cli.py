@@ -16,7 +16,8 @@
   run resumes with any number of processes.
 - ``dig-kit score --benchmark NAME --data PATH --predictions FILE`` scores predictions made
   anywhere (JSONL: the item id and the raw model output per line, optionally
-  ``finish_reason``), prints and writes the metrics JSON and the per-item JSONL.
+  ``finish_reason``), prints and writes the metrics JSON and the per-item JSONL (beside the
+  predictions, or into the directory ``--out``; ``--metrics-out FILE`` names the metrics file).
 
 Errors in the input (unknown benchmark, missing data, missing backend library, too few GPUs
 for ``--processes``) exit with status 2 and one line naming the problem; a worker process
@@ -28,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from dig_kit.rewards.geometry import COORD_FORMATS
 
@@ -161,12 +163,22 @@ def cmd_score(args) -> int:
     from .formats import BenchmarkDataError
     from .runner import score_file
 
+    if args.out and (args.out.endswith(".json") or Path(args.out).is_file()):
+        print(
+            f"dig-kit score: error: --out {args.out}: --out is a directory, as in every dig-kit command; "
+            "for the metrics JSON file itself use --metrics-out FILE",
+            file=sys.stderr,
+        )
+        return 2
+    metrics_out = args.metrics_out
+    if args.out and not metrics_out:
+        metrics_out = str(Path(args.out) / (Path(args.predictions).stem + ".metrics.json"))
     try:
         metrics = score_file(
             args.benchmark,
             args.data,
             args.predictions,
-            out=args.out,
+            out=metrics_out,
             thinking=args.thinking,
             coord_format=args.coord_format,
             limit=args.limit,
@@ -282,9 +294,19 @@ def add_evaluate_commands(subparsers) -> None:
         help="score a predictions JSONL (id + raw output per line) on a benchmark",
         description=f"Benchmarks: {names}.",
     )
-    p.add_argument("--benchmark", required=True, help="benchmark name")
+    p.add_argument(
+        "--benchmark",
+        required=True,
+        help="the one benchmark the predictions answer (evaluate takes several: it writes predictions per benchmark)",
+    )
     p.add_argument("--predictions", required=True, help="JSONL with the item id and the raw model output per line")
-    p.add_argument("--out", default=None, help="metrics JSON to write (default: <predictions>.metrics.json)")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="output directory: <predictions name>.metrics.json and .scores.jsonl go there "
+        "(default: beside the predictions)",
+    )
+    p.add_argument("--metrics-out", default=None, help="the metrics JSON file itself (instead of --out)")
     p.add_argument(
         "--scores-out",
         default=None,

@@ -201,7 +201,12 @@ def plot_jitter(curve: dict):
         ax.plot(curve["sigma"], curve[k], marker="o", ms=3, color=_COLORS[k], label=_LABELS[k], **_STYLES.get(k, {}))
         if k == "overall":
             ax.fill_between(
-                curve["sigma"], curve[k] - curve[f"{k}_std"], curve[k] + curve[f"{k}_std"], color="0.8", lw=0
+                curve["sigma"],
+                curve[k] - curve[f"{k}_std"],
+                curve[k] + curve[f"{k}_std"],
+                color="0.8",
+                lw=0,
+                label="overall r, ±1 sd over trials",
             )
     ax.set_xlabel("corner jitter sigma (fraction of box size)")
     ax.set_ylabel("reward (mean over trials)")
@@ -237,8 +242,10 @@ def plot_missed_extra(curves: dict):
     axes[0].set_ylim(-0.02, 1.05)
     axes[0].set_title(f"misses (of {len(curves['missed_k']) - 1})")
     axes[1].set_title("extras (perfect answer + k random boxes)")
-    axes[1].legend(frameon=False, fontsize=7)
-    return _room_for_source(fig)
+    # one legend for both panels (the same five series in each), above them
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center", ncol=5, frameon=False, fontsize=7)
+    fig.tight_layout(rect=(0, 0.07, 1, 0.9))
+    return fig
 
 
 def plot_coordinates(table: dict):
