@@ -330,24 +330,30 @@ BACKBONE_CURVES = {
 }
 
 
-def plot_backbone_curve(metrics: str | Path | list[dict], title: str = "mini backbone: held-out checks"):
+def plot_backbone_curve(
+    metrics: str | Path | list[dict], title: str = "mini backbone: held-out checks", marks: dict | None = None
+):
     """The backbone's held-out checks (Cycles renders) against examples seen, one line per check,
-    from ``dig-kit pretrain``'s ``metrics.jsonl`` rows (several runs: by ``examples_total``)."""
+    from ``dig-kit pretrain``'s ``metrics.jsonl`` rows (several runs: by ``examples_total``);
+    ``marks``: label -> examples seen, drawn as vertical lines (e.g. where a continuation starts)."""
     import matplotlib.pyplot as plt
 
     if not isinstance(metrics, list):
         metrics = [json.loads(line) for line in Path(metrics).read_text().splitlines() if line.strip()]
     rows = [r for r in metrics if "yes_no" in r]
     xs = [r.get("examples_total", r["examples_seen"]) / 1000 for r in rows]
-    fig, ax = plt.subplots(figsize=(5.2, 3.0))
+    fig, ax = plt.subplots(figsize=(6.8, 3.0))
     for key, label in BACKBONE_CURVES.items():
         ax.plot(xs, [r[key] for r in rows], marker="o", markersize=3, label=label)
+    for text, x in (marks or {}).items():
+        ax.axvline(x / 1000, color="0.3", lw=0.8, ls=":")
+        ax.text(x / 1000, 0.03, f" {text}", fontsize=6, color="0.3")
     ax.axhline(0.9, color="0.6", lw=0.8, ls="--")
     ax.text(xs[0] if xs else 0, 0.91, "yes/no target 0.9", fontsize=6, color="0.4")
     ax.set_xlabel("training examples seen (thousands)")
     ax.set_ylabel("held-out accuracy")
     ax.set_ylim(0, 1)
-    ax.set_title(title)
-    ax.legend(fontsize=6, frameon=False, loc="lower right")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=6, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig

@@ -207,6 +207,10 @@ def _scene_config(kit, phase: str):
 
 
 def _render(scene, kit, rng):
+    """A fast shaded render of ``scene`` with a jittered look: ``(PIL image, index pass, full boxes,
+    ids of the objects seen)`` (seen: at least ``data.render.min_visible_pixels`` pixels, and 8)."""
+    from PIL import Image
+
     from dig_kit.scenes import raycast, shaded
 
     r = kit.data.render
@@ -216,8 +220,6 @@ def _render(scene, kit, rng):
     counts = np.bincount(index.ravel(), minlength=max(o.id for o in scene.objects) + 2)
     need = max(8, int(kit.data.render.min_visible_pixels or 0))
     seen = {o.id for o in scene.objects if counts[o.id + 1] >= need}
-    from PIL import Image
-
     return Image.fromarray(image), index, full, seen
 
 
@@ -233,6 +235,7 @@ def phase_examples(
     from dataclasses import replace
 
     from dig_kit.prompts import TWIN_PAIR_TEMPLATE, VQA_BOTH_TEMPLATE, dig_prompt
+    from dig_kit.scenes.attributes import COLORS, SHAPES
     from dig_kit.scenes.changes import ChangeError, sample_pair
     from dig_kit.scenes.sampling import sample_scene
     from dig_kit.scenes.spec import SceneError
@@ -242,6 +245,7 @@ def phase_examples(
     weights = {t: (overrides or {}).get(t, v) for t, v in PHASE_TASKS[phase].items()}
     tasks, w = list(weights), np.array(list(weights.values()), dtype=float)
     cfg = replace(kit.data, scene=_scene_config(kit, phase))
+    phase_kit = replace(kit, data=cfg)
     width, height = cfg.render.width, cfg.render.height
     while True:
         chosen = [tasks[i] for i in rng.choice(len(tasks), size=per_scene, p=w / w.sum())]
@@ -253,7 +257,7 @@ def phase_examples(
                 before, after = sample_scene(cfg.scene, rng), None
         except (SceneError, ChangeError):
             continue
-        img_b, _, full_b, seen_b = _render(before, cfg_kit(kit, cfg), rng)
+        img_b, _, full_b, seen_b = _render(before, phase_kit, rng)
         if not _in_frame(full_b, width, height):
             continue
         boxes_b = {i: full_b[i] for i in full_b}
@@ -267,7 +271,7 @@ def phase_examples(
             if after is None:
                 continue
             if img_a is None:
-                img_a, _, full_a, seen_a = _render(after, cfg_kit(kit, cfg), rng)
+                img_a, _, full_a, seen_a = _render(after, phase_kit, rng)
             if task == "dig":
                 if not pair.differences or not _in_frame(full_a, width, height):
                     continue
@@ -280,8 +284,6 @@ def phase_examples(
             elif task == "yes_no_both":
                 one = {f"{o.color} {o.shape}" for o in before.objects if o.id in seen_b}
                 both = one & {f"{o.color} {o.shape}" for o in after.objects if o.id in seen_a}
-                from dig_kit.scenes.attributes import COLORS, SHAPES
-
                 absent = sorted({f"{c} {s}" for c in COLORS for s in SHAPES} - both)
                 yes = bool(both) and pyrng.random() < 0.5
                 thing = pyrng.choice(sorted(both) if yes else absent)
@@ -292,14 +294,8 @@ def phase_examples(
                     cand = make_candidate(before, kind, cfg, rng)
                 except (SceneError, ChangeError):
                     continue
-                img_c, *_ = _render(cand.scene, cfg_kit(kit, cfg), rng)
+                img_c, *_ = _render(cand.scene, phase_kit, rng)
                 yield TWIN_PAIR_TEMPLATE, [img_b, img_c], _answer("yes" if kind == "positive" else "no"), task
-
-
-def cfg_kit(kit, data):
-    from dataclasses import replace
-
-    return replace(kit, data=data)
 
 
 def encode(processor, text: str, images, completion: str) -> dict:
