@@ -557,6 +557,11 @@ def _init_summary(init: str | None) -> dict:
     return {}
 
 
+def _phase(cfg: PretrainConfig, progress: float) -> str:
+    """The curriculum phase at ``progress`` (share of the budget spent)."""
+    return PHASES[sum(progress >= e for e in cfg.phase_ends)]
+
+
 def _lr(cfg: PretrainConfig, step: int, progress: float) -> float:
     warm = min(1.0, (step + 1) / max(1, cfg.warmup_steps))
     return cfg.learning_rate * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
@@ -635,7 +640,7 @@ def pretrain(cfg: PretrainConfig, log=print) -> Path:
         with metrics.open("a") as f:
             f.write(json.dumps(row) + "\n")
 
-    def check(label_):
+    def check(name):
         t = time.perf_counter()
         r = evaluate(model, processor, rows, device) if rows else {}
         row = {
@@ -644,14 +649,14 @@ def pretrain(cfg: PretrainConfig, log=print) -> Path:
             "examples_total": state["examples_before"] + state["examples_seen"],
             "train_s": round(state["train_s"], 1),
             "phase": state["phase"],
-            "check": label_,
+            "check": name,
             "eval_s": round(time.perf_counter() - t, 1),
             **r,
         }
         if metrics.exists():  # a check done again after a resume replaces its first record
-            _rewrite(metrics, lambda old: (old["step"], old.get("check")) != (row["step"], label_))
+            _rewrite(metrics, lambda old: (old["step"], old.get("check")) != (row["step"], name))
         write(row)
-        log(f"[{label_}] " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
+        log(f"[{name}] " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
         return row
 
     if state["step"] == 0 and rows:
@@ -664,7 +669,7 @@ def pretrain(cfg: PretrainConfig, log=print) -> Path:
     task_losses: dict[str, list[float]] = {}
     t_log, seen_log = time.perf_counter(), state["examples_seen"]
     while progress() < 1.0:
-        phase = PHASES[sum(progress() >= e for e in cfg.phase_ends)]
+        phase = _phase(cfg, progress())
         state["phase"] = phase
         log(f"phase {phase} from {state['examples_seen']:,} examples")
         t_prev = time.perf_counter()  # train_s counts the loop's wall time (data waits too), not the checks
@@ -713,7 +718,7 @@ def pretrain(cfg: PretrainConfig, log=print) -> Path:
             if time.perf_counter() - last_ckpt > 60 * cfg.checkpoint_minutes:
                 _save_checkpoint(out, model, processor, source, opt, state)
                 last_ckpt = t_prev = time.perf_counter()
-            if progress() >= 1.0 or PHASES[sum(progress() >= e for e in cfg.phase_ends)] != phase:
+            if progress() >= 1.0 or _phase(cfg, progress()) != phase:
                 break
     _save_checkpoint(out, model, processor, source, opt, state)
     result = check("final")
