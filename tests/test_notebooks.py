@@ -152,6 +152,13 @@ def test_reproduce_launches_the_training_stages_on_two_processes(tmp_path):
         text = log.read_text()
         for noise in ("without encryption", "Unable to parse line", "Passed unknown parameter"):
             assert noise not in text, f"{log.name}: {noise}"
+    for executed in (runs / "smoke").glob("*.ipynb"):  # progress shown once, at its final state
+        outputs = [o for c in json.loads(executed.read_text())["cells"] for o in c.get("outputs", [])]
+        assert not any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs), executed
+        text = "".join("".join(o.get("text", "")) for o in outputs)
+        assert " 0%|" not in text and "\r" not in text, (executed.name, text[-2000:])
+    render_nb = (runs / "smoke" / "01_render_dataset.ipynb").read_text()
+    assert "100%|" in render_nb and "16/16" in render_nb, "the render bar's final line"
     plan = subprocess.run(cmd + ["--plan"], capture_output=True, text=True, timeout=120)
     assert plan.returncode == 0
     for name in ("render", "train1", "train2"):

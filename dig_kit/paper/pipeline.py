@@ -290,6 +290,14 @@ def _root_for_kernels(root: Path):
             os.environ[ROOT_ENV] = saved
 
 
+def _settle(executed: Path) -> None:
+    """The executed notebook keeps each progress bar's final line (``kernels.settle_streams``)."""
+    from dig_kit.paper.kernels import settle_streams
+
+    if executed.exists():
+        settle_streams(executed)
+
+
 def _written(names: list[str]) -> str:
     """``fig7_pairs.{pdf,png}, tab1.csv`` for the file names a step wrote."""
     stems: dict[str, list[str]] = {}
@@ -457,6 +465,7 @@ def _run_steps(profile: str, runs: Path, figures: Path, plan: list[Step], overri
                     kernel_manager_class=IPCKernelManager,
                 )
         except PapermillExecutionError as e:
+            _settle(dst)
             print(
                 f"{tag}: FAILED after {time.perf_counter() - t0:.1f} s\n"
                 f"dig-kit reproduce: step {name!r} failed in {nb}, cell {e.exec_count}: {e.ename}: {e.evalue}\n"
@@ -464,6 +473,7 @@ def _run_steps(profile: str, runs: Path, figures: Path, plan: list[Step], overri
                 file=sys.stderr,
             )
             return 1
+        _settle(dst)
         figures.mkdir(parents=True, exist_ok=True)
         written = record_artifacts(figures, before, name, nb, dst, runs / "artifacts.json")
         _record_time(runs, name, time.perf_counter() - t0)
