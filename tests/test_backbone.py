@@ -85,3 +85,30 @@ def test_an_empty_backbone_builds_a_new_model(tmp_path):
     out = prepare_mini_model("", tmp_path / "model", image_size=64)
     assert (out / "config.json").exists() and not (out / "backbone.json").exists()
     assert Path(out / "README.md").read_text().startswith("# mini Qwen3-VL")
+
+
+def _learnability():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "probe_learnability.py"
+    spec = importlib.util.spec_from_file_location("probe_learnability", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_probe_learnability_streams_and_scores_the_deciding_token():
+    """benchmarks/probe_learnability.py, whose numbers the backbone report cites: its questions'
+    answers follow their rule, and it scores the answer word itself (the backbone names a one-object
+    scene's colour far above chance 1/8; one token off, the colour logits would be guesses)."""
+    import random
+
+    import numpy as np
+
+    probe = _learnability()
+    stream = probe._stream("text_equality", None, np.random.default_rng(0), random.Random(0))
+    for question, image, answer, candidates in (next(stream) for _ in range(50)):
+        told, asked = question.split(".")[0].split()[-1], question.split("Is there a ")[1].split()[0]
+        assert image is None and candidates == ["yes", "no"] and answer == ("yes" if told == asked else "no")
+    learned = probe.learn(str(BACKBONE_DIR), "name_colour", 64, 32, 1e-12, 0, 64)  # lr ~0: scores only
+    assert learned[0][0] == 64 and learned[0][1] > 0.25, learned

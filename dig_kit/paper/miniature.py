@@ -345,9 +345,9 @@ def plot_backbone_curve(
     fig, ax = plt.subplots(figsize=(6.8, 3.0))
     for key, label in BACKBONE_CURVES.items():
         ax.plot(xs, [r[key] for r in rows], marker="o", markersize=3, label=label)
-    for text, x in (marks or {}).items():
+    for i, (text, x) in enumerate((marks or {}).items()):  # labels stacked: close marks do not overprint
         ax.axvline(x / 1000, color="0.3", lw=0.8, ls=":")
-        ax.text(x / 1000, 0.03, f" {text}", fontsize=6, color="0.3")
+        ax.text(x / 1000, 0.03 + 0.07 * i, f" {text}", fontsize=6, color="0.3")
     ax.axhline(0.9, color="0.6", lw=0.8, ls="--")
     ax.text(xs[0] if xs else 0, 0.91, "yes/no target 0.9", fontsize=6, color="0.4")
     ax.set_xlabel("training examples seen (thousands)")
