@@ -18,7 +18,11 @@ it (online: every batch is unseen), so a skill the model cannot learn stays at c
   1/2): the same comparison as ``yes_no_colour`` with both colours given as words.
 
 ``--question-first`` puts the question before the image in the user turn (the image tokens then
-see the question; the kit's prompts put images first).
+see the question; the kit's prompts put images first). ``--dense-naming LAYER`` adds a loss that
+makes the image tokens speak in words: the language-model head (the word embeddings), applied to
+the normed hidden state after ``LAYER`` language-model layers, predicts at each image token the
+colour word of the object covering its 16x16-pixel cell (cells an object covers by a quarter or
+more; the others are not scored).
 
     python benchmarks/probe_learnability.py dig_kit/models/mini_backbone --examples 4000
 
@@ -41,8 +45,22 @@ QUESTION = "Is there a {} object in the image? Answer yes or no inside <answer><
 NAME = "What color is the object? Answer inside <answer></answer> tags."
 
 
+def cell_colours(scene, index: np.ndarray, cell: int = 16, share: float = 0.25) -> list:
+    """The colour word of the object covering each ``cell`` x ``cell`` block of the index pass
+    (row by row: the order of the merged image tokens), or None where no object covers ``share``."""
+    by_id = {o.id: o for o in scene.objects}
+    words = []
+    for r in range(index.shape[0] // cell):
+        for c in range(index.shape[1] // cell):
+            counts = np.bincount(index[r * cell : (r + 1) * cell, c * cell : (c + 1) * cell].ravel())
+            counts[0] = 0  # background
+            k = int(counts.argmax())
+            words.append(by_id[k - 1].color if k and counts[k] >= share * cell * cell else None)
+    return words
+
+
 def _stream(skill: str, kit, rng: np.random.Generator, pyrng: random.Random):
-    """Endless ``(question, image or None, answer word, candidate words)`` of one skill."""
+    """Endless ``(question, image or None, answer word, candidate words, cell colours or None)``."""
     from dig_kit.scenes.attributes import COLORS, SHAPES
     from dig_kit.scenes.sampling import sample_scene
     from dig_kit.train.pretrain import _render
@@ -51,18 +69,19 @@ def _stream(skill: str, kit, rng: np.random.Generator, pyrng: random.Random):
     while skill == "text_equality":  # no image, nothing to render
         told, yes = pyrng.choice(colours), pyrng.random() < 0.5
         asked = told if yes else pyrng.choice([c for c in colours if c != told])
-        yield f"The object is {told}. " + QUESTION.format(asked), None, "yes" if yes else "no", ["yes", "no"]
+        yield f"The object is {told}. " + QUESTION.format(asked), None, "yes" if yes else "no", ["yes", "no"], None
     objects = 3 if skill == "lookup_shape" else 1
     scene_cfg = replace(kit.data.scene, min_objects=min(2, objects), max_objects=objects)
     while True:
         scene = sample_scene(scene_cfg, rng)
-        image, _, _, seen = _render(scene, kit, rng)
+        image, index, _, seen = _render(scene, kit, rng)
         visible = [o for o in scene.objects if o.id in seen]
+        cells = cell_colours(scene, index)
         if not visible:
             continue
         for _ in range(4):  # four questions a render
             if skill == "name_colour":
-                yield NAME, image, visible[0].color, colours
+                yield NAME, image, visible[0].color, colours, cells
             elif skill in ("text_rule", "yes_no_colour"):
                 present = {o.color for o in visible}
                 if skill == "text_rule":
@@ -71,7 +90,7 @@ def _stream(skill: str, kit, rng: np.random.Generator, pyrng: random.Random):
                 else:
                     yes = pyrng.random() < 0.5
                     colour = pyrng.choice(sorted(present) if yes else sorted(set(colours) - present))
-                yield QUESTION.format(colour), image, "yes" if yes else "no", ["yes", "no"]
+                yield QUESTION.format(colour), image, "yes" if yes else "no", ["yes", "no"], cells
             else:
                 counts = Counter(o.color for o in visible)
                 unique = [o for o in visible if counts[o.color] == 1]
@@ -79,7 +98,7 @@ def _stream(skill: str, kit, rng: np.random.Generator, pyrng: random.Random):
                     break
                 o = pyrng.choice(unique)
                 question = f"What is the shape of the {o.color} object? Answer inside <answer></answer> tags."
-                yield question, image, o.shape, list(SHAPES)
+                yield question, image, o.shape, list(SHAPES), cells
 
 
 def _encode(processor, question: str, image, answer: str, question_first: bool) -> dict:
@@ -142,6 +161,7 @@ def learn(
     seed: int,
     report_every: int,
     question_first: bool = False,
+    dense_layer: int | None = None,
 ):
     """Online accuracy of the deciding token, per ``report_every`` examples: ``[(seen, acc)]``."""
     import torch
@@ -159,20 +179,26 @@ def learn(
     stream = _stream(skill, kit, np.random.default_rng(seed), random.Random(seed))
     curve, hits, seen = [], [], 0
     while seen < examples:
-        rows, truth, cands = [], [], []
-        for question, image, answer, candidates in (next(stream) for _ in range(batch_size)):
+        rows, truth, cands, dense = [], [], [], []
+        for question, image, answer, candidates, cells in (next(stream) for _ in range(batch_size)):
             rows.append(_encode(processor, question, image, answer, question_first))
+            dense += [tok.convert_tokens_to_ids(w) if w else -100 for w in cells or []]
             cands = tok.convert_tokens_to_ids(candidates)
             truth.append(cands.index(tok.convert_tokens_to_ids(answer)))
         batch = _collate(rows, tok.pad_token_id)
         labels = batch.pop("labels")
-        logits = model(**batch).logits
+        out = model(**batch, output_hidden_states=dense_layer is not None)
+        logits = out.logits
         # the deciding token: the first completion token that is one of the candidate words
         shifted, pred = labels[:, 1:], logits[:, :-1]
         for i in range(len(rows)):
             where = next(j for j, t in enumerate(shifted[i].tolist()) if t in cands)
             hits.append(int(pred[i, where, cands].argmax()) == truth[i])
         loss, _ = completion_loss(logits, labels, "example")
+        if dense_layer is not None and dense:
+            at = batch["input_ids"] == model.config.image_token_id  # row by row, as cell_colours
+            words = model.lm_head(model.model.language_model.norm(out.hidden_states[dense_layer]))[at]
+            loss = loss + torch.nn.functional.cross_entropy(words, torch.tensor(dense), ignore_index=-100)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -194,8 +220,16 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--report-every", type=int, default=640, help="examples per accuracy point (default 640)")
     ap.add_argument("--question-first", action="store_true", help="the question before the image in the prompt")
+    ap.add_argument(
+        "--dense-naming",
+        type=int,
+        metavar="LAYER",
+        help="also train the image tokens to name their object's colour after LAYER text layers (e.g. 1)",
+    )
     args = ap.parse_args()
     order = "question, then image" if args.question_first else "image, then question"
+    if args.dense_naming is not None:
+        order += f"; image tokens named after layer {args.dense_naming}"
     print(
         f"checkpoint {args.checkpoint} ({order}; lr {args.lr:g}, batch {args.batch_size}): "
         f"online accuracy of the deciding token, per {args.report_every} examples"
@@ -211,6 +245,7 @@ def main() -> None:
             args.seed,
             args.report_every,
             args.question_first,
+            args.dense_naming,
         )
         points = "  ".join(f"{n}: {a:.2f}" for n, a in curve)
         print(f"{skill:14s} {points}   ({time.perf_counter() - t:.0f} s)", flush=True)

@@ -107,8 +107,20 @@ def test_probe_learnability_streams_and_scores_the_deciding_token():
 
     probe = _learnability()
     stream = probe._stream("text_equality", None, np.random.default_rng(0), random.Random(0))
-    for question, image, answer, candidates in (next(stream) for _ in range(50)):
+    for question, image, answer, candidates, cells in (next(stream) for _ in range(50)):
         told, asked = question.split(".")[0].split()[-1], question.split("Is there a ")[1].split()[0]
-        assert image is None and candidates == ["yes", "no"] and answer == ("yes" if told == asked else "no")
+        assert image is None and cells is None and candidates == ["yes", "no"]
+        assert answer == ("yes" if told == asked else "no")
     learned = probe.learn(str(BACKBONE_DIR), "name_colour", 64, 32, 1e-12, 0, 64)  # lr ~0: scores only
     assert learned[0][0] == 64 and learned[0][1] > 0.25, learned
+    index = np.zeros((32, 48), dtype=int)  # the cells of the dense naming loss, row by row
+    index[:16, 16:32] = 1  # object 0 fills the second cell
+    index[16:, :6] = 2  # object 1 covers 6/16 of the fourth cell's columns: 37% >= 25%
+    index[16:, 32:35] = 2  # and 3/16 of the sixth: 19%, not named
+    scene = type(
+        "Scene", (), {"objects": [type("O", (), {"id": i, "color": c}) for i, c in enumerate(["red", "blue"])]}
+    )
+    assert probe.cell_colours(scene, index) == [None, "red", None, "blue", None, None]
+    probe.learn(
+        str(BACKBONE_DIR), "yes_no_colour", 32, 32, 1e-4, 0, 32, dense_layer=1
+    )  # image tokens match their cells
