@@ -132,26 +132,6 @@ def _encode(processor, question: str, image, answer: str, question_first: bool) 
     return row
 
 
-def _collate(rows: list[dict], pad_id: int) -> dict:
-    import torch
-
-    n = max(len(r["input_ids"]) for r in rows)
-
-    def pad(key, value):
-        return torch.stack([torch.nn.functional.pad(r[key], (0, n - len(r[key])), value=value) for r in rows])
-
-    batch = {"input_ids": pad("input_ids", pad_id), "labels": pad("labels", -100)}
-    batch["attention_mask"] = torch.stack(
-        [torch.nn.functional.pad(torch.ones_like(r["input_ids"]), (0, n - len(r["input_ids"]))) for r in rows]
-    )
-    if "pixel_values" in rows[0]:
-        batch["pixel_values"] = torch.cat([r["pixel_values"] for r in rows])
-        batch["image_grid_thw"] = torch.cat([r["image_grid_thw"] for r in rows])
-    if "mm_token_type_ids" in rows[0]:
-        batch["mm_token_type_ids"] = pad("mm_token_type_ids", 0)
-    return batch
-
-
 def learn(
     checkpoint: str,
     skill: str,
@@ -168,7 +148,7 @@ def learn(
 
     from dig_kit.config import load_config
     from dig_kit.models.loading import load_model_and_processor
-    from dig_kit.train.pretrain import completion_loss
+    from dig_kit.train.pretrain import collate, completion_loss
 
     torch.manual_seed(seed)
     kit = load_config(preset="mini", overrides={"warm_start.backbone": ""})
@@ -181,11 +161,12 @@ def learn(
     while seen < examples:
         rows, truth, cands, dense = [], [], [], []
         for question, image, answer, candidates, cells in (next(stream) for _ in range(batch_size)):
-            rows.append(_encode(processor, question, image, answer, question_first))
+            rows.append({**_encode(processor, question, image, answer, question_first), "task": skill})
             dense += [tok.convert_tokens_to_ids(w) if w else -100 for w in cells or []]
             cands = tok.convert_tokens_to_ids(candidates)
             truth.append(cands.index(tok.convert_tokens_to_ids(answer)))
-        batch = _collate(rows, tok.pad_token_id)
+        batch = collate(rows, tok.pad_token_id)
+        batch.pop("tasks")
         labels = batch.pop("labels")
         out = model(**batch, output_hidden_states=dense_layer is not None)
         logits = out.logits

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from benchmark_script import load_benchmark
 
 from dig_kit.config import ConfigError, load_config
 from dig_kit.models.mini import BACKBONE_DIR, backbone_path, prepare_mini_model
@@ -87,16 +88,6 @@ def test_an_empty_backbone_builds_a_new_model(tmp_path):
     assert Path(out / "README.md").read_text().startswith("# mini Qwen3-VL")
 
 
-def _learnability():
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "probe_learnability.py"
-    spec = importlib.util.spec_from_file_location("probe_learnability", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_probe_learnability_streams_and_scores_the_deciding_token():
     """benchmarks/probe_learnability.py, whose numbers the backbone report cites: its questions'
     answers follow their rule, and it scores the answer word itself (the backbone names a one-object
@@ -105,7 +96,7 @@ def test_probe_learnability_streams_and_scores_the_deciding_token():
 
     import numpy as np
 
-    probe = _learnability()
+    probe = load_benchmark("probe_learnability")
     stream = probe._stream("text_equality", None, np.random.default_rng(0), random.Random(0))
     for question, image, answer, candidates, cells in (next(stream) for _ in range(50)):
         told, asked = question.split(".")[0].split()[-1], question.split("Is there a ")[1].split()[0]

@@ -5,10 +5,10 @@ measurements. The full profile is a benchmark (README "The method in miniature")
 
 import json
 import random
-from pathlib import Path
 
 import numpy as np
 import pytest
+from benchmark_script import load_benchmark
 
 from dig_kit.config import ConfigError, load_config
 
@@ -274,16 +274,6 @@ def test_grounding_task_scores_every_object_of_the_before_image(mini):
     assert metrics["precision"] == 100 and metrics["recall"] == pytest.approx(100 * len(docs) / n_obj, abs=0.01)
 
 
-def _probe_module():
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "probe_mini.py"
-    spec = importlib.util.spec_from_file_location("probe_mini", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_probe_mini_linear_probe_and_answer_logprob(mini):
     """benchmarks/probe_mini.py, whose numbers the README cites: the probe separates separable
     features and not noise; an answer's log-probability is exactly the model's own
@@ -293,7 +283,7 @@ def test_probe_mini_linear_probe_and_answer_logprob(mini):
     from dig_kit.data.reader import load_split
     from dig_kit.models.loading import load_model_and_processor
 
-    probe = _probe_module()
+    probe = load_benchmark("probe_mini")
     rng = np.random.default_rng(0)
     y = rng.integers(0, 8, 400)
     x = np.eye(8)[y] * 6 + rng.normal(size=(400, 8))

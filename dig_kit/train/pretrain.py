@@ -324,7 +324,7 @@ def encode(processor, text: str, images, completion: str) -> dict:
 
 
 def collate(rows: list[dict], pad_id: int) -> dict:
-    """Right-padded batch of :func:`encode` rows."""
+    """Right-padded batch of :func:`encode` rows (rows without images, text only, carry no image tensors)."""
     import torch
 
     n = max(len(r["input_ids"]) for r in rows)
@@ -338,9 +338,10 @@ def collate(rows: list[dict], pad_id: int) -> dict:
         "attention_mask": torch.stack(
             [torch.nn.functional.pad(torch.ones_like(r["input_ids"]), (0, n - len(r["input_ids"]))) for r in rows]
         ),
-        "pixel_values": torch.cat([r["pixel_values"] for r in rows]),
-        "image_grid_thw": torch.cat([r["image_grid_thw"] for r in rows]),
     }
+    if "pixel_values" in rows[0]:
+        batch["pixel_values"] = torch.cat([r["pixel_values"] for r in rows])
+        batch["image_grid_thw"] = torch.cat([r["image_grid_thw"] for r in rows])
     if "mm_token_type_ids" in rows[0]:
         batch["mm_token_type_ids"] = pad("mm_token_type_ids", 0)
     batch["tasks"] = [r["task"] for r in rows]
