@@ -16,18 +16,25 @@ it (online: every batch is unseen), so a skill the model cannot learn stays at c
   colour naming exactly one of them (chance 1/3): finding an object by its content.
 - ``text_equality``: no image; "The object is <colour>. Is there a <colour> object?" (chance
   1/2): the same comparison as ``yes_no_colour`` with both colours given as words.
+- ``spot_change``: a before/after pair of 1-3 objects from the same camera, the after scene the
+  same or with one object's colour changed (half each); "Is anything different between the two
+  images?" (chance 1/2): the comparison DiG needs, between two images at the same place.
+- ``changed_shape``: a pair of 2-3 objects, one of which changes colour; "What is the shape of
+  the object that changed?" (chance 1/3): finding an object by a difference, then reading it.
 
 ``--question-first`` puts the question before the image in the user turn (the image tokens then
 see the question; the kit's prompts put images first). ``--dense-naming LAYER`` adds a loss that
 makes the image tokens speak in words: the language-model head (the word embeddings), applied to
 the normed hidden state after ``LAYER`` language-model layers, predicts at each image token the
 colour word of the object covering its 16x16-pixel cell (cells an object covers by a quarter or
-more; the others are not scored).
+more; the others are not scored). ``--look`` (pair skills): ``shared``, the after image keeps the
+before image's lights and exposure, as the kit's Blender pairs do (default); ``own``, each image
+draws its own.
 
     python benchmarks/probe_learnability.py dig_kit/models/mini_backbone --examples 4000
 
 CPU, 2 cores shared with a pretraining run: 3,200 examples of an image skill took 7-11 minutes,
-9,600 of ``text_equality`` 5 minutes.
+9,600 of ``text_equality`` 5 minutes; alone, 3,200 examples of a pair skill 6.3 minutes.
 """
 
 from __future__ import annotations
@@ -40,9 +47,12 @@ from dataclasses import replace
 
 import numpy as np
 
-SKILLS = ("name_colour", "text_rule", "yes_no_colour", "lookup_shape", "text_equality")
+SKILLS = ("name_colour", "text_rule", "yes_no_colour", "lookup_shape", "text_equality", "spot_change", "changed_shape")
+PAIR_SKILLS = ("spot_change", "changed_shape")
 QUESTION = "Is there a {} object in the image? Answer yes or no inside <answer></answer> tags."
 NAME = "What color is the object? Answer inside <answer></answer> tags."
+SPOT = "Is anything different between the two images? Answer yes or no inside <answer></answer> tags."
+CHANGED = "What is the shape of the object that changed? Answer inside <answer></answer> tags."
 
 
 def cell_colours(scene, index: np.ndarray, cell: int = 16, share: float = 0.25) -> list:
@@ -59,12 +69,49 @@ def cell_colours(scene, index: np.ndarray, cell: int = 16, share: float = 0.25) 
     return words
 
 
-def _stream(skill: str, kit, rng: np.random.Generator, pyrng: random.Random):
-    """Endless ``(question, image or None, answer word, candidate words, cell colours or None)``."""
+def _pair_stream(skill: str, kit, rng: np.random.Generator, pyrng: random.Random, look: str):
+    """Two renders of one scene from the same camera (a before/after pair): ``spot_change``, the
+    after scene is the before scene or has one object's colour changed (half each), "is anything
+    different?"; ``changed_shape``, 2-3 objects, one changes colour, "what is the shape of the
+    object that changed?". ``look``: ``shared``, the after image keeps the before image's lights
+    and exposure (only the noise is redrawn), as the kit's Blender pairs; ``own``, each image
+    draws its own look."""
+    from dig_kit.scenes import shaded
+    from dig_kit.scenes.attributes import SHAPES
+    from dig_kit.scenes.changes import ChangeError, apply_kinds
+    from dig_kit.scenes.sampling import sample_scene
+    from dig_kit.scenes.spec import SceneError
+    from dig_kit.train.pretrain import _render
+
+    lo, hi = (1, 3) if skill == "spot_change" else (2, 3)
+    scene_cfg = replace(kit.data.scene, min_objects=lo, max_objects=hi)
+    while True:
+        change = skill == "changed_shape" or pyrng.random() < 0.5
+        try:
+            before = sample_scene(scene_cfg, rng)
+            after, diffs = apply_kinds(before, [("color", "")], scene_cfg, rng) if change else (before, [])
+        except (SceneError, ChangeError):
+            continue
+        first = shaded.jittered_look(rng)
+        img_b, _, _, seen_b = _render(before, kit, rng, look=first)
+        img_a, *_ = _render(after, kit, rng, look=first if look == "shared" else None)
+        if any(d.object_id not in seen_b for d in diffs):
+            continue  # the change must be visible
+        if skill == "spot_change":
+            yield SPOT, [img_b, img_a], "yes" if change else "no", ["yes", "no"], None
+        else:
+            yield CHANGED, [img_b, img_a], diffs[0].before["shape"], list(SHAPES), None
+
+
+def _stream(skill: str, kit, rng: np.random.Generator, pyrng: random.Random, look: str = "shared"):
+    """Endless ``(question, images (a list, maybe empty), answer word, candidate words, cell
+    colours or None)``."""
     from dig_kit.scenes.attributes import COLORS, SHAPES
     from dig_kit.scenes.sampling import sample_scene
     from dig_kit.train.pretrain import _render
 
+    if skill in PAIR_SKILLS:
+        yield from _pair_stream(skill, kit, rng, pyrng, look)
     colours = sorted(COLORS)
     while skill == "text_equality":  # no image, nothing to render
         told, yes = pyrng.choice(colours), pyrng.random() < 0.5
@@ -102,22 +149,24 @@ def _stream(skill: str, kit, rng: np.random.Generator, pyrng: random.Random):
 
 
 def _encode(processor, question: str, image, answer: str, question_first: bool) -> dict:
-    """Token ids and labels (-100 on the prompt), with the processor's image tensors if any."""
+    """Token ids and labels (-100 on the prompt), with the processor's image tensors if any
+    (``image``: one image, a list of them, or None)."""
     import torch
 
     from dig_kit.prompts import ANSWER_PREFIX
 
+    images = image if isinstance(image, list) else [] if image is None else [image]
     text = [{"type": "text", "text": question}]
-    pictures = [{"type": "image"}] if image is not None else []
+    pictures = [{"type": "image"} for _ in images]
     content = text + pictures if question_first else pictures + text
     prompt = processor.apply_chat_template(
         [{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False
     )
     tok = processor.tokenizer
-    if image is None:
+    if not images:
         enc = {"input_ids": tok(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"]}
     else:
-        enc = processor(text=[prompt], images=[[image]], return_tensors="pt")
+        enc = processor(text=[prompt], images=[images], return_tensors="pt")
     completion = f"{ANSWER_PREFIX}<answer>{answer}</answer>{tok.eos_token}"
     comp = tok(completion, add_special_tokens=False, return_tensors="pt")["input_ids"][0]
     row = {
@@ -142,6 +191,7 @@ def learn(
     report_every: int,
     question_first: bool = False,
     dense_layer: int | None = None,
+    look: str = "shared",
 ):
     """Online accuracy of the deciding token, per ``report_every`` examples: ``[(seen, acc)]``."""
     import torch
@@ -156,7 +206,7 @@ def learn(
     model.train()
     tok = processor.tokenizer
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.98), weight_decay=0.01)
-    stream = _stream(skill, kit, np.random.default_rng(seed), random.Random(seed))
+    stream = _stream(skill, kit, np.random.default_rng(seed), random.Random(seed), look)
     curve, hits, seen = [], [], 0
     while seen < examples:
         rows, truth, cands, dense = [], [], [], []
@@ -207,6 +257,13 @@ def main() -> None:
         metavar="LAYER",
         help="also train the image tokens to name their object's colour after LAYER text layers (e.g. 1)",
     )
+    ap.add_argument(
+        "--look",
+        choices=("shared", "own"),
+        default="shared",
+        help="pair skills: the after image keeps the before image's lights and exposure (shared, "
+        "default) or draws its own",
+    )
     args = ap.parse_args()
     order = "question, then image" if args.question_first else "image, then question"
     if args.dense_naming is not None:
@@ -227,6 +284,7 @@ def main() -> None:
             args.report_every,
             args.question_first,
             args.dense_naming,
+            args.look,
         )
         points = "  ".join(f"{n}: {a:.2f}" for n, a in curve)
         print(f"{skill:14s} {points}   ({time.perf_counter() - t:.0f} s)", flush=True)

@@ -115,3 +115,45 @@ def test_probe_learnability_streams_and_scores_the_deciding_token():
     probe.learn(
         str(BACKBONE_DIR), "yes_no_colour", 32, 32, 1e-4, 0, 32, dense_layer=1
     )  # image tokens match their cells
+
+
+def test_probe_learnability_pairs_follow_their_scenes(monkeypatch):
+    """The pair skills: "anything different?" is yes exactly when the after scene differs (one
+    object's colour), "the shape of the object that changed" is that object's, and the two images
+    share their look only with --look shared."""
+    import random
+
+    import numpy as np
+
+    from dig_kit.config import load_config
+    from dig_kit.train import pretrain as P
+
+    probe = load_benchmark("probe_learnability")
+    kit = load_config(preset="mini", overrides={"warm_start.backbone": ""})
+    renders, real = {}, P._render
+
+    def render(scene, kit, rng, look=None):
+        out = real(scene, kit, rng, look)
+        renders[id(out[0])] = (out[0], scene, look)
+        return out
+
+    monkeypatch.setattr(P, "_render", render)
+    for look in ("shared", "own"):
+        answers = []
+        stream = probe._stream("spot_change", kit, np.random.default_rng(3), random.Random(3), look)
+        for question, images, answer, candidates, _ in (next(stream) for _ in range(10)):
+            assert question == probe.SPOT
+            (_, before, look_b), (_, after, look_a) = renders[id(images[0])], renders[id(images[1])]
+            changed = [(a.color, b.color) for a, b in zip(after.objects, before.objects) if a != b]
+            assert [a.id for a in after.objects] == [b.id for b in before.objects]
+            assert candidates == ["yes", "no"] and answer == ("yes" if changed else "no")
+            assert all(x != y for x, y in changed) and len(changed) <= 1
+            assert (look_a is look_b) == (look == "shared")
+            answers.append(answer)
+        assert set(answers) == {"yes", "no"}
+    stream = probe._stream("changed_shape", kit, np.random.default_rng(4), random.Random(4), "shared")
+    for question, images, answer, candidates, _ in (next(stream) for _ in range(6)):
+        assert question == probe.CHANGED
+        before, after = renders[id(images[0])][1], renders[id(images[1])][1]
+        (obj,) = [b for a, b in zip(after.objects, before.objects) if a != b]
+        assert 2 <= len(before.objects) <= 3 and answer == obj.shape and answer in candidates

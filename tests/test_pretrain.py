@@ -33,13 +33,13 @@ def _cfg(out, **kw) -> PretrainConfig:
 
 
 def _recorded(monkeypatch) -> dict:
-    """Record every render of the stream: id(image) -> (scene, full boxes, seen ids)."""
+    """Record every render of the stream: id(image) -> (image, scene, full boxes, seen ids, look)."""
     renders = {}
     real = P._render
 
-    def render(scene, kit, rng):
-        image, index, full, seen = real(scene, kit, rng)
-        renders[id(image)] = (image, scene, full, seen)  # the image kept: its id stays unique
+    def render(scene, kit, rng, look=None):
+        image, index, full, seen = real(scene, kit, rng, look)
+        renders[id(image)] = (image, scene, full, seen, look)  # the image kept: its id stays unique
         return image, index, full, seen
 
     monkeypatch.setattr(P, "_render", render)
@@ -86,7 +86,10 @@ def _int_box(box) -> list[int]:
 
 def _check_example(text, images, completion, task, renders):
     """The completion is well formed and true of the scenes the images were rendered from."""
-    _, scene, full, seen = renders[id(images[0])]
+    _, scene, full, seen, look = renders[id(images[0])]
+    if len(images) == 2:  # a before/after pair shares its lights and exposure; a same-or-not candidate does not
+        other_look = renders[id(images[1])][4]
+        assert look is not None and (other_look is look) == (task != "same"), task
     if task == "attributes":
         words = _answer(completion)
         assert _words_ok(words)
@@ -107,11 +110,11 @@ def _check_example(text, images, completion, task, renders):
     elif task == "grounding":
         assert _boxes(completion) == sorted(_int_box(full[i]) for i in seen)
     elif task == "yes_no_both":
-        _, after, _, seen_after = renders[id(images[1])]
+        _, after, _, seen_after, _ = renders[id(images[1])]
         both = _visible_things(scene, seen) & _visible_things(after, seen_after)
         assert _answer(completion) == ("yes" if _thing(text) in both else "no")
     elif task == "dig":
-        _, after, full_after, _ = renders[id(images[1])]
+        _, after, full_after, _, _ = renders[id(images[1])]
         boxes = _boxes(completion)
         before_objs, after_objs = {o.id: o for o in scene.objects}, {o.id: o for o in after.objects}
         changed = [i for i in before_objs.keys() | after_objs.keys() if before_objs.get(i) != after_objs.get(i)]
@@ -119,7 +122,7 @@ def _check_example(text, images, completion, task, renders):
         expected = sorted(_int_box(full_after[i] if i not in before_objs else full[i]) for i in changed)
         assert boxes == expected  # an added object's box on the after image, any other's on the before
     elif task == "same":
-        _, other, _, _ = renders[id(images[1])]
+        _, other, _, _, _ = renders[id(images[1])]
         same_objects = sorted(scene.objects, key=lambda o: o.id) == sorted(other.objects, key=lambda o: o.id)
         assert _answer(completion) == ("yes" if same_objects else "no")
     else:
@@ -140,7 +143,7 @@ def test_each_phase_gives_its_tasks_with_true_answers(monkeypatch, phase, n):
         tasks.add(task)
     assert tasks == set(PHASE_TASKS[phase])  # every task of the phase turns up
     if phase == "objects":
-        assert all(1 <= len(s.objects) <= 3 for _, s, _, _ in renders.values())
+        assert all(1 <= len(s.objects) <= 3 for _, s, _, _, _ in renders.values())
 
 
 def test_task_weights_override_the_phase_mix(monkeypatch):

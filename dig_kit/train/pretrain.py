@@ -2,7 +2,8 @@
 
 ``dig-kit pretrain --out DIR`` trains the mini Qwen3-VL (:mod:`dig_kit.models.mini`) on an
 endless stream of procedurally generated scenes (the kit's scene and pair samplers), rendered
-by the fast shaded renderer (:mod:`dig_kit.scenes.shaded`, a jittered look per image) in
+by the fast shaded renderer (:mod:`dig_kit.scenes.shaded`, a jittered look per scene, shared
+by the two images of a DiG pair as the kit's Blender pairs share camera and lights) in
 DataLoader worker processes, with a perception curriculum in three phases (share of the
 budget in brackets):
 
@@ -206,15 +207,16 @@ def _scene_config(kit, phase: str):
     return scene
 
 
-def _render(scene, kit, rng):
-    """A fast shaded render of ``scene`` with a jittered look: ``(PIL image, index pass, full boxes,
-    ids of the objects seen)`` (seen: at least ``data.render.min_visible_pixels`` pixels, and 8)."""
+def _render(scene, kit, rng, look=None):
+    """A fast shaded render of ``scene`` with ``look`` (by default a newly drawn jittered one):
+    ``(PIL image, index pass, full boxes, ids of the objects seen)`` (seen: at least
+    ``data.render.min_visible_pixels`` pixels, and 8)."""
     from PIL import Image
 
     from dig_kit.scenes import raycast, shaded
 
     r = kit.data.render
-    look = shaded.jittered_look(rng)
+    look = look or shaded.jittered_look(rng)
     image, index = shaded.render(scene, r.width, r.height, look, rng)
     full = raycast.full_boxes(scene, r.width, r.height)
     counts = np.bincount(index.ravel(), minlength=max(o.id for o in scene.objects) + 2)
@@ -235,6 +237,7 @@ def phase_examples(
     from dataclasses import replace
 
     from dig_kit.prompts import TWIN_PAIR_TEMPLATE, VQA_BOTH_TEMPLATE, dig_prompt
+    from dig_kit.scenes import shaded
     from dig_kit.scenes.attributes import COLORS, SHAPES
     from dig_kit.scenes.changes import ChangeError, sample_pair
     from dig_kit.scenes.sampling import sample_scene
@@ -257,7 +260,8 @@ def phase_examples(
                 before, after = sample_scene(cfg.scene, rng), None
         except (SceneError, ChangeError):
             continue
-        img_b, _, full_b, seen_b = _render(before, phase_kit, rng)
+        look = shaded.jittered_look(rng)  # a pair's two images share it, as the kit's Blender pairs share lights
+        img_b, _, full_b, seen_b = _render(before, phase_kit, rng, look)
         if not _in_frame(full_b, width, height):
             continue
         boxes_b = {i: full_b[i] for i in full_b}
@@ -271,7 +275,7 @@ def phase_examples(
             if after is None:
                 continue
             if img_a is None:
-                img_a, _, full_a, seen_a = _render(after, phase_kit, rng)
+                img_a, _, full_a, seen_a = _render(after, phase_kit, rng, look)
             if task == "dig":
                 if not pair.differences or not _in_frame(full_a, width, height):
                     continue
