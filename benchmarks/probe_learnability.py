@@ -21,6 +21,9 @@ it (online: every batch is unseen), so a skill the model cannot learn stays at c
   images?" (chance 1/2): the comparison DiG needs, between two images at the same place.
 - ``changed_shape``: a pair of 2-3 objects, one of which changes colour; "What is the shape of
   the object that changed?" (chance 1/3): finding an object by a difference, then reading it.
+- ``locate``: the kit's grounding prompt on one-object scenes, answered with the object's box;
+  scored on its first two numbers, x1 and y1, each a hit within ``LOCATE_TOLERANCE`` pixels
+  (printed as x1/y1), beside the hits of always guessing the mean of the boxes seen so far.
 
 ``--question-first`` puts the question before the image in the user turn (the image tokens then
 see the question; the kit's prompts put images first). ``--dense-naming LAYER`` adds a loss that
@@ -47,12 +50,23 @@ from dataclasses import replace
 
 import numpy as np
 
-SKILLS = ("name_colour", "text_rule", "yes_no_colour", "lookup_shape", "text_equality", "spot_change", "changed_shape")
+SKILLS = (
+    "name_colour",
+    "text_rule",
+    "yes_no_colour",
+    "lookup_shape",
+    "text_equality",
+    "spot_change",
+    "changed_shape",
+    "locate",
+)
 PAIR_SKILLS = ("spot_change", "changed_shape")
 QUESTION = "Is there a {} object in the image? Answer yes or no inside <answer></answer> tags."
 NAME = "What color is the object? Answer inside <answer></answer> tags."
 SPOT = "Is anything different between the two images? Answer yes or no inside <answer></answer> tags."
 CHANGED = "What is the shape of the object that changed? Answer inside <answer></answer> tags."
+LOCATE_TOLERANCE = 4
+"""Pixels: a coordinate of ``locate`` within this of the truth is a hit."""
 
 
 def cell_colours(scene, index: np.ndarray, cell: int = 16, share: float = 0.25) -> list:
@@ -103,6 +117,23 @@ def _pair_stream(skill: str, kit, rng: np.random.Generator, pyrng: random.Random
             yield CHANGED, [img_b, img_a], diffs[0].before["shape"], list(SHAPES), None
 
 
+def _locate_stream(kit, rng: np.random.Generator):
+    """One-object scenes wholly in frame, the grounding prompt, the object's box."""
+    from dig_kit.prompts import GROUNDING_PROMPT
+    from dig_kit.scenes.sampling import sample_scene
+    from dig_kit.train.pretrain import _in_frame, _render
+    from dig_kit.train.warmstart import format_boxes
+
+    r = kit.data.render
+    scene_cfg = replace(kit.data.scene, min_objects=1, max_objects=1)
+    numbers = [str(v) for v in range(max(r.width, r.height) + 1)]
+    while True:
+        scene = sample_scene(scene_cfg, rng)
+        image, _, full, seen = _render(scene, kit, rng)
+        if seen and _in_frame(full, r.width, r.height):
+            yield GROUNDING_PROMPT, image, format_boxes(full.values()), numbers, None
+
+
 def _stream(skill: str, kit, rng: np.random.Generator, pyrng: random.Random, look: str = "shared"):
     """Endless ``(question, images (a list, maybe empty), answer word, candidate words, cell
     colours or None)``."""
@@ -117,6 +148,8 @@ def _stream(skill: str, kit, rng: np.random.Generator, pyrng: random.Random, loo
         told, yes = pyrng.choice(colours), pyrng.random() < 0.5
         asked = told if yes else pyrng.choice([c for c in colours if c != told])
         yield f"The object is {told}. " + QUESTION.format(asked), None, "yes" if yes else "no", ["yes", "no"], None
+    if skill == "locate":
+        yield from _locate_stream(kit, rng)
     objects = 3 if skill == "lookup_shape" else 1
     scene_cfg = replace(kit.data.scene, min_objects=min(2, objects), max_objects=objects)
     while True:
@@ -167,7 +200,8 @@ def _encode(processor, question: str, image, answer: str, question_first: bool) 
         enc = {"input_ids": tok(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"]}
     else:
         enc = processor(text=[prompt], images=[images], return_tensors="pt")
-    completion = f"{ANSWER_PREFIX}<answer>{answer}</answer>{tok.eos_token}"
+    body = answer if answer.startswith("[") else f"<answer>{answer}</answer>"  # boxes: bare JSON, as the kit's
+    completion = f"{ANSWER_PREFIX}{body}{tok.eos_token}"
     comp = tok(completion, add_special_tokens=False, return_tensors="pt")["input_ids"][0]
     row = {
         "input_ids": torch.cat([enc["input_ids"][0], comp]),
@@ -193,7 +227,8 @@ def learn(
     dense_layer: int | None = None,
     look: str = "shared",
 ):
-    """Online accuracy of the deciding token, per ``report_every`` examples: ``[(seen, acc)]``."""
+    """Online accuracy of the deciding token, per ``report_every`` examples: ``[(seen, acc)]``;
+    for ``locate``, ``acc`` is ``(x1 hits, y1 hits, x1 hits of the mean guess, y1 ...)``."""
     import torch
 
     from dig_kit.config import load_config
@@ -207,14 +242,17 @@ def learn(
     tok = processor.tokenizer
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.98), weight_decay=0.01)
     stream = _stream(skill, kit, np.random.default_rng(seed), random.Random(seed), look)
-    curve, hits, seen = [], [], 0
+    curve, hits, seen, boxes_seen = [], [], 0, []
     while seen < examples:
         rows, truth, cands, dense = [], [], [], []
         for question, image, answer, candidates, cells in (next(stream) for _ in range(batch_size)):
             rows.append({**_encode(processor, question, image, answer, question_first), "task": skill})
             dense += [tok.convert_tokens_to_ids(w) if w else -100 for w in cells or []]
             cands = tok.convert_tokens_to_ids(candidates)
-            truth.append(cands.index(tok.convert_tokens_to_ids(answer)))
+            if skill == "locate":  # x1, y1: the values are the candidates' indices
+                truth.append([int(v) for v in answer.strip("[]").split(", ")[:2]])
+            else:
+                truth.append(cands.index(tok.convert_tokens_to_ids(answer)))
         batch = collate(rows, tok.pad_token_id)
         batch.pop("tasks")
         labels = batch.pop("labels")
@@ -223,8 +261,17 @@ def learn(
         # the deciding token: the first completion token that is one of the candidate words
         shifted, pred = labels[:, 1:], logits[:, :-1]
         for i in range(len(rows)):
-            where = next(j for j, t in enumerate(shifted[i].tolist()) if t in cands)
-            hits.append(int(pred[i, where, cands].argmax()) == truth[i])
+            where = [j for j, t in enumerate(shifted[i].tolist()) if t in cands]
+            if skill != "locate":
+                hits.append(int(pred[i, where[0], cands].argmax()) == truth[i])
+                continue
+            guess = np.mean(boxes_seen, axis=0) if boxes_seen else np.full(2, 64.0)
+            got = [int(pred[i, j, cands].argmax()) for j in where[:2]]
+            hits.append(
+                [abs(g - t) <= LOCATE_TOLERANCE for g, t in zip(got, truth[i])]
+                + [abs(g - t) <= LOCATE_TOLERANCE for g, t in zip(guess, truth[i])]
+            )
+            boxes_seen.append(truth[i])
         loss, _ = completion_loss(logits, labels, "example")
         if dense_layer is not None and dense:
             at = batch["input_ids"] == model.config.image_token_id  # row by row, as cell_colours
@@ -236,7 +283,8 @@ def learn(
         opt.step()
         seen += len(rows)
         if len(hits) >= report_every or seen >= examples:
-            curve.append((seen, float(np.mean(hits))))
+            acc = np.mean(hits, axis=0)
+            curve.append((seen, tuple(float(a) for a in acc) if acc.ndim else float(acc)))
             hits = []
     return curve
 
@@ -286,7 +334,10 @@ def main() -> None:
             args.dense_naming,
             args.look,
         )
-        points = "  ".join(f"{n}: {a:.2f}" for n, a in curve)
+        if skill == "locate":  # model x1/y1 hits (mean guess x1/y1)
+            points = "  ".join(f"{n}: {a[0]:.2f}/{a[1]:.2f} ({a[2]:.2f}/{a[3]:.2f})" for n, a in curve)
+        else:
+            points = "  ".join(f"{n}: {a:.2f}" for n, a in curve)
         print(f"{skill:14s} {points}   ({time.perf_counter() - t:.0f} s)", flush=True)
 
 

@@ -391,3 +391,25 @@ def test_wall_time_is_stated_only_when_every_step_ran_in_one_invocation(tmp_path
     assert _stamp_wall_time(tmp_path, ["a", "b"], {"b"}) is None  # a resumed rerun: only a lower bound
     data = json.loads((tmp_path / "results.json").read_text())
     assert data["wall_s"] is None and data["wall_s_lower_bound"] == 15.5 and "['a']" in data["wall_s_note"]
+
+
+def test_backbone_curve_draws_each_check_where_runs_have_it():
+    """Rows of several pretraining runs: a check an older run did not log (the F1s) is drawn from
+    the rows that have it, the others over every check row; training rows are not drawn."""
+    pytest.importorskip("matplotlib")
+    from dig_kit.paper.miniature import BACKBONE_CURVES, plot_backbone_curve
+
+    base = {k: 0.5 for k in BACKBONE_CURVES if not k.endswith("_f1")}
+    rows = [
+        {"examples_seen": 0, **base},
+        {"examples_seen": 1000, "loss": 1.0},
+        {"examples_seen": 2000, **base},
+        {"examples_seen": 0, "examples_total": 2000, **base, "grounding_f1": 0.1, "dig_f1": 0.05},
+        {"examples_seen": 500, "examples_total": 2500, **base, "grounding_f1": 0.2, "dig_f1": 0.15},
+    ]
+    fig = plot_backbone_curve(rows)
+    lines = {ln.get_label(): ln for ln in fig.axes[0].get_lines() if not ln.get_label().startswith("_")}
+    assert set(lines) == set(BACKBONE_CURVES.values())
+    assert list(lines[BACKBONE_CURVES["yes_no"]].get_xdata()) == [0, 2, 2, 2.5]
+    assert list(lines[BACKBONE_CURVES["dig_f1"]].get_xdata()) == [2, 2.5]
+    assert list(lines[BACKBONE_CURVES["dig_f1"]].get_ydata()) == [0.05, 0.15]

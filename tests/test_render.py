@@ -285,7 +285,24 @@ def test_a_dataset_dir_refuses_another_config(dataset):
         capture_output=True,
         text=True,
     )
-    assert res.returncode == 2 and "different config" in res.stderr
+    assert res.returncode == 2 and "different config" in res.stderr and "data.seed differ" in res.stderr
+    assert "train." not in res.stderr
+
+
+def test_a_dataset_dir_is_shared_by_runs_that_train_differently(dataset):
+    """Only the data and twin sections decide what a dataset holds: another training or warm-start
+    setting (a run's --set) reuses the rendered pairs instead of refusing them."""
+    before = sorted(p.relative_to(dataset) for p in dataset.rglob("*.png"))
+    res = subprocess.run(
+        DIG_KIT
+        + ["render", "--out", str(dataset), "--num-pairs", "3", "--subset", "stage1", "--subset", "stage3"]
+        + ["--set", "train.learning_rate=3e-6", "--set", "warm_start.dig_lr=1e-4"]
+        + [a for o in TINY for a in ("--set", o)],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert sorted(p.relative_to(dataset) for p in dataset.rglob("*.png")) == before
 
 
 def test_rerender_from_a_jittered_view(renderer, tmp_path):

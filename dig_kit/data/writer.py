@@ -165,6 +165,11 @@ def _check_writable(out: Path) -> None:
         raise ConfigError(f"--out {out}: cannot write in {probe} (permission denied)")
 
 
+RENDERED_SECTIONS = ("data", "twin")
+"""The config sections that decide what a dataset dir holds; the others (training, warm start,
+reproduce) may differ between runs that share one dataset."""
+
+
 def _check_existing_config(out: Path, cfg: KitConfig) -> None:
     """A dataset dir holds pairs of one config only (subset sizes may grow)."""
     path = out / "config.yaml"
@@ -174,7 +179,7 @@ def _check_existing_config(out: Path, cfg: KitConfig) -> None:
     new = to_dict(cfg)
 
     def strip(d):
-        d = json.loads(json.dumps(d))
+        d = json.loads(json.dumps({k: d.get(k) for k in RENDERED_SECTIONS}))
         d.get("data", {}).get("render", {}).pop("threads", None)
         d.get("data", {}).get("render", {}).pop("device", None)
         for sub in d.get("data", {}).get("subsets", {}).values():
@@ -185,8 +190,21 @@ def _check_existing_config(out: Path, cfg: KitConfig) -> None:
 
     if strip(old) != strip(new):
         raise ConfigError(
-            f"{out} was rendered with a different config ({path}); use another --out or the same preset/overrides"
+            f"{out} was rendered with a different config ({path}: {_named(_differences(strip(old), strip(new)))} "
+            "differ); "
+            "use another --out or the same preset/overrides"
         )
+
+
+def _named(keys: list[str], most: int = 5) -> str:
+    return ", ".join(keys[:most]) + (f" and {len(keys) - most} more" if len(keys) > most else "")
+
+
+def _differences(old, new, prefix: str = "") -> list[str]:
+    """The dotted keys whose values differ."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [d for k in sorted(set(old) | set(new)) for d in _differences(old.get(k), new.get(k), f"{prefix}{k}.")]
+    return [] if old == new else [prefix.rstrip(".")]
 
 
 # -- driver --------------------------------------------------------------------------------

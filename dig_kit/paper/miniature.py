@@ -327,6 +327,8 @@ BACKBONE_CURVES = {
     "named_shape": "shape named (chance 0.33)",
     "named_material": "material named (chance 0.5)",
     "named_size": "size named (chance 0.33)",
+    "grounding_f1": "grounding F1 (1 image)",
+    "dig_f1": "DiG F1 (pairs, no count hint)",
 }
 
 
@@ -343,16 +345,23 @@ def plot_backbone_curve(
     rows = [r for r in metrics if "yes_no" in r]
     xs = [r.get("examples_total", r["examples_seen"]) / 1000 for r in rows]
     fig, ax = plt.subplots(figsize=(6.8, 3.0))
-    for key, label in BACKBONE_CURVES.items():
-        ax.plot(xs, [r[key] for r in rows], marker="o", markersize=3, label=label)
-    for i, (text, x) in enumerate((marks or {}).items()):  # labels stacked: close marks do not overprint
+    for key, label in BACKBONE_CURVES.items():  # a check some rows lack (older runs) is drawn where present
+        pts = [(x, r[key]) for x, r in zip(xs, rows) if key in r]
+        if pts:
+            style = "--" if key.endswith("_f1") else "-"
+            ax.plot(*zip(*pts), marker="o", markersize=3, ls=style, label=label)
+    marks = marks or {}
+    for i, (text, x) in enumerate(marks.items()):  # labels stacked above the data: none overprints a curve
         ax.axvline(x / 1000, color="0.3", lw=0.8, ls=":")
-        ax.text(x / 1000, 0.03 + 0.07 * i, f" {text}", fontsize=6, color="0.3")
+        right = xs and x / 1000 > (min(xs) + max(xs)) / 2  # a label in the right half ends at its line
+        label = f"{text} " if right else f" {text}"
+        ax.text(x / 1000, 1.01 + 0.06 * i, label, fontsize=6, color="0.3", va="bottom", ha="right" if right else "left")
     ax.axhline(0.9, color="0.6", lw=0.8, ls="--")
     ax.text(xs[0] if xs else 0, 0.91, "yes/no target 0.9", fontsize=6, color="0.4")
     ax.set_xlabel("training examples seen (thousands)")
-    ax.set_ylabel("held-out accuracy")
-    ax.set_ylim(0, 1)
+    ax.set_ylabel("held-out accuracy / F1")
+    ax.set_ylim(0, 1.02 + 0.06 * len(marks) if marks else 1)
+    ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=6, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
