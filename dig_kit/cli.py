@@ -21,7 +21,7 @@ from dig_kit.scenes import ChangeError, SceneError
 DEFAULT_PRESET = "smoke"
 PRESET_NOTES = {
     "smoke": "tiny images, a handful of pairs, a few steps: minutes on a CPU",
-    "mini": "the CPU miniature of the method: the small model from its shipped pretrained backbone, about 26 minutes "
+    "mini": "the CPU miniature of the method: the small model from its shipped pretrained backbone, about 21 minutes "
     "on 2 cores",
     "paper": "the paper's settings: 4.8K pairs at 480x320, GRPO on Qwen3-VL-4B (GPUs)",
     "twin": "TWIN's published recipe (same-or-not pairs, binary reward)",
