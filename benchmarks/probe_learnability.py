@@ -134,22 +134,35 @@ def _locate_stream(kit, rng: np.random.Generator):
             yield GROUNDING_PROMPT, image, format_boxes(full.values()), numbers, None
 
 
+def _text_stream(pyrng: random.Random):
+    """``text_equality``: no image, nothing to render."""
+    from dig_kit.scenes.attributes import COLORS
+
+    colours = sorted(COLORS)
+    while True:
+        told, yes = pyrng.choice(colours), pyrng.random() < 0.5
+        asked = told if yes else pyrng.choice([c for c in colours if c != told])
+        yield f"The object is {told}. " + QUESTION.format(asked), None, "yes" if yes else "no", ["yes", "no"], None
+
+
 def _stream(skill: str, kit, rng: np.random.Generator, pyrng: random.Random, look: str = "shared"):
-    """Endless ``(question, images (a list, maybe empty), answer word, candidate words, cell
-    colours or None)``."""
+    """Endless ``(question, image(s) or None, answer, candidate words, cell colours or None)``."""
+    if skill in PAIR_SKILLS:
+        return _pair_stream(skill, kit, rng, pyrng, look)
+    if skill == "text_equality":
+        return _text_stream(pyrng)
+    if skill == "locate":
+        return _locate_stream(kit, rng)
+    return _image_stream(skill, kit, rng, pyrng)
+
+
+def _image_stream(skill: str, kit, rng: np.random.Generator, pyrng: random.Random):
+    """The one-image question skills: four questions a render."""
     from dig_kit.scenes.attributes import COLORS, SHAPES
     from dig_kit.scenes.sampling import sample_scene
     from dig_kit.train.pretrain import _render
 
-    if skill in PAIR_SKILLS:
-        yield from _pair_stream(skill, kit, rng, pyrng, look)
     colours = sorted(COLORS)
-    while skill == "text_equality":  # no image, nothing to render
-        told, yes = pyrng.choice(colours), pyrng.random() < 0.5
-        asked = told if yes else pyrng.choice([c for c in colours if c != told])
-        yield f"The object is {told}. " + QUESTION.format(asked), None, "yes" if yes else "no", ["yes", "no"], None
-    if skill == "locate":
-        yield from _locate_stream(kit, rng)
     objects = 3 if skill == "lookup_shape" else 1
     scene_cfg = replace(kit.data.scene, min_objects=min(2, objects), max_objects=objects)
     while True:
@@ -243,6 +256,7 @@ def learn(
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.98), weight_decay=0.01)
     stream = _stream(skill, kit, np.random.default_rng(seed), random.Random(seed), look)
     curve, hits, seen, boxes_seen = [], [], 0, []
+    centre = np.array([kit.data.render.width, kit.data.render.height]) / 2  # locate's guess before any box
     while seen < examples:
         rows, truth, cands, dense = [], [], [], []
         for question, image, answer, candidates, cells in (next(stream) for _ in range(batch_size)):
@@ -265,7 +279,7 @@ def learn(
             if skill != "locate":
                 hits.append(int(pred[i, where[0], cands].argmax()) == truth[i])
                 continue
-            guess = np.mean(boxes_seen, axis=0) if boxes_seen else np.full(2, 64.0)
+            guess = np.mean(boxes_seen, axis=0) if boxes_seen else centre
             got = [int(pred[i, j, cands].argmax()) for j in where[:2]]
             hits.append(
                 [abs(g - t) <= LOCATE_TOLERANCE for g, t in zip(got, truth[i])]

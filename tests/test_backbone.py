@@ -118,6 +118,21 @@ def test_probe_learnability_streams_and_scores_the_deciding_token():
     )  # image tokens match their cells
 
 
+def _record_renders(monkeypatch) -> dict:
+    """Record each render of the pretraining renderer: id(image) -> (image, scene, full boxes, look)."""
+    from dig_kit.train import pretrain as P
+
+    renders, real = {}, P._render
+
+    def render(scene, kit, rng, look=None):
+        out = real(scene, kit, rng, look)
+        renders[id(out[0])] = (out[0], scene, out[2], look)  # the image kept: its id stays unique
+        return out
+
+    monkeypatch.setattr(P, "_render", render)
+    return renders
+
+
 def test_probe_learnability_pairs_follow_their_scenes(monkeypatch):
     """The pair skills: "anything different?" is yes exactly when the after scene differs (one
     object's colour), "the shape of the object that changed" is that object's, and the two images
@@ -127,24 +142,16 @@ def test_probe_learnability_pairs_follow_their_scenes(monkeypatch):
     import numpy as np
 
     from dig_kit.config import load_config
-    from dig_kit.train import pretrain as P
 
     probe = load_benchmark("probe_learnability")
     kit = load_config(preset="mini", overrides={"warm_start.backbone": ""})
-    renders, real = {}, P._render
-
-    def render(scene, kit, rng, look=None):
-        out = real(scene, kit, rng, look)
-        renders[id(out[0])] = (out[0], scene, look)
-        return out
-
-    monkeypatch.setattr(P, "_render", render)
+    renders = _record_renders(monkeypatch)
     for look in ("shared", "own"):
         answers = []
         stream = probe._stream("spot_change", kit, np.random.default_rng(3), random.Random(3), look)
         for question, images, answer, candidates, _ in (next(stream) for _ in range(10)):
             assert question == probe.SPOT
-            (_, before, look_b), (_, after, look_a) = renders[id(images[0])], renders[id(images[1])]
+            (_, before, _, look_b), (_, after, _, look_a) = renders[id(images[0])], renders[id(images[1])]
             changed = [(a.color, b.color) for a, b in zip(after.objects, before.objects) if a != b]
             assert [a.id for a in after.objects] == [b.id for b in before.objects]
             assert candidates == ["yes", "no"] and answer == ("yes" if changed else "no")
@@ -169,25 +176,17 @@ def test_probe_learnability_locate_scores_the_box_corner(monkeypatch):
 
     from dig_kit.config import load_config
     from dig_kit.prompts import GROUNDING_PROMPT
-    from dig_kit.train import pretrain as P
 
     probe = load_benchmark("probe_learnability")
     kit = load_config(preset="mini", overrides={"warm_start.backbone": ""})
-    renders, real = {}, P._render
-
-    def render(scene, kit, rng, look=None):
-        out = real(scene, kit, rng, look)
-        renders[id(out[0])] = (out[0], scene, out[2])
-        return out
-
-    monkeypatch.setattr(P, "_render", render)
+    renders = _record_renders(monkeypatch)
     stream = probe._stream("locate", kit, np.random.default_rng(5), random.Random(5))
     for question, image, answer, candidates, _ in (next(stream) for _ in range(8)):
-        _, scene, full = renders[id(image)]
+        _, scene, full, _ = renders[id(image)]
         (obj,) = scene.objects
         box = [int(round(float(v))) for v in full[obj.id]]
         assert question == GROUNDING_PROMPT and answer == f"[[{', '.join(map(str, box))}]]"
         assert 0 <= box[0] < box[2] <= 128 and 0 <= box[1] < box[3] <= 128 and candidates[box[0]] == str(box[0])
-    monkeypatch.setattr(P, "_render", real)
+    monkeypatch.undo()
     ((seen, acc),) = probe.learn(str(BACKBONE_DIR), "locate", 32, 32, 1e-12, 0, 32)
     assert seen == 32 and len(acc) == 4 and all(0 <= a <= 1 for a in acc)
