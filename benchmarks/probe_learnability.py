@@ -21,6 +21,10 @@ it (online: every batch is unseen), so a skill the model cannot learn stays at c
   images?" (chance 1/2): the comparison DiG needs, between two images at the same place.
 - ``changed_shape``: a pair of 2-3 objects, one of which changes colour; "What is the shape of
   the object that changed?" (chance 1/3): finding an object by a difference, then reading it.
+- ``yes_no_think``: "Is there a <colour> object?" on scenes of 1-3 objects, answered truthfully
+  after a thought that names the visible objects' colours left to right (Qwen3-VL-Thinking's
+  ``<think>`` span). The thought is given (teacher forcing), so the score is that of the answer
+  after a true thought: naming (``name_colour``), then a comparison of words in the text.
 - ``locate``: the kit's grounding prompt on one-object scenes, answered with the object's box;
   scored on its first two numbers, x1 and y1, each a hit within ``LOCATE_TOLERANCE`` pixels
   (printed as x1/y1), beside the hits of always guessing the mean of the boxes seen so far.
@@ -32,7 +36,7 @@ the normed hidden state after ``LAYER`` language-model layers, predicts at each 
 colour word of the object covering its 16x16-pixel cell (cells an object covers by a quarter or
 more; the others are not scored). ``--look`` (pair skills): ``shared``, the after image keeps the
 before image's lights and exposure, as the kit's Blender pairs do (default); ``own``, each image
-draws its own.
+draws its own. ``--text-only`` is a control: the same questions and answers, no image.
 
     python benchmarks/probe_learnability.py dig_kit/models/mini_backbone --examples 4000
 
@@ -59,6 +63,7 @@ SKILLS = (
     "spot_change",
     "changed_shape",
     "locate",
+    "yes_no_think",
 )
 PAIR_SKILLS = ("spot_change", "changed_shape")
 QUESTION = "Is there a {} object in the image? Answer yes or no inside <answer></answer> tags."
@@ -160,14 +165,19 @@ def _image_stream(skill: str, kit, rng: np.random.Generator, pyrng: random.Rando
     """The one-image question skills: four questions a render."""
     from dig_kit.scenes.attributes import COLORS, SHAPES
     from dig_kit.scenes.sampling import sample_scene
+    from dig_kit.scenes.spec import SceneError
     from dig_kit.train.pretrain import _render
 
     colours = sorted(COLORS)
-    objects = 3 if skill == "lookup_shape" else 1
-    scene_cfg = replace(kit.data.scene, min_objects=min(2, objects), max_objects=objects)
+    objects = 3 if skill in ("lookup_shape", "yes_no_think") else 1
+    fewest = 1 if skill == "yes_no_think" else min(2, objects)
+    scene_cfg = replace(kit.data.scene, min_objects=fewest, max_objects=objects)
     while True:
-        scene = sample_scene(scene_cfg, rng)
-        image, index, _, seen = _render(scene, kit, rng)
+        try:
+            scene = sample_scene(scene_cfg, rng)
+        except SceneError:  # a crowded draw: the next one
+            continue
+        image, index, full, seen = _render(scene, kit, rng)
         visible = [o for o in scene.objects if o.id in seen]
         cells = cell_colours(scene, index)
         if not visible:
@@ -175,7 +185,7 @@ def _image_stream(skill: str, kit, rng: np.random.Generator, pyrng: random.Rando
         for _ in range(4):  # four questions a render
             if skill == "name_colour":
                 yield NAME, image, visible[0].color, colours, cells
-            elif skill in ("text_rule", "yes_no_colour"):
+            elif skill in ("text_rule", "yes_no_colour", "yes_no_think"):
                 present = {o.color for o in visible}
                 if skill == "text_rule":
                     colour = pyrng.choice(colours)
@@ -183,7 +193,10 @@ def _image_stream(skill: str, kit, rng: np.random.Generator, pyrng: random.Rando
                 else:
                     yes = pyrng.random() < 0.5
                     colour = pyrng.choice(sorted(present) if yes else sorted(set(colours) - present))
-                yield QUESTION.format(colour), image, "yes" if yes else "no", ["yes", "no"], cells
+                answer = "yes" if yes else "no"
+                if skill == "yes_no_think":  # (thought, answer): the colours left to right, then the answer
+                    answer = (" ".join(o.color for o in sorted(visible, key=lambda o: full[o.id][0])), answer)
+                yield QUESTION.format(colour), image, answer, ["yes", "no"], cells
             else:
                 counts = Counter(o.color for o in visible)
                 unique = [o for o in visible if counts[o.color] == 1]
@@ -194,9 +207,9 @@ def _image_stream(skill: str, kit, rng: np.random.Generator, pyrng: random.Rando
                 yield question, image, o.shape, list(SHAPES), cells
 
 
-def _encode(processor, question: str, image, answer: str, question_first: bool) -> dict:
+def _encode(processor, question: str, image, answer: str, question_first: bool, thought: str = "") -> dict:
     """Token ids and labels (-100 on the prompt), with the processor's image tensors if any
-    (``image``: one image, a list of them, or None)."""
+    (``image``: one image, a list of them, or None); ``thought`` fills the ``<think>`` span."""
     import torch
 
     from dig_kit.prompts import ANSWER_PREFIX
@@ -214,7 +227,8 @@ def _encode(processor, question: str, image, answer: str, question_first: bool) 
     else:
         enc = processor(text=[prompt], images=[images], return_tensors="pt")
     body = answer if answer.startswith("[") else f"<answer>{answer}</answer>"  # boxes: bare JSON, as the kit's
-    completion = f"{ANSWER_PREFIX}{body}{tok.eos_token}"
+    completion = f"{thought}\n{ANSWER_PREFIX}" if thought else ANSWER_PREFIX
+    completion += f"{body}{tok.eos_token}"
     comp = tok(completion, add_special_tokens=False, return_tensors="pt")["input_ids"][0]
     row = {
         "input_ids": torch.cat([enc["input_ids"][0], comp]),
@@ -239,6 +253,7 @@ def learn(
     question_first: bool = False,
     dense_layer: int | None = None,
     look: str = "shared",
+    text_only: bool = False,
 ):
     """Online accuracy of the deciding token, per ``report_every`` examples: ``[(seen, acc)]``;
     for ``locate``, ``acc`` is ``(x1 hits, y1 hits, x1 hits of the mean guess, y1 ...)``."""
@@ -260,7 +275,9 @@ def learn(
     while seen < examples:
         rows, truth, cands, dense = [], [], [], []
         for question, image, answer, candidates, cells in (next(stream) for _ in range(batch_size)):
-            rows.append({**_encode(processor, question, image, answer, question_first), "task": skill})
+            thought, answer = answer if isinstance(answer, tuple) else ("", answer)
+            image = None if text_only else image
+            rows.append({**_encode(processor, question, image, answer, question_first, thought), "task": skill})
             dense += [tok.convert_tokens_to_ids(w) if w else -100 for w in cells or []]
             cands = tok.convert_tokens_to_ids(candidates)
             if skill == "locate":  # x1, y1: the values are the candidates' indices
@@ -326,8 +343,15 @@ def main() -> None:
         help="pair skills: the after image keeps the before image's lights and exposure (shared, "
         "default) or draws its own",
     )
+    ap.add_argument(
+        "--text-only",
+        action="store_true",
+        help="a control: the same questions and answers with the image left out of the prompt",
+    )
     args = ap.parse_args()
     order = "question, then image" if args.question_first else "image, then question"
+    if args.text_only:
+        order = "no image (text-only control)"
     if args.dense_naming is not None:
         order += f"; image tokens named after layer {args.dense_naming}"
     print(
@@ -347,6 +371,7 @@ def main() -> None:
             args.question_first,
             args.dense_naming,
             args.look,
+            args.text_only,
         )
         if skill == "locate":  # model x1/y1 hits (mean guess x1/y1)
             points = "  ".join(f"{n}: {a[0]:.2f}/{a[1]:.2f} ({a[2]:.2f}/{a[3]:.2f})" for n, a in curve)

@@ -119,14 +119,14 @@ def test_probe_learnability_streams_and_scores_the_deciding_token():
 
 
 def _record_renders(monkeypatch) -> dict:
-    """Record each render of the pretraining renderer: id(image) -> (image, scene, full boxes, look)."""
+    """Record each render of the pretraining renderer: id(image) -> (image, scene, full boxes, look, seen ids)."""
     from dig_kit.train import pretrain as P
 
     renders, real = {}, P._render
 
     def render(scene, kit, rng, look=None):
         out = real(scene, kit, rng, look)
-        renders[id(out[0])] = (out[0], scene, out[2], look)  # the image kept: its id stays unique
+        renders[id(out[0])] = (out[0], scene, out[2], look, out[3])  # the image kept: its id stays unique
         return out
 
     monkeypatch.setattr(P, "_render", render)
@@ -151,7 +151,7 @@ def test_probe_learnability_pairs_follow_their_scenes(monkeypatch):
         stream = probe._stream("spot_change", kit, np.random.default_rng(3), random.Random(3), look)
         for question, images, answer, candidates, _ in (next(stream) for _ in range(10)):
             assert question == probe.SPOT
-            (_, before, _, look_b), (_, after, _, look_a) = renders[id(images[0])], renders[id(images[1])]
+            (_, before, _, look_b, _), (_, after, _, look_a, _) = renders[id(images[0])], renders[id(images[1])]
             changed = [(a.color, b.color) for a, b in zip(after.objects, before.objects) if a != b]
             assert [a.id for a in after.objects] == [b.id for b in before.objects]
             assert candidates == ["yes", "no"] and answer == ("yes" if changed else "no")
@@ -182,7 +182,7 @@ def test_probe_learnability_locate_scores_the_box_corner(monkeypatch):
     renders = _record_renders(monkeypatch)
     stream = probe._stream("locate", kit, np.random.default_rng(5), random.Random(5))
     for question, image, answer, candidates, _ in (next(stream) for _ in range(8)):
-        _, scene, full, _ = renders[id(image)]
+        _, scene, full, _, _ = renders[id(image)]
         (obj,) = scene.objects
         box = [int(round(float(v))) for v in full[obj.id]]
         assert question == GROUNDING_PROMPT and answer == f"[[{', '.join(map(str, box))}]]"
@@ -190,3 +190,37 @@ def test_probe_learnability_locate_scores_the_box_corner(monkeypatch):
     monkeypatch.undo()
     ((seen, acc),) = probe.learn(str(BACKBONE_DIR), "locate", 32, 32, 1e-12, 0, 32)
     assert seen == 32 and len(acc) == 4 and all(0 <= a <= 1 for a in acc)
+
+
+def test_probe_learnability_thinks_aloud_then_answers(monkeypatch):
+    """``yes_no_think``: the thought names the visible objects' colours left to right, the answer
+    is true of the scene, the thought fills the ``<think>`` span before the answer, and the
+    ``--text-only`` control leaves the image out."""
+    import random
+
+    import numpy as np
+
+    from dig_kit.config import load_config
+    from dig_kit.models.loading import load_model_and_processor
+
+    probe = load_benchmark("probe_learnability")
+    kit = load_config(preset="mini", overrides={"warm_start.backbone": ""})
+    renders = _record_renders(monkeypatch)
+    _, processor = load_model_and_processor(str(BACKBONE_DIR))
+    stream = probe._stream("yes_no_think", kit, np.random.default_rng(6), random.Random(6))
+    answers = []
+    for question, image, (thought, answer), candidates, _ in (next(stream) for _ in range(12)):
+        _, scene, full, _, ids = renders[id(image)]
+        seen = sorted((o for o in scene.objects if o.id in ids), key=lambda o: full[o.id][0])
+        asked = question.split("Is there a ")[1].split()[0]
+        assert 1 <= len(scene.objects) <= 3 and candidates == ["yes", "no"]
+        assert thought.split() == [o.color for o in seen] and seen
+        assert answer == ("yes" if asked in thought.split() else "no")
+        answers.append(answer)
+        row = probe._encode(processor, question, image, answer, False, thought)
+        said = processor.tokenizer.decode([t for t in row["labels"].tolist() if t != -100])
+        assert said.startswith(f"{thought}\n</think>") and f"<answer>{answer}</answer>" in said
+    assert set(answers) == {"yes", "no"}
+    monkeypatch.undo()
+    ((seen_n, acc),) = probe.learn(str(BACKBONE_DIR), "yes_no_think", 32, 32, 1e-12, 0, 32, text_only=True)
+    assert seen_n == 32 and 0 <= acc <= 1
