@@ -222,5 +222,13 @@ def test_probe_learnability_thinks_aloud_then_answers(monkeypatch):
         assert said.startswith(f"{thought}\n</think>") and f"<answer>{answer}</answer>" in said
     assert set(answers) == {"yes", "no"}
     monkeypatch.undo()
+    encoded, encode = [], probe._encode
+
+    def record(processor, question, image, answer, question_first, thought=""):
+        encoded.append((image, thought))
+        return encode(processor, question, image, answer, question_first, thought)
+
+    monkeypatch.setattr(probe, "_encode", record)
     ((seen_n, acc),) = probe.learn(str(BACKBONE_DIR), "yes_no_think", 32, 32, 1e-12, 0, 32, text_only=True)
-    assert seen_n == 32 and 0 <= acc <= 1
+    assert seen_n == 32 == len(encoded) and 0 <= acc <= 1
+    assert all(image is None and thought for image, thought in encoded)  # no image, the thought kept

@@ -191,8 +191,7 @@ def _check_existing_config(out: Path, cfg: KitConfig) -> None:
     if strip(old) != strip(new):
         raise ConfigError(
             f"{out} was rendered with a different config ({path}: {_named(_differences(strip(old), strip(new)))} "
-            "differ); "
-            "use another --out or the same preset/overrides"
+            "differ); use another --out or the same preset/overrides"
         )
 
 
