@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# How the shipped mini backbone (dig_kit/models/backbone/) is made: perception pretraining on one
+# How the shipped mini backbone (dig_kit/models/mini_backbone/) is made: perception pretraining on one
 # GPU, then a few steps of the kit's GRPO trainer from it (step time on CUDA).
 #
 #   bash scripts/pretrain_backbone.sh OUT HELDOUT [MINUTES]

@@ -313,7 +313,7 @@ def test_probe_mini_linear_probe_and_answer_logprob(mini):
 
 def test_mean_over_seeds_and_results_json(mini, tmp_path):
     from dig_kit.paper.ablations import mean_over_seeds
-    from dig_kit.paper.miniature import collect_results, mean_box, results_rows
+    from dig_kit.paper.miniature import collect_results, f1_change, mean_box, results_rows
 
     per_seed = {
         s: {
@@ -334,8 +334,20 @@ def test_mean_over_seeds_and_results_json(mini, tmp_path):
     (runs / "eval").mkdir()
     (runs / "twin-train").mkdir()
     metrics = {"f1": 25.0, "miou": 50.0, "precision": 30.0, "recall": 20.0, "format": 100.0}
-    (runs / "warm_start" / "results.json").write_text(json.dumps({"after DiG SFT": {"dig_eval": metrics}}))
-    (runs / "eval" / "summary.json").write_text(json.dumps({"+ DiG stage 3": {"dig_eval": {**metrics, "f1": 35.0}}}))
+    # per-pair scores as the runner writes them, found by their settings path (as written at run time:
+    # relative to where the run started, so found again below `runs`)
+    scored = {"warm": [(1, 2, 2), (1, 2, 2)], "stage3": [(2, 2, 2), (1, 2, 2)]}
+    for name, counts in scored.items():
+        rows = [{"id": f"p{i}", "tp": t, "n_pred": p, "n_gt": g} for i, (t, p, g) in enumerate(counts)]
+        (runs / "eval" / name).mkdir()
+        (runs / "eval" / name / "scores-k.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    settings = {k: {"settings": {"scores": f"elsewhere/runs/eval/{k}/scores-k.jsonl"}} for k in scored}
+    (runs / "warm_start" / "results.json").write_text(
+        json.dumps({"after DiG SFT": {"dig_eval": {**metrics, **settings["warm"]}}})
+    )
+    (runs / "eval" / "summary.json").write_text(
+        json.dumps({"+ DiG stage 3": {"dig_eval": {**metrics, "f1": 35.0, **settings["stage3"]}}})
+    )
     (runs / "twin-train" / "summary.json").write_text(json.dumps({"+ TWIN (synthetic)": {"pair": 62.5, "n": 8}}))
     (runs / "results.json").write_text(json.dumps({"wall_s": 1234.5}))  # written by the pipeline before
     res = collect_results(runs, mini["data"])
@@ -348,6 +360,14 @@ def test_mean_over_seeds_and_results_json(mini, tmp_path):
     assert all(0 <= v <= 64 for v in box) and box[0] < box[2] and box[1] < box[3]
     assert json.loads((runs / "results.json").read_text()) == res
     assert [r["Model"] for r in results_rows(res)][:2] == ["mean-box baseline (no model)", "warm start (after SFT DiG)"]
+    # stage 3 against the warm start, same two pairs: F1 0.75 - 0.5; resampling both pairs the same way
+    # gives 1.0 - 0.5 (pair 0 twice), 0 (pair 1 twice) or 0.25: the interval spans [0, 0.5]
+    assert res["heldout_change"]["vs"] == "warm_start" and "stage1" not in res["heldout_change"]
+    assert res["heldout_change"]["stage3"] == {"f1_delta": 0.25, "ci95": [0.0, 0.5], "n": 2}
+    assert results_rows(res)[-1]["F1 vs warm start [95% CI]"] == "+25.0 [+0.0, +50.0]"
+    same = {"a": (1, 3, 2), "b": (0, 1, 2)}
+    assert f1_change(same, same) == {"f1_delta": 0.0, "ci95": [0.0, 0.0], "n": 2}
+    assert f1_change(same, {"c": (1, 1, 1)}) is None  # no shared pairs
 
 
 def test_pipeline_plans_the_mini_profile_and_checks_overrides_first(tmp_path, capsys):

@@ -14,6 +14,9 @@ Everything here reads what the notebooks wrote under ``runs/mini/`` and turns it
   colour_accuracy}``, held-out on Cycles renders (``colour_accuracy``: the linear colour probe of
   ``benchmarks/probe_mini.py``); null for a random init;
 - ``heldout.stage1..3``: after each GRPO curriculum stage (notebook 04);
+- ``heldout_change``: each stage's F1 change against the warm start on the same held-out pairs,
+  with a 95% paired-bootstrap interval (pairs resampled, both models scored on the same draw): a
+  change whose interval spans 0 is within the noise of this many pairs;
 - ``twin``: pair accuracy on the held-out TWIN split, with and without hard negatives, and the
   warm start's (notebook 05), against chance (50%: the labels are balanced);
 - ``ablations``: curriculum and reward-component ablations, mean and spread over seeds
@@ -110,6 +113,46 @@ def mean_box_baseline(data_dir: str | Path) -> dict:
     return {**metrics, "box": box}
 
 
+def _score_rows(settings: dict | None, runs: Path) -> dict[str, tuple[int, int, int]] | None:
+    """Per held-out pair ``(tp, n_pred, n_gt)`` from the ``scores-*.jsonl`` an evaluation wrote
+    (``settings["scores"]``, as written: relative to where the run started, or below ``runs``)."""
+    path = Path((settings or {}).get("scores") or "")
+    if not path.name:
+        return None
+    parts = path.parts
+    candidates = [path] + [runs.joinpath(*parts[i + 1 :]) for i, part in enumerate(parts) if part == runs.name]
+    for candidate in candidates:
+        if candidate.is_file():
+            rows = [json.loads(line) for line in candidate.read_text().splitlines() if line.strip()]
+            return {r["id"]: (int(r.get("tp", 0)), int(r.get("n_pred", 0)), int(r.get("n_gt", 0))) for r in rows}
+    return None
+
+
+def f1_change(base: dict, other: dict, n_resamples: int = 2000, seed: int = 0) -> dict | None:
+    """Micro F1 of ``other`` minus ``base`` (both ``{id: (tp, n_pred, n_gt)}``) on their shared
+    pairs, and its 95% paired-bootstrap interval (percentile); fractions. None without shared pairs."""
+    import numpy as np
+
+    ids = sorted(set(base) & set(other))
+    if not ids:
+        return None
+    a = np.array([base[i] for i in ids], dtype=float)
+    b = np.array([other[i] for i in ids], dtype=float)
+
+    def f1(counts):  # counts [..., 3] summed over pairs: 2 tp / (n_pred + n_gt)
+        denom = counts[..., 1] + counts[..., 2]
+        return np.where(denom > 0, 2 * counts[..., 0] / np.maximum(denom, 1), 0.0)
+
+    draw = np.random.default_rng(seed).integers(0, len(ids), size=(n_resamples, len(ids)))
+    deltas = f1(b[draw].sum(axis=1)) - f1(a[draw].sum(axis=1))
+    lo, hi = np.percentile(deltas, [2.5, 97.5])
+    return {
+        "f1_delta": round(float(f1(b.sum(axis=0)) - f1(a.sum(axis=0))), 4),
+        "ci95": [round(float(lo), 4), round(float(hi), 4)],
+        "n": len(ids),
+    }
+
+
 def _read(path: Path):
     return json.loads(path.read_text()) if path.exists() else None
 
@@ -133,10 +176,16 @@ def collect_results(runs: str | Path, data_dir: str | Path | None = None) -> dic
     }
     summaries = {path: _read(path) or {} for path, _ in sources.values()}
     heldout = {"baseline_mean_box": heldout_summary(mean_box_baseline(data_dir))}
-    grounding = {}
+    grounding, per_pair = {}, {}
     for key, (path, label) in sources.items():
-        heldout[key] = heldout_summary(summaries[path].get(label, {}).get("dig_eval"))
+        dig = summaries[path].get(label, {}).get("dig_eval")
+        heldout[key] = heldout_summary(dig)
         grounding[key] = heldout_summary(summaries[path].get(label, {}).get("dig_grounding"))
+        per_pair[key] = _score_rows((dig or {}).get("settings"), runs) if heldout[key] else None
+    change = {}
+    for key in ("stage1", "stage2", "stage3"):
+        if per_pair.get("warm_start") and per_pair.get(key):
+            change[key] = f1_change(per_pair["warm_start"], per_pair[key])
     twin_metrics = _read(runs / "twin-train" / "summary.json") or {}
 
     def pair(name):
@@ -159,11 +208,14 @@ def collect_results(runs: str | Path, data_dir: str | Path | None = None) -> dic
         **{k: old.get(k) for k in ("wall_s", "wall_s_lower_bound", "wall_s_note", "step_s") if k in old},
         "heldout": heldout,
         "heldout_grounding": grounding,
+        "heldout_change": {"vs": "warm_start", **change} if change else None,
         "twin": twin,
         "ablations": ablations,
         "notes": {
             "heldout": "DiG held-out split (eval subset), no count hint, IoU >= 0.5 after Hungarian matching; "
             "fractions",
+            "heldout_change": "F1 of each stage minus the warm start's, same pairs; ci95: 2,000 paired bootstrap "
+            "resamples of the pairs (percentile interval)",
             "wall_s": "dig-kit reproduce: sum of the steps when every step ran in one invocation, else null "
             "(wall_s_lower_bound: the sum of each step's last run)",
         },
@@ -180,6 +232,7 @@ def results_rows(results: dict) -> list[dict]:
         if m is None:
             continue
         g = (results.get("heldout_grounding") or {}).get(key) or {}
+        c = (results.get("heldout_change") or {}).get(key)
         rows.append(
             {
                 "Model": label,
@@ -189,6 +242,7 @@ def results_rows(results: dict) -> list[dict]:
                     if k in m
                 },
                 "Grounding F1 (1 image)": round(100 * g["f1"], 1) if "f1" in g else None,
+                "F1 vs warm start [95% CI]": _change(c),
             }
         )
     return rows
@@ -319,6 +373,14 @@ def warm_start_rows(results: dict[str, dict[str, dict]]) -> list[dict]:
 
 def _pct(v):
     return None if v is None else round(100 * v, 1)
+
+
+def _change(c: dict | None) -> str | None:
+    """``+1.2 [-3.0, +5.1]`` (percentage points) of a :func:`f1_change` result."""
+    if not c:
+        return None
+    lo, hi = c["ci95"]
+    return f"{100 * c['f1_delta']:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]"
 
 
 BACKBONE_CURVES = {
