@@ -311,7 +311,7 @@ def test_probe_mini_linear_probe_and_answer_logprob(mini):
     assert grid.shape[:2] == (row["height"] // 16, row["width"] // 16)
 
 
-def test_mean_over_seeds_and_results_json(mini, tmp_path):
+def test_mean_over_seeds_and_results_json(mini, tmp_path, monkeypatch):
     from dig_kit.paper.ablations import mean_over_seeds
     from dig_kit.paper.miniature import collect_results, f1_change, mean_box, results_rows
 
@@ -342,6 +342,10 @@ def test_mean_over_seeds_and_results_json(mini, tmp_path):
         (runs / "eval" / name).mkdir()
         (runs / "eval" / name / "scores-k.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     settings = {k: {"settings": {"scores": f"elsewhere/runs/eval/{k}/scores-k.jsonl"}} for k in scored}
+    decoy = tmp_path / "cwd" / "elsewhere" / "runs" / "eval" / "stage3" / "scores-k.jsonl"  # another run's file
+    decoy.parent.mkdir(parents=True)
+    decoy.write_text(json.dumps({"id": "p0", "tp": 0, "n_pred": 2, "n_gt": 2}) + "\n")
+    monkeypatch.chdir(tmp_path / "cwd")  # the path as written resolves to the decoy: the copy below `runs` wins
     (runs / "warm_start" / "results.json").write_text(
         json.dumps({"after DiG SFT": {"dig_eval": {**metrics, **settings["warm"]}}})
     )

@@ -115,12 +115,14 @@ def mean_box_baseline(data_dir: str | Path) -> dict:
 
 def _score_rows(settings: dict | None, runs: Path) -> dict[str, tuple[int, int, int]] | None:
     """Per held-out pair ``(tp, n_pred, n_gt)`` from the ``scores-*.jsonl`` an evaluation wrote
-    (``settings["scores"]``, as written: relative to where the run started, or below ``runs``)."""
+    (``settings["scores"]``, as written: relative to where the run started). Looked for below
+    ``runs`` first (the runs directory may have moved since), then as written."""
     path = Path((settings or {}).get("scores") or "")
     if not path.name:
         return None
     parts = path.parts
-    candidates = [path] + [runs.joinpath(*parts[i + 1 :]) for i, part in enumerate(parts) if part == runs.name]
+    below = [runs.joinpath(*parts[i + 1 :]) for i, part in enumerate(parts) if part == runs.name]
+    candidates = below[::-1] + [path]
     for candidate in candidates:
         if candidate.is_file():
             rows = [json.loads(line) for line in candidate.read_text().splitlines() if line.strip()]
