@@ -178,16 +178,17 @@ def collect_results(runs: str | Path, data_dir: str | Path | None = None) -> dic
     }
     summaries = {path: _read(path) or {} for path, _ in sources.values()}
     heldout = {"baseline_mean_box": heldout_summary(mean_box_baseline(data_dir))}
-    grounding, per_pair = {}, {}
+    grounding, settings = {}, {}
     for key, (path, label) in sources.items():
         dig = summaries[path].get(label, {}).get("dig_eval")
         heldout[key] = heldout_summary(dig)
         grounding[key] = heldout_summary(summaries[path].get(label, {}).get("dig_grounding"))
-        per_pair[key] = _score_rows((dig or {}).get("settings"), runs) if heldout[key] else None
-    change = {}
+        settings[key] = (dig or {}).get("settings") if heldout[key] else None
+    change, base = {}, _score_rows(settings["warm_start"], runs)
     for key in ("stage1", "stage2", "stage3"):
-        if per_pair.get("warm_start") and per_pair.get(key):
-            change[key] = f1_change(per_pair["warm_start"], per_pair[key])
+        other = _score_rows(settings[key], runs) if base else None
+        if other:
+            change[key] = f1_change(base, other)
     twin_metrics = _read(runs / "twin-train" / "summary.json") or {}
 
     def pair(name):
