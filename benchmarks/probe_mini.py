@@ -11,7 +11,9 @@ architecture), it prints:
   Chance is about 1/8.
 - **yes/no questions** (:func:`dig_kit.train.warmstart.vqa_examples`, balanced, on held-out
   pairs): "is there a <colour> <shape> in the image / in both images?", answered by comparing
-  the model's log-probabilities of the two complete answers: whether the language model uses it.
+  the model's log-probabilities of the two complete answers: whether the language model uses it;
+  for one image also after the thought the model writes itself (greedy, up to ``</think>``),
+  as Qwen3-VL-Thinking answers.
 - **TWIN**: the mean probability of "yes" on held-out TWIN items, by item kind (positive, hard
   negative, easy negative): a model that perceives nothing gives every kind the same.
 
@@ -37,6 +39,7 @@ from dig_kit.models.perception import (  # noqa: F401
     image_tokens,
     linear_probe,
     p_yes,
+    thought_text,
 )
 
 
@@ -56,13 +59,17 @@ def probe(path, runs: Path, train_images: int, eval_pairs: int, twin_items: int)
     out = {"colour_probe": linear_probe(x_tr, y_tr, x_te, y_te, len(colours)), "colour_objects": [len(y_tr), len(y_te)]}
 
     rng = random.Random(0)
-    correct = {"one image": [], "both images": []}
+    correct = {"one image": [], "both images": [], "one image, after its own thought": []}
     for i in range(min(eval_pairs, len(held))):
         row = held[i]
         row = {**row, "before": row["before"].convert("RGB"), "after": row["after"].convert("RGB")}
-        for kind, ex in zip(correct, vqa_examples(row, rng)):
+        for kind, ex in zip(("one image", "both images"), vqa_examples(row, rng)):
             truth = ex["completion"] == "<answer>yes</answer>"
             correct[kind].append((p_yes(model, processor, ex["text"], ex["images"]) > 0.5) == truth)
+            if kind == "one image":
+                thought = thought_text(model, processor, ex["text"], ex["images"])
+                p = p_yes(model, processor, ex["text"], ex["images"], thought)
+                correct["one image, after its own thought"].append((p > 0.5) == truth)
     out["vqa_accuracy"] = {k: float(np.mean(v)) for k, v in correct.items()}
 
     twin_dir = runs / "twin"

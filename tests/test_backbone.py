@@ -73,6 +73,7 @@ def test_prepare_copies_the_backbone_once_and_results_name_it(tmp_path):
         "wall_s": card["wall_s"],
         "examples_seen": card["examples_seen"],
         "yes_no_accuracy": card["heldout"]["yes_no"],
+        "yes_no_think_accuracy": card["heldout"].get("yes_no_think"),
         "colour_accuracy": card["heldout"]["colour_probe"],
         "named_colour_accuracy": card["heldout"]["named_color"],
     }

@@ -98,6 +98,11 @@ def _check_example(text, images, completion, task, renders):
         assert obj.id in seen and words == P.label(obj)
     elif task == "yes_no":
         assert _answer(completion) == ("yes" if _thing(text) in _visible_things(scene, seen) else "no")
+    elif task == "yes_no_think":  # the thought names every seen object left to right, then the true answer
+        thought, answer = completion.split("\n</think>\n\n")
+        order = sorted((o for o in scene.objects if o.id in seen), key=lambda o: (full[o.id][0], o.id))
+        assert thought == ", ".join(f"{o.color} {o.shape}" for o in order)
+        assert _answer(answer) == ("yes" if _thing(text) in _visible_things(scene, seen) else "no")
     elif task == "count":
         assert _answer(completion) == str(len(seen))
     elif task == "describe":
@@ -181,6 +186,9 @@ def test_an_asked_box_names_its_object():
             assert "[70, 5, 90, 25]" in text and completion == "<answer>small blue matte sphere</answer>"
         text, _, completion = P.image_examples("yes_no", scene, "IMG", boxes, seen, rng)
         assert _answer(completion) == ("yes" if _thing(text) in {"red cube", "blue sphere"} else "no")
+        text, _, completion = P.image_examples("yes_no_think", scene, "IMG", boxes, seen, rng)
+        truth = "yes" if _thing(text) in {"red cube", "blue sphere"} else "no"
+        assert completion == f"red cube, blue sphere\n</think>\n\n<answer>{truth}</answer>"  # x1 10 before 70
     assert P.image_examples("count", scene, "IMG", boxes, seen, rng)[2] == "<answer>2</answer>"
     assert P.image_examples("describe", scene, "IMG", boxes, seen, rng)[2] == (
         '[{"bbox_2d": [10, 20, 40, 61], "label": "large red metal cube"}, '
@@ -250,8 +258,8 @@ def test_a_finished_run_is_not_trained_again(first_run):
     assert (first_run["final"] / "pretrain.json").read_text() == before
 
 
-def _example_rows(processor, n=3):
-    stream = P.phase_examples(KIT, "pairs", np.random.default_rng(5), random.Random(5), 4)
+def _example_rows(processor, n=3, weights=None):
+    stream = P.phase_examples(KIT, "pairs", np.random.default_rng(5), random.Random(5), 4, weights)
     rows, completions = [], []
     while len(rows) < n:
         text, images, completion, task = next(stream)
@@ -274,7 +282,8 @@ def test_encoded_batches_mask_the_prompt_and_the_padding(model_and_processor):
         target = labels != -100
         n = int(target.sum())
         assert n > 0 and bool(target[-n:].all()) and not bool(target[:-n].any())  # the completion is the tail
-        assert tok.decode(labels[target]) == "</think>\n\n" + completion + tok.eos_token
+        thought = "" if "</think>" in completion else "</think>\n\n"  # a completion that thinks keeps its thought
+        assert tok.decode(labels[target]) == thought + completion + tok.eos_token
         assert (labels[target] == row["input_ids"][target]).all()
     batch = P.collate(rows, tok.pad_token_id)
     assert batch["tasks"] == [r["task"] for r in rows]
@@ -288,6 +297,49 @@ def test_encoded_batches_mask_the_prompt_and_the_padding(model_and_processor):
     grid = batch["image_grid_thw"]
     assert grid.shape[0] == sum(r["image_grid_thw"].shape[0] for r in rows) >= 4
     assert batch["pixel_values"].shape[0] == int(grid.prod(dim=1).sum())  # one row per image patch
+
+
+def test_a_completion_that_thinks_trains_its_thought_then_its_answer(model_and_processor):
+    _, processor = model_and_processor
+    tok = processor.tokenizer
+    completion = P.think_completion("red cube, blue sphere", "<answer>no</answer>")
+    row = P.encode(processor, "Is there a green cube in the image?", [_image()], completion)
+    target = row["labels"] != -100
+    assert tok.decode(row["labels"][target]) == "red cube, blue sphere\n</think>\n\n<answer>no</answer>" + tok.eos_token
+
+
+def _image():
+    from PIL import Image
+
+    return Image.new("RGB", (W, H), (90, 90, 90))
+
+
+def test_the_think_check_answers_after_the_models_own_thought(model_and_processor, monkeypatch):
+    """``evaluate``'s ``yes_no_think``: the thought is what the model generates up to ``</think>``,
+    and p(yes) is read after that thought (an empty thought: the direct answer)."""
+    import torch
+
+    from dig_kit.models.perception import answer_logprob, p_yes, thought_text
+
+    model, processor = model_and_processor
+    tok = processor.tokenizer
+    said = tok("red cube, blue sphere\n</think>\n\n<answer>", add_special_tokens=False, return_tensors="pt")
+    monkeypatch.setattr(
+        model, "generate", lambda input_ids, **kw: torch.cat([input_ids, said["input_ids"]], dim=1), raising=False
+    )
+    text, images = "Is there a red cube in the image? Answer yes or no inside <answer></answer> tags.", [_image()]
+    thought = thought_text(model, processor, text, images)
+    assert thought == "red cube, blue sphere"
+    eos = tok.eos_token
+    after = [
+        answer_logprob(model, processor, text, images, f"{thought}\n</think>\n\n<answer>{a}</answer>{eos}")
+        for a in ("yes", "no")
+    ]
+    assert p_yes(model, processor, text, images, thought) == pytest.approx(1 / (1 + np.exp(after[1] - after[0])))
+    direct = [
+        answer_logprob(model, processor, text, images, f"</think>\n\n<answer>{a}</answer>{eos}") for a in ("yes", "no")
+    ]
+    assert p_yes(model, processor, text, images) == pytest.approx(1 / (1 + np.exp(direct[1] - direct[0])))
 
 
 def test_the_completion_loss_is_the_models_own_loss(model_and_processor):

@@ -92,12 +92,30 @@ def answer_logprob(model, processor, text: str, images, completion: str) -> floa
     return float(logits[torch.arange(n - 1, len(ids) - 1), ids[n:]].sum())
 
 
-def p_yes(model, processor, text: str, images) -> float:
+def thought_text(model, processor, text: str, images, max_new_tokens: int = 32) -> str:
+    """The greedy thought the model writes for ``text`` before its answer: what it generates up
+    to ``</think>`` (empty for a model that closes its thought at once)."""
+    import torch
+
+    from dig_kit.prompts import chat_messages
+
+    tok = processor.tokenizer
+    prompt = processor.apply_chat_template(chat_messages(text, len(images)), add_generation_prompt=True, tokenize=False)
+    enc = processor(text=[prompt], images=[images], return_tensors="pt").to(model.device)
+    stop = [i for i in (tok.convert_tokens_to_ids("</think>"), tok.eos_token_id) if isinstance(i, int) and i >= 0]
+    with torch.no_grad():
+        out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stop)
+    said = tok.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=False)
+    return said.split("</think>")[0].replace(tok.eos_token, "").strip()
+
+
+def p_yes(model, processor, text: str, images, thought: str = "") -> float:
+    """p(yes) against p(no) for the answer after ``thought`` (default: an empty thought)."""
     from dig_kit.prompts import ANSWER_PREFIX
 
     eos = processor.tokenizer.eos_token
+    before = f"{thought}\n{ANSWER_PREFIX}" if thought else ANSWER_PREFIX
     yes, no = (
-        answer_logprob(model, processor, text, images, f"{ANSWER_PREFIX}<answer>{a}</answer>{eos}")
-        for a in ("yes", "no")
+        answer_logprob(model, processor, text, images, f"{before}<answer>{a}</answer>{eos}") for a in ("yes", "no")
     )
     return float(1 / (1 + np.exp(no - yes)))

@@ -11,7 +11,9 @@ Everything here reads what the notebooks wrote under ``runs/mini/`` and turns it
   phase (when it runs), after the supervised DiG phase (notebook 02a);
 - ``backbone``: the perception-pretrained backbone the warm start began from (``dig-kit
   pretrain``'s ``pretrain.json``): ``{path, made_on, wall_s, examples_seen, yes_no_accuracy,
-  colour_accuracy}``, held-out on Cycles renders (``colour_accuracy``: the linear colour probe of
+  yes_no_think_accuracy, colour_accuracy, named_colour_accuracy}``, held-out on Cycles renders
+  (``yes_no_think_accuracy``: one image, answered after the model's own thought, null for a
+  backbone made before that check; ``colour_accuracy``: the linear colour probe of
   ``benchmarks/probe_mini.py``); null for a random init;
 - ``heldout.stage1..3``: after each GRPO curriculum stage (notebook 04);
 - ``heldout_change``: each stage's F1 change against the warm start on the same held-out pairs,
@@ -76,6 +78,7 @@ def backbone_summary(model_dir: str | Path) -> dict | None:
         "wall_s": card.get("wall_s"),
         "examples_seen": card.get("examples_seen"),
         "yes_no_accuracy": held.get("yes_no"),
+        "yes_no_think_accuracy": held.get("yes_no_think"),
         "colour_accuracy": held.get("colour_probe"),
         "named_colour_accuracy": held.get("named_color"),
     }

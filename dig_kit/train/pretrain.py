@@ -51,10 +51,18 @@ import numpy as np
 from dig_kit.config import ConfigError
 
 PHASES = ("objects", "scenes", "pairs")
-TASKS = ("attributes", "yes_no", "count", "describe", "grounding", "yes_no_both", "dig", "same")
+TASKS = ("attributes", "yes_no", "count", "describe", "grounding", "yes_no_both", "dig", "same", "yes_no_think")
 PHASE_TASKS: dict[str, dict[str, float]] = {
     "objects": {"attributes": 3, "yes_no": 3, "count": 1, "describe": 2},
-    "scenes": {"attributes": 2, "yes_no": 3, "count": 1, "describe": 2, "grounding": 1, "yes_no_both": 1},
+    "scenes": {
+        "attributes": 2,
+        "yes_no": 3,
+        "count": 1,
+        "describe": 2,
+        "grounding": 1,
+        "yes_no_both": 1,
+        "yes_no_think": 2,
+    },
     "pairs": {
         "attributes": 2,
         "yes_no": 2,
@@ -64,6 +72,7 @@ PHASE_TASKS: dict[str, dict[str, float]] = {
         "yes_no_both": 1,
         "dig": 3,
         "same": 2,
+        "yes_no_think": 2,
     },
 }
 """Task weights per phase (a drawn scene gives one example per task in proportion)."""
@@ -155,6 +164,19 @@ def _answer(text: str) -> str:
     return f"<answer>{text}</answer>"
 
 
+def think_completion(thought: str, answer: str) -> str:
+    """A completion that writes its thought before the answer (Qwen3-VL-Thinking's ``<think>``
+    span, which the chat template's generation prompt opens); :func:`encode` keeps it as is."""
+    from dig_kit.prompts import ANSWER_PREFIX
+
+    return f"{thought}\n{ANSWER_PREFIX}{answer}"
+
+
+def objects_thought(visible, boxes: dict[int, list[float]]) -> str:
+    """``"red cube, blue sphere"``: the colour and shape of each seen object, left to right."""
+    return ", ".join(f"{o.color} {o.shape}" for o in sorted(visible, key=lambda o: (boxes[o.id][0], o.id)))
+
+
 def describe_completion(scene, boxes: dict[int, list[float]]) -> str:
     """Qwen3-VL's grounding JSON, every seen object, left to right."""
     items = sorted((boxes[o.id], o) for o in scene.objects if o.id in boxes)
@@ -179,12 +201,15 @@ def image_examples(task: str, scene, image, boxes: dict[int, list[float]], seen:
             return None
         o = rng.choice(visible)
         return ATTRIBUTE_QUESTION_TEMPLATE.format(box=box_text(boxes[o.id])), [image], _answer(label(o))
-    if task == "yes_no":
+    if task in ("yes_no", "yes_no_think"):
         present = {f"{o.color} {o.shape}" for o in visible}
         absent = sorted({f"{c} {s}" for c in COLORS for s in SHAPES} - present)
         yes = bool(present) and rng.random() < 0.5
         thing = rng.choice(sorted(present) if yes else absent)
-        return VQA_ONE_TEMPLATE.format(thing=thing), [image], _answer("yes" if yes else "no")
+        answer = _answer("yes" if yes else "no")
+        if task == "yes_no_think":  # name what is seen, then answer from the words written
+            answer = think_completion(objects_thought(visible, boxes), answer)
+        return VQA_ONE_TEMPLATE.format(thing=thing), [image], answer
     if task == "count":
         return COUNT_TEMPLATE, [image], _answer(str(len(visible)))
     if task == "describe":
@@ -267,7 +292,7 @@ def phase_examples(
         boxes_b = {i: full_b[i] for i in full_b}
         img_a = None
         for task in chosen:
-            if task in ("attributes", "yes_no", "count", "describe", "grounding"):
+            if task in ("attributes", "yes_no", "count", "describe", "grounding", "yes_no_think"):
                 ex = image_examples(task, before, img_b, boxes_b, seen_b, pyrng)
                 if ex:
                     yield (*ex, task)
@@ -303,7 +328,8 @@ def phase_examples(
 
 
 def encode(processor, text: str, images, completion: str) -> dict:
-    """Token ids, labels (-100 on the prompt) and the processor's image tensors of one example."""
+    """Token ids, labels (-100 on the prompt) and the processor's image tensors of one example.
+    The completion follows an empty thought unless it writes its own (:func:`think_completion`)."""
     import torch
 
     from dig_kit.prompts import ANSWER_PREFIX, chat_messages
@@ -311,9 +337,8 @@ def encode(processor, text: str, images, completion: str) -> dict:
     prompt = processor.apply_chat_template(chat_messages(text, len(images)), add_generation_prompt=True, tokenize=False)
     enc = processor(text=[prompt], images=[images], return_tensors="pt")
     tok = processor.tokenizer
-    comp = tok(ANSWER_PREFIX + completion + tok.eos_token, add_special_tokens=False, return_tensors="pt")["input_ids"][
-        0
-    ]
+    prefix = "" if ANSWER_PREFIX in completion else ANSWER_PREFIX
+    comp = tok(prefix + completion + tok.eos_token, add_special_tokens=False, return_tensors="pt")["input_ids"][0]
     ids = torch.cat([enc["input_ids"][0], comp])
     labels = torch.cat([torch.full_like(enc["input_ids"][0], -100), comp])
     out = {
@@ -427,13 +452,14 @@ def _answer_text(model, processor, text: str, images, device, max_new_tokens: in
 
 
 def evaluate(model, processor, rows: list[dict], device, generate_pairs: int = 40) -> dict:
-    """Held-out checks on rendered pairs: yes/no accuracy (one image, both images; every row),
+    """Held-out checks on rendered pairs: yes/no accuracy (one image, both images; every row;
+    answered after an empty thought, and for one image also after the model's own thought),
     the attributes named for one object's box (every row), and on the first ``generate_pairs``
     rows the F1 (IoU >= 0.5, Hungarian matching, as the DiG reward) of greedy single-image
     grounding (every object of the before image) and of the DiG answer (no count hint)."""
     import torch
 
-    from dig_kit.models.perception import p_yes
+    from dig_kit.models.perception import p_yes, thought_text
     from dig_kit.prompts import ATTRIBUTE_QUESTION_TEMPLATE, GROUNDING_PROMPT, dig_prompt
     from dig_kit.rewards import dig_reward
     from dig_kit.train.warmstart import vqa_examples
@@ -441,14 +467,18 @@ def evaluate(model, processor, rows: list[dict], device, generate_pairs: int = 4
     was_training = model.training
     model.eval()
     rng = random.Random(0)
-    correct: dict[str, list[bool]] = {"one image": [], "both images": []}
+    correct: dict[str, list[bool]] = {"one image": [], "both images": [], "think one image": []}
     named: dict[str, list[bool]] = {k: [] for k in ("size", "color", "material", "shape")}
     f1: dict[str, list[float]] = {"grounding_f1": [], "dig_f1": []}
     with torch.no_grad(), _autocast(device):
         for i, row in enumerate(rows):
-            for kind, ex in zip(correct, vqa_examples(row, rng)):
+            for kind, ex in zip(("one image", "both images"), vqa_examples(row, rng)):
                 truth = ex["completion"] == "<answer>yes</answer>"
                 correct[kind].append((p_yes(model, processor, ex["text"], ex["images"]) > 0.5) == truth)
+                if kind == "one image":
+                    thought = thought_text(model, processor, ex["text"], ex["images"])
+                    p = p_yes(model, processor, ex["text"], ex["images"], thought)
+                    correct["think one image"].append((p > 0.5) == truth)
             o = row["objects_before"][rng.randrange(len(row["objects_before"]))]
             text = ATTRIBUTE_QUESTION_TEMPLATE.format(box=box_text(o["bbox_full"]))
             answer = _answer_text(model, processor, text, [row["before"]], device, 12)
@@ -464,7 +494,8 @@ def evaluate(model, processor, rows: list[dict], device, generate_pairs: int = 4
                 f1["dig_f1"].append(dig_reward(answer, row["boxes"], size)["f1"])
     if was_training:
         model.train()
-    out = {f"yes_no_{k.split()[0]}": float(np.mean(v)) for k, v in correct.items()}
+    out = {f"yes_no_{k.split()[0]}": float(np.mean(v)) for k, v in correct.items() if not k.startswith("think")}
+    out["yes_no_think"] = float(np.mean(correct["think one image"]))
     out["yes_no"] = float(np.mean(correct["one image"] + correct["both images"]))
     out.update({f"named_{k}": float(np.mean(v)) for k, v in named.items()})
     out.update({k: float(np.mean(v)) for k, v in f1.items() if v})
@@ -776,6 +807,7 @@ CARD_CHECKS = {
     "yes_no": "yes/no accuracy, 'is there a <colour> <shape> ...' (chance 0.5)",
     "yes_no_one": "yes/no accuracy, one image",
     "yes_no_both": "yes/no accuracy, both images of a pair",
+    "yes_no_think": "yes/no accuracy, one image, answered after the model's own thought (it names the objects)",
     "named_color": "colour named for an object's box (chance 0.125)",
     "named_shape": "shape named (chance 0.33)",
     "named_material": "material named (chance 0.5)",
