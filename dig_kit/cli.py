@@ -380,7 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="TASK=W",
         help="override a task's weight in every phase that has it, e.g. --task-weight yes_no=6 (tasks: attributes, "
-        "yes_no, count, describe, grounding, yes_no_both, dig, same)",
+        "yes_no, count, describe, grounding, yes_no_both, dig, same, yes_no_think; yes_no_think names the seen "
+        "objects in its thought before the answer)",
     )
     p.set_defaults(func=cmd_pretrain)
 
