@@ -25,6 +25,10 @@ it (online: every batch is unseen), so a skill the model cannot learn stays at c
   after a thought that names the visible objects' colours left to right (Qwen3-VL-Thinking's
   ``<think>`` span). The thought is given (teacher forcing), so the score is that of the answer
   after a true thought: naming (``name_colour``), then a comparison of words in the text.
+- ``lookup_words``: no image, nothing rendered; a thought of 1-5 ``colour shape`` items (drawn
+  at random, repeats allowed), then "Is there a <colour> <shape> in the image?" answered from
+  the thought (chance 1/2): the look-up the pretraining's ``yes_no_think`` task needs after its
+  thought, as words only. Cheap (no vision tower), so it can run to many more examples.
 - ``locate``: the kit's grounding prompt on one-object scenes, answered with the object's box;
   scored on its first two numbers, x1 and y1, each a hit within ``LOCATE_TOLERANCE`` pixels
   (printed as x1/y1), beside the hits of always guessing the mean of the boxes seen so far.
@@ -64,6 +68,7 @@ SKILLS = (
     "changed_shape",
     "locate",
     "yes_no_think",
+    "lookup_words",
 )
 PAIR_SKILLS = ("spot_change", "changed_shape")
 QUESTION = "Is there a {} object in the image? Answer yes or no inside <answer></answer> tags."
@@ -150,12 +155,28 @@ def _text_stream(pyrng: random.Random):
         yield f"The object is {told}. " + QUESTION.format(asked), None, "yes" if yes else "no", ["yes", "no"], None
 
 
+def _lookup_stream(pyrng: random.Random):
+    """``lookup_words``: a thought of 1-5 ``colour shape`` items, a question about one thing."""
+    from dig_kit.prompts import VQA_ONE_TEMPLATE
+    from dig_kit.scenes.attributes import COLORS, SHAPES
+
+    things = sorted(f"{c} {s}" for c in COLORS for s in SHAPES)
+    while True:
+        items = [pyrng.choice(things) for _ in range(pyrng.randint(1, 5))]
+        yes = pyrng.random() < 0.5
+        asked = pyrng.choice(sorted(set(items)) if yes else sorted(set(things) - set(items)))
+        answer = "yes" if yes else "no"
+        yield VQA_ONE_TEMPLATE.format(thing=asked), None, (", ".join(items), answer), ["yes", "no"], None
+
+
 def _stream(skill: str, kit, rng: np.random.Generator, pyrng: random.Random, look: str = "shared"):
     """Endless ``(question, image(s) or None, answer, candidate words, cell colours or None)``."""
     if skill in PAIR_SKILLS:
         return _pair_stream(skill, kit, rng, pyrng, look)
     if skill == "text_equality":
         return _text_stream(pyrng)
+    if skill == "lookup_words":
+        return _lookup_stream(pyrng)
     if skill == "locate":
         return _locate_stream(kit, rng)
     return _image_stream(skill, kit, rng, pyrng)
@@ -289,12 +310,13 @@ def learn(
         labels = batch.pop("labels")
         out = model(**batch, output_hidden_states=dense_layer is not None)
         logits = out.logits
-        # the deciding token: the first completion token that is one of the candidate words
+        # the deciding token: the answer, the last completion token that is one of the candidate words
+        # (a thought may use them too); locate: its first two numbers, x1 and y1
         shifted, pred = labels[:, 1:], logits[:, :-1]
         for i in range(len(rows)):
             where = [j for j, t in enumerate(shifted[i].tolist()) if t in cands]
             if skill != "locate":
-                hits.append(int(pred[i, where[0], cands].argmax()) == truth[i])
+                hits.append(int(pred[i, where[-1], cands].argmax()) == truth[i])
                 continue
             guess = np.mean(boxes_seen, axis=0) if boxes_seen else centre
             got = [int(pred[i, j, cands].argmax()) for j in where[:2]]

@@ -233,3 +233,23 @@ def test_probe_learnability_thinks_aloud_then_answers(monkeypatch):
     ((seen_n, acc),) = probe.learn(str(BACKBONE_DIR), "yes_no_think", 32, 32, 1e-12, 0, 32, text_only=True)
     assert seen_n == 32 == len(encoded) and 0 <= acc <= 1
     assert all(image is None and thought for image, thought in encoded)  # no image, the thought kept
+
+
+def test_probe_learnability_lookup_words_answers_from_its_thought():
+    """``lookup_words``: no image; the answer is yes exactly when the asked thing is among the
+    thought's 1-5 items of the kit's attribute words, and both answers turn up."""
+    import random
+
+    from dig_kit.scenes.attributes import COLORS, SHAPES
+
+    probe = load_benchmark("probe_learnability")
+    stream = probe._stream("lookup_words", None, None, random.Random(3))
+    answers = []
+    for question, image, (thought, answer), candidates, cells in (next(stream) for _ in range(40)):
+        items = thought.split(", ")
+        asked = question.split("Is there a ")[1].split(" in the image")[0]
+        assert image is None and cells is None and candidates == ["yes", "no"] and 1 <= len(items) <= 5
+        assert all(i.split()[0] in COLORS and i.split()[1] in SHAPES for i in items + [asked])
+        assert answer == ("yes" if asked in items else "no")
+        answers.append(answer)
+    assert set(answers) == {"yes", "no"}

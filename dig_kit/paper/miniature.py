@@ -391,6 +391,7 @@ def _change(c: dict | None) -> str | None:
 
 BACKBONE_CURVES = {
     "yes_no": "yes/no (chance 0.5)",
+    "yes_no_think": "yes/no after its own thought (1 image)",
     "named_color": "colour named (chance 0.125)",
     "named_shape": "shape named (chance 0.33)",
     "named_material": "material named (chance 0.5)",
