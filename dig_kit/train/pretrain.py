@@ -467,18 +467,19 @@ def evaluate(model, processor, rows: list[dict], device, generate_pairs: int = 4
     was_training = model.training
     model.eval()
     rng = random.Random(0)
-    correct: dict[str, list[bool]] = {"one image": [], "both images": [], "think one image": []}
+    correct: dict[str, list[bool]] = {"one image": [], "both images": []}
+    after_thought: list[bool] = []  # one image, answered after the model's own thought
     named: dict[str, list[bool]] = {k: [] for k in ("size", "color", "material", "shape")}
     f1: dict[str, list[float]] = {"grounding_f1": [], "dig_f1": []}
     with torch.no_grad(), _autocast(device):
         for i, row in enumerate(rows):
-            for kind, ex in zip(("one image", "both images"), vqa_examples(row, rng)):
+            for kind, ex in zip(correct, vqa_examples(row, rng)):
                 truth = ex["completion"] == "<answer>yes</answer>"
                 correct[kind].append((p_yes(model, processor, ex["text"], ex["images"]) > 0.5) == truth)
                 if kind == "one image":
                     thought = thought_text(model, processor, ex["text"], ex["images"])
                     p = p_yes(model, processor, ex["text"], ex["images"], thought)
-                    correct["think one image"].append((p > 0.5) == truth)
+                    after_thought.append((p > 0.5) == truth)
             o = row["objects_before"][rng.randrange(len(row["objects_before"]))]
             text = ATTRIBUTE_QUESTION_TEMPLATE.format(box=box_text(o["bbox_full"]))
             answer = _answer_text(model, processor, text, [row["before"]], device, 12)
@@ -494,8 +495,8 @@ def evaluate(model, processor, rows: list[dict], device, generate_pairs: int = 4
                 f1["dig_f1"].append(dig_reward(answer, row["boxes"], size)["f1"])
     if was_training:
         model.train()
-    out = {f"yes_no_{k.split()[0]}": float(np.mean(v)) for k, v in correct.items() if not k.startswith("think")}
-    out["yes_no_think"] = float(np.mean(correct["think one image"]))
+    out = {f"yes_no_{k.split()[0]}": float(np.mean(v)) for k, v in correct.items()}
+    out["yes_no_think"] = float(np.mean(after_thought))
     out["yes_no"] = float(np.mean(correct["one image"] + correct["both images"]))
     out.update({f"named_{k}": float(np.mean(v)) for k, v in named.items()})
     out.update({k: float(np.mean(v)) for k, v in f1.items() if v})
