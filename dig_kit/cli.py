@@ -154,6 +154,7 @@ def cmd_pretrain(args) -> int:
         batch_size=args.batch_size,
         learning_rate=args.lr,
         warmup_steps=args.warmup_steps,
+        lr_schedule=args.lr_schedule,
         workers=args.workers,
         heldout=args.heldout,
         heldout_pairs=args.heldout_pairs,
@@ -351,6 +352,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64, help="examples per optimizer step (default 64)")
     p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 1e-3)")
     p.add_argument("--warmup-steps", type=int, default=200, help="linear warm-up steps (default 200)")
+    p.add_argument(
+        "--lr-schedule",
+        default="cosine",
+        choices=("cosine", "constant"),
+        help="after the warm-up: a cosine over the budget to a tenth of the peak (default), or the peak to the end",
+    )
     p.add_argument("--workers", type=int, default=-1, help="data worker processes (default: all cores but one)")
     p.add_argument("--heldout", default=None, help="a rendered DiG data dir (eval split) for held-out checks")
     p.add_argument("--heldout-pairs", type=int, default=100, help="held-out pairs checked (default 100)")

@@ -440,6 +440,17 @@ def test_no_budget_is_named(tmp_path):
     PretrainConfig(out=str(tmp_path / "x"), max_examples=0, max_minutes=1.0).check()  # minutes alone will do
 
 
+def test_the_learning_rate_warms_up_then_follows_its_schedule(tmp_path):
+    cos = _cfg(tmp_path, learning_rate=1e-3, warmup_steps=10)
+    const = _cfg(tmp_path, learning_rate=1e-3, warmup_steps=10, lr_schedule="constant")
+    for cfg in (cos, const):  # the same linear warm-up
+        assert P._lr(cfg, 0, 0.0) == pytest.approx(1e-4)
+        assert P._lr(cfg, 9, 0.01) == pytest.approx(1e-3, rel=1e-3)
+    assert P._lr(cos, 100, 0.5) == pytest.approx(0.55e-3)  # halfway down the cosine
+    assert P._lr(cos, 1000, 1.0) == pytest.approx(1e-4)  # a tenth of the peak at the end
+    assert P._lr(const, 100, 0.5) == P._lr(const, 1000, 1.0) == pytest.approx(1e-3)
+
+
 @pytest.mark.parametrize(
     "kw, named",
     [
@@ -448,6 +459,7 @@ def test_no_budget_is_named(tmp_path):
         ({"task_weights": {"yes_no": -1.0}}, "yes_no"),
         ({"phase_ends": (0.7, 0.2)}, "phase_ends"),
         ({"batch_size": 0}, "batch_size"),
+        ({"lr_schedule": "linear"}, "lr_schedule"),
         ({"heldout": "NOWHERE"}, "NOWHERE"),
         ({"init": "NOWHERE"}, "NOWHERE"),
     ],

@@ -92,6 +92,9 @@ class PretrainConfig:
     batch_size: int = 64
     learning_rate: float = 1e-3
     warmup_steps: int = 200
+    lr_schedule: str = "cosine"
+    """``cosine``: after the warm-up, a cosine over the budget down to a tenth of the peak; ``constant``: the
+    peak rate to the end (a continuation that must get past a plateau, not settle)."""
     weight_decay: float = 0.01
     phase_ends: tuple[float, float] = (0.3, 0.6)
     workers: int = -1
@@ -124,6 +127,8 @@ class PretrainConfig:
         a, b = self.phase_ends
         if not 0 <= a <= b <= 1:
             bad("phase_ends", f"{self.phase_ends}: must be 0 <= a <= b <= 1")
+        if self.lr_schedule not in ("cosine", "constant"):
+            bad("lr_schedule", f"{self.lr_schedule!r}: choose cosine or constant")
         if self.device not in ("auto", "cpu", "cuda"):
             bad("device", f"{self.device!r}: choose auto, cpu or cuda")
         if self.heldout is not None:
@@ -601,6 +606,8 @@ def _phase(cfg: PretrainConfig, progress: float) -> str:
 
 def _lr(cfg: PretrainConfig, step: int, progress: float) -> float:
     warm = min(1.0, (step + 1) / max(1, cfg.warmup_steps))
+    if cfg.lr_schedule == "constant":
+        return cfg.learning_rate * warm
     return cfg.learning_rate * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
@@ -841,6 +848,7 @@ def model_card(s: dict) -> str:
             f"dig-kit pretrain --out OUT --max-examples {c['max_examples']} --max-minutes {c['max_minutes']} "
             f"--batch-size {c['batch_size']} --lr {c['learning_rate']} --warmup-steps {c['warmup_steps']}"
             + f" --loss-mean {c.get('loss_mean', 'token')}"
+            + (f" --lr-schedule {c['lr_schedule']}" if c.get("lr_schedule", "cosine") != "cosine" else "")
             + (" --init PREVIOUS/final" if c.get("init") else "")
             + "".join(f" --task-weight {k}={v:g}" for k, v in c.get("task_weights", {}).items())
             + (
