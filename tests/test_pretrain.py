@@ -417,7 +417,8 @@ def test_resuming_after_the_final_check_repeats_no_metrics_row(first_run, tmp_pa
 
 
 def test_starting_from_a_pretrained_model_adds_a_run(first_run, tmp_path):
-    final = P.pretrain(_cfg(tmp_path, init=str(first_run["final"]), max_examples=8), log=lambda *_: None)
+    cfg = _cfg(tmp_path, init=str(first_run["final"]), max_examples=8, lr_schedule="constant")
+    final = P.pretrain(cfg, log=lambda *_: None)
     old = json.loads((first_run["final"] / "pretrain.json").read_text())
     new = json.loads((final / "pretrain.json").read_text())
     assert [r["config"]["max_examples"] for r in new["runs"]] == [20, 8]
@@ -427,6 +428,7 @@ def test_starting_from_a_pretrained_model_adds_a_run(first_run, tmp_path):
     assert _metrics(tmp_path)[-1]["examples_total"] == 32
     card = (final / "README.md").read_text()
     assert "32 examples seen" in card and "--init PREVIOUS/final" in card
+    assert card.count("--lr-schedule constant") == 1  # the continuation's command, not the first run's
     assert not (tmp_path / "init").exists()  # no new model built
 
 
