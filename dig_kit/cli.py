@@ -162,6 +162,7 @@ def cmd_pretrain(args) -> int:
         checkpoint_minutes=args.checkpoint_minutes,
         device=args.device,
         model=model,
+        widen=args.widen,
     )
     print(pretrain(cfg))
     return 0
@@ -370,6 +371,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=INT",
         help="architecture of a new model, e.g. --model-arg vision_depth=3 (text_width, text_layers, "
         "vision_width, vision_depth)",
+    )
+    p.add_argument(
+        "--widen",
+        type=int,
+        default=0,
+        metavar="WIDTH",
+        help="first widen the starting model's text model to WIDTH (more heads; the same function at the start)",
     )
     p.add_argument(
         "--loss-mean",

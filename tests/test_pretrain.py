@@ -432,6 +432,63 @@ def test_starting_from_a_pretrained_model_adds_a_run(first_run, tmp_path):
     assert not (tmp_path / "init").exists()  # no new model built
 
 
+def test_widening_keeps_what_the_model_computes_and_lets_the_new_width_learn(tmp_path):
+    torch = pytest.importorskip("torch")
+    from PIL import Image
+
+    from dig_kit.models.loading import load_model_and_processor
+    from dig_kit.models.mini import build_mini_model, widen_mini_model
+    from dig_kit.prompts import chat_messages, dig_prompt
+
+    narrow_dir = build_mini_model(tmp_path / "narrow", **TINY_MODEL)
+    wide_dir = widen_mini_model(narrow_dir, tmp_path / "wide", 128)
+    narrow, processor = load_model_and_processor(narrow_dir, dtype="fp32")
+    wide, _ = load_model_and_processor(wide_dir, dtype="fp32")
+    tc = wide.config.text_config
+    assert (tc.hidden_size, tc.num_attention_heads, tc.intermediate_size) == (128, 4, 384)
+    assert wide.config.vision_config.out_hidden_size == 128
+    assert sum(p.numel() for p in wide.parameters()) > 1.5 * sum(p.numel() for p in narrow.parameters())
+    assert json.loads((wide_dir / "widened.json").read_text())["text_width"] == [64, 128]
+    assert not (wide_dir / "README.md").exists()  # the narrow model's card does not describe it
+    rng = np.random.default_rng(0)
+    images = [Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)) for _ in range(2)]
+    prompt = processor.apply_chat_template(
+        chat_messages(dig_prompt(None), 2), add_generation_prompt=True, tokenize=False
+    )
+    enc = processor(text=[prompt + "<answer>[[1, 2, 30, 40]]</answer>"], images=[images], return_tensors="pt")
+    with torch.no_grad():
+        a, b = narrow(**enc).logits, wide(**enc).logits
+    assert float((a - b).abs().max()) < 1e-3 * float(a.abs().max())  # the same function (up to RMSNorm's eps)
+    assert torch.equal(a.argmax(-1), b.argmax(-1))
+    wide.train()
+    opt = torch.optim.SGD(wide.parameters(), lr=0.1)
+    for _ in range(2):  # the last layer's new rows get gradient once the embedding's new columns have moved
+        opt.zero_grad()
+        wide(**enc, labels=enc["input_ids"]).loss.backward()
+        opt.step()
+    layer = wide.model.language_model.layers[0]
+    for grown in (
+        layer.self_attn.o_proj.weight[64:],
+        layer.mlp.down_proj.weight[64:],
+        layer.self_attn.o_proj.weight[:, 64:],
+        wide.model.visual.merger.linear_fc2.weight[64:],
+    ):
+        assert float(grown.detach().abs().sum()) > 0  # the new width is not a dead end: training moves it off zero
+    with pytest.raises(ValueError, match="multiple of 64"):
+        widen_mini_model(narrow_dir, tmp_path / "bad", 96)
+    assert not (tmp_path / "bad").exists()
+
+
+def test_a_continuation_can_widen_its_start(first_run, tmp_path):
+    final = P.pretrain(_cfg(tmp_path, init=str(first_run["final"]), max_examples=8, widen=128), log=lambda *_: None)
+    config = json.loads((final / "config.json").read_text())
+    assert config["text_config"]["hidden_size"] == 128 and config["vision_config"]["out_hidden_size"] == 128
+    card = (final / "README.md").read_text()
+    assert card.count("--widen 128") == 1  # the continuation's command
+    new = json.loads((final / "pretrain.json").read_text())
+    assert new["parameters"] > json.loads((first_run["final"] / "pretrain.json").read_text())["parameters"]
+
+
 # ---------------------------------------------------------------------------------------------
 # bad input: named before anything is written
 
@@ -464,6 +521,8 @@ def test_the_learning_rate_warms_up_then_follows_its_schedule(tmp_path):
         ({"lr_schedule": "linear"}, "lr_schedule"),
         ({"heldout": "NOWHERE"}, "NOWHERE"),
         ({"init": "NOWHERE"}, "NOWHERE"),
+        ({"widen": 64}, "widen"),  # no wider than the tiny model's 64
+        ({"widen": 100}, "widen"),
     ],
 )
 def test_bad_settings_are_named_before_anything_is_written(tmp_path, kw, named):

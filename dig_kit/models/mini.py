@@ -356,3 +356,85 @@ def prepare_mini_model(backbone: str, out_dir: str | Path, seed: int = 0, image_
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     return out
+
+
+def widen_mini_model(src: str | Path, out_dir: str | Path, text_width: int, seed: int = 0) -> Path:
+    """A copy of the mini checkpoint ``src`` whose text model is ``text_width`` wide (more heads
+    of the same size, the MLP at three times the width, as :func:`build_mini_model`), computing
+    the same function (Net2Net-style, Chen et al. 2016): the old weights keep their place, every
+    new weight that writes to the residual stream (new rows of the embedding, of ``o_proj`` and
+    ``down_proj``, of the vision mergers' output) starts at zero, so the new dimensions hold
+    zeros; the new weights that read them start random, so the gradient reaches them; the
+    RMSNorm weights are scaled by ``sqrt(old / new)`` (the root mean square now runs over the
+    zeros too). The vision tower and the tokenizer are copied as they are. Raises ValueError
+    unless ``text_width`` is a wider multiple of the head size."""
+    import math
+    import shutil
+
+    import torch
+    from transformers import Qwen3VLForConditionalGeneration
+
+    src, out = Path(src), Path(out_dir)
+    model = Qwen3VLForConditionalGeneration.from_pretrained(src, dtype=torch.float32)
+    tc = model.config.text_config
+    old, hd = tc.hidden_size, tc.head_dim
+    if text_width <= old or text_width % hd or text_width % (2 * hd):
+        raise ValueError(
+            f"widen to {text_width}: must be wider than {old} and a multiple of {2 * hd} (two heads of {hd})"
+        )
+    config = model.config.__class__.from_dict(model.config.to_dict())
+    heads = text_width // hd
+    for key, value in dict(
+        hidden_size=text_width,
+        intermediate_size=3 * text_width,
+        num_attention_heads=heads,
+        num_key_value_heads=heads // (tc.num_attention_heads // tc.num_key_value_heads),
+    ).items():
+        setattr(config.text_config, key, value)
+    config.vision_config.out_hidden_size = text_width
+    torch.manual_seed(seed)
+    wide = Qwen3VLForConditionalGeneration(config)
+    before, after = model.state_dict(), wide.state_dict()
+    scale = math.sqrt(old / text_width)
+    with torch.no_grad():
+        for name, new in after.items():
+            w = before[name]
+            if w.shape == new.shape and "language_model" not in name and "linear_fc2" not in name:
+                new.copy_(w)  # the vision tower: as it was
+                continue
+            if (
+                name.endswith("norm.weight")
+                and "language_model" in name
+                and not name.endswith(("q_norm.weight", "k_norm.weight"))
+            ):
+                new.fill_(float(w.mean()) * scale)  # input_layernorm, post_attention_layernorm, norm
+                new[: w.shape[0]] = w * scale
+                continue
+            if w.shape == new.shape:  # q_norm / k_norm: per head, unchanged
+                new.copy_(w)
+                continue
+            writes = name.endswith(
+                ("embed_tokens.weight", "o_proj.weight", "down_proj.weight", "linear_fc2.weight", "linear_fc2.bias")
+            )
+            if writes:
+                new.zero_()
+            if name.endswith("embed_tokens.weight"):
+                new[:, : w.shape[1]] = w
+            elif w.ndim == 1:
+                new[: w.shape[0]] = w
+            else:
+                new[: w.shape[0], : w.shape[1]] = w
+    if any(p.shape != after[n].shape for n, p in before.items() if n not in after):
+        raise RuntimeError("widen: parameter names changed")
+    wide.load_state_dict(after)
+    wide.generation_config = model.generation_config
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    # tokenizer and processor files; not the weights, optimizer state or the source's card and logs
+    skip = ("model.safetensors", "*.pt", "state.json", "metrics.jsonl", "pretrain.json", "backbone.json", "README.md")
+    shutil.copytree(src, tmp, ignore=shutil.ignore_patterns(*skip, "widened.json"))
+    wide.save_pretrained(tmp)
+    (tmp / "widened.json").write_text(json.dumps({"from": str(src), "text_width": [old, text_width]}, indent=2))
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    return out

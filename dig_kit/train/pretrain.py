@@ -113,6 +113,9 @@ class PretrainConfig:
     """Overrides of :data:`PHASE_TASKS`' weights, in every phase that has the task (e.g. {"yes_no": 6})."""
     model: dict = field(default_factory=dict)
     """Overrides of :func:`dig_kit.models.mini.build_mini_model`'s architecture (text_width, ...)."""
+    widen: int = 0
+    """Widen the starting model's text model to this width before training, computing the same function
+    (:func:`dig_kit.models.mini.widen_mini_model`): a trained backbone grows without starting over (0: no)."""
 
     def check(self) -> None:
         def bad(name, why):
@@ -141,6 +144,13 @@ class PretrainConfig:
                 bad("heldout", f"{self.heldout}: not a rendered DiG data dir with eval and stage1 splits ({e})")
         if self.init is not None and not (Path(self.init) / "config.json").exists():
             bad("init", f"{self.init}: not a checkpoint dir (no config.json)")
+        if self.widen:
+            if self.init is not None:
+                width = json.loads((Path(self.init) / "config.json").read_text())["text_config"]["hidden_size"]
+            else:
+                width = int(self.model.get("text_width", 128))
+            if self.widen <= width or self.widen % 64:
+                bad("widen", f"{self.widen}: must be wider than the starting model's {width} and a multiple of 64")
         if self.examples_per_scene < 1:
             bad("examples_per_scene", "must be >= 1")
         if self.loss_mean not in ("example", "token"):
@@ -617,7 +627,7 @@ def pretrain(cfg: PretrainConfig, log=print) -> Path:
 
     from dig_kit.config import load_config
     from dig_kit.models.loading import load_model_and_processor
-    from dig_kit.models.mini import build_mini_model
+    from dig_kit.models.mini import build_mini_model, widen_mini_model
 
     cfg.check()
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
@@ -654,6 +664,9 @@ def pretrain(cfg: PretrainConfig, log=print) -> Path:
         log(f"resuming from {start}: step {state['step']}, {state['examples_seen']:,} examples seen")
     else:
         start = Path(cfg.init) if cfg.init else build_mini_model(out / "init", seed=cfg.seed, **cfg.model)
+        if cfg.widen:
+            start = widen_mini_model(start, out / "widened", cfg.widen, seed=cfg.seed)
+            log(f"widened the text model to {cfg.widen} ({start})")
     source = Path(cfg.init) if cfg.init else out / "init"
     model, processor = load_model_and_processor(start, dtype="fp32")
     model.to(device).train()
@@ -850,6 +863,7 @@ def model_card(s: dict) -> str:
             + f" --loss-mean {c.get('loss_mean', 'token')}"
             + (f" --lr-schedule {c['lr_schedule']}" if c.get("lr_schedule", "cosine") != "cosine" else "")
             + (" --init PREVIOUS/final" if c.get("init") else "")
+            + (f" --widen {c['widen']}" if c.get("widen") else "")
             + "".join(f" --task-weight {k}={v:g}" for k, v in c.get("task_weights", {}).items())
             + (
                 f" --phase-ends {c['phase_ends'][0]:g},{c['phase_ends'][1]:g}"
