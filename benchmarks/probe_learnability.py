@@ -29,6 +29,11 @@ it (online: every batch is unseen), so a skill the model cannot learn stays at c
   at random, repeats allowed), then "Is there a <colour> <shape> in the image?" answered from
   the thought (chance 1/2): the look-up the pretraining's ``yes_no_think`` task needs after its
   thought, as words only. Cheap (no vision tower), so it can run to many more examples.
+- ``lookup_scene``: the pretraining's ``yes_no_think`` task alone: a scene of the mini profile
+  (3-5 objects), the thought its seen objects' ``colour shape`` left to right
+  (:func:`dig_kit.train.pretrain.objects_thought`), "Is there a <colour> <shape> in the image?"
+  (half of them present; four questions a render). With ``--text-only``: the same thoughts and
+  questions without the image, so the two runs differ only by the image in the prompt.
 - ``locate``: the kit's grounding prompt on one-object scenes, answered with the object's box;
   scored on its first two numbers, x1 and y1, each a hit within ``LOCATE_TOLERANCE`` pixels
   (printed as x1/y1), beside the hits of always guessing the mean of the boxes seen so far.
@@ -52,6 +57,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import sys
 import time
 from collections import Counter
 from dataclasses import replace
@@ -69,6 +75,7 @@ SKILLS = (
     "locate",
     "yes_no_think",
     "lookup_words",
+    "lookup_scene",
 )
 PAIR_SKILLS = ("spot_change", "changed_shape")
 QUESTION = "Is there a {} object in the image? Answer yes or no inside <answer></answer> tags."
@@ -169,6 +176,32 @@ def _lookup_stream(pyrng: random.Random):
         yield VQA_ONE_TEMPLATE.format(thing=asked), None, (", ".join(items), answer), ["yes", "no"], None
 
 
+def _scene_lookup_stream(kit, rng: np.random.Generator, pyrng: random.Random):
+    """``lookup_scene``: the pretraining's ``yes_no_think`` examples, four questions a render."""
+    from dig_kit.prompts import VQA_ONE_TEMPLATE
+    from dig_kit.scenes.attributes import COLORS, SHAPES
+    from dig_kit.scenes.sampling import sample_scene
+    from dig_kit.scenes.spec import SceneError
+    from dig_kit.train.pretrain import _render, objects_thought
+
+    things = sorted(f"{c} {s}" for c in COLORS for s in SHAPES)
+    while True:
+        try:
+            scene = sample_scene(kit.data.scene, rng)
+        except SceneError:  # a crowded draw: the next one
+            continue
+        image, _, full, seen = _render(scene, kit, rng)
+        visible = [o for o in scene.objects if o.id in seen]
+        if not visible:
+            continue
+        present = sorted({f"{o.color} {o.shape}" for o in visible})
+        thought = objects_thought(visible, full)
+        for _ in range(4):
+            yes = pyrng.random() < 0.5
+            asked = pyrng.choice(present if yes else sorted(set(things) - set(present)))
+            yield VQA_ONE_TEMPLATE.format(thing=asked), image, (thought, "yes" if yes else "no"), ["yes", "no"], None
+
+
 def _stream(skill: str, kit, rng: np.random.Generator, pyrng: random.Random, look: str = "shared"):
     """Endless ``(question, image(s) or None, answer, candidate words, cell colours or None)``."""
     if skill in PAIR_SKILLS:
@@ -177,6 +210,8 @@ def _stream(skill: str, kit, rng: np.random.Generator, pyrng: random.Random, loo
         return _text_stream(pyrng)
     if skill == "lookup_words":
         return _lookup_stream(pyrng)
+    if skill == "lookup_scene":
+        return _scene_lookup_stream(kit, rng, pyrng)
     if skill == "locate":
         return _locate_stream(kit, rng)
     return _image_stream(skill, kit, rng, pyrng)
@@ -228,9 +263,12 @@ def _image_stream(skill: str, kit, rng: np.random.Generator, pyrng: random.Rando
                 yield question, image, o.shape, list(SHAPES), cells
 
 
-def _encode(processor, question: str, image, answer: str, question_first: bool, thought: str = "") -> dict:
-    """Token ids and labels (-100 on the prompt), with the processor's image tensors if any
-    (``image``: one image, a list of them, or None); ``thought`` fills the ``<think>`` span."""
+def _encode(
+    processor, question: str, image, answer: str, question_first: bool, thought: str = "", answer_only: bool = False
+) -> dict:
+    """Token ids and labels (-100 on the prompt, and with ``answer_only`` on everything before
+    ``<answer>``), with the processor's image tensors if any (``image``: one image, a list of
+    them, or None); ``thought`` fills the ``<think>`` span."""
     import torch
 
     from dig_kit.prompts import ANSWER_PREFIX
@@ -251,9 +289,13 @@ def _encode(processor, question: str, image, answer: str, question_first: bool, 
     completion = f"{thought}\n{ANSWER_PREFIX}" if thought else ANSWER_PREFIX
     completion += f"{body}{tok.eos_token}"
     comp = tok(completion, add_special_tokens=False, return_tensors="pt")["input_ids"][0]
+    trained = comp.clone()
+    if answer_only:  # the thought is context, not a target
+        start = (comp == tok.convert_tokens_to_ids("<answer>")).nonzero()
+        trained[: int(start[-1]) if len(start) else 0] = -100
     row = {
         "input_ids": torch.cat([enc["input_ids"][0], comp]),
-        "labels": torch.cat([torch.full_like(enc["input_ids"][0], -100), comp]),
+        "labels": torch.cat([torch.full_like(enc["input_ids"][0], -100), trained]),
     }
     for key in ("pixel_values", "image_grid_thw"):
         if key in enc:
@@ -275,6 +317,8 @@ def learn(
     dense_layer: int | None = None,
     look: str = "shared",
     text_only: bool = False,
+    on_point=None,
+    answer_only: bool = False,
 ):
     """Online accuracy of the deciding token, per ``report_every`` examples: ``[(seen, acc)]``;
     for ``locate``, ``acc`` is ``(x1 hits, y1 hits, x1 hits of the mean guess, y1 ...)``."""
@@ -298,7 +342,8 @@ def learn(
         for question, image, answer, candidates, cells in (next(stream) for _ in range(batch_size)):
             thought, answer = answer if isinstance(answer, tuple) else ("", answer)
             image = None if text_only else image
-            rows.append({**_encode(processor, question, image, answer, question_first, thought), "task": skill})
+            row = _encode(processor, question, image, answer, question_first, thought, answer_only)
+            rows.append({**row, "task": skill})
             dense += [tok.convert_tokens_to_ids(w) if w else -100 for w in cells or []]
             cands = tok.convert_tokens_to_ids(candidates)
             if skill == "locate":  # x1, y1: the values are the candidates' indices
@@ -338,6 +383,8 @@ def learn(
         if len(hits) >= report_every or seen >= examples:
             acc = np.mean(hits, axis=0)
             curve.append((seen, tuple(float(a) for a in acc) if acc.ndim else float(acc)))
+            if on_point is not None:
+                on_point(*curve[-1])
             hits = []
     return curve
 
@@ -370,10 +417,17 @@ def main() -> None:
         action="store_true",
         help="a control: the same questions and answers with the image left out of the prompt",
     )
+    ap.add_argument(
+        "--answer-only",
+        action="store_true",
+        help="train the answer only: a given thought is context, not a target (thinking skills)",
+    )
     args = ap.parse_args()
     order = "question, then image" if args.question_first else "image, then question"
     if args.text_only:
         order = "no image (text-only control)"
+    if args.answer_only:
+        order += "; the answer alone trained"
     if args.dense_naming is not None:
         order += f"; image tokens named after layer {args.dense_naming}"
     print(
@@ -394,6 +448,8 @@ def main() -> None:
             args.dense_naming,
             args.look,
             args.text_only,
+            on_point=lambda n, a, skill=skill: print(f"  {skill} {n}: {a}", file=sys.stderr, flush=True),
+            answer_only=args.answer_only,
         )
         if skill == "locate":  # model x1/y1 hits (mean guess x1/y1)
             points = "  ".join(f"{n}: {a[0]:.2f}/{a[1]:.2f} ({a[2]:.2f}/{a[3]:.2f})" for n, a in curve)

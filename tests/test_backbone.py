@@ -5,6 +5,7 @@ repository promises about it, the mini profile's use of it (notebook 02a's start
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from benchmark_script import load_benchmark
 
@@ -253,3 +254,43 @@ def test_probe_learnability_lookup_words_answers_from_its_thought():
         assert answer == ("yes" if asked in items else "no")
         answers.append(answer)
     assert set(answers) == {"yes", "no"}
+
+
+def test_probe_learnability_lookup_scene_is_the_pretrainings_think_task_alone():
+    """``lookup_scene``: a rendered scene of the mini profile, the thought its seen objects left
+    to right, the answer yes exactly when the asked thing is among them; both answers turn up."""
+    import random
+
+    from dig_kit.config import load_config
+    from dig_kit.scenes.attributes import COLORS, SHAPES
+
+    probe = load_benchmark("probe_learnability")
+    kit = load_config(preset="mini", overrides={"warm_start.backbone": ""})
+    stream = probe._stream("lookup_scene", kit, np.random.default_rng(4), random.Random(4))
+    answers = []
+    for question, image, (thought, answer), candidates, cells in (next(stream) for _ in range(40)):
+        items = thought.split(", ")
+        asked = question.split("Is there a ")[1].split(" in the image")[0]
+        assert image.size == (kit.data.render.width, kit.data.render.height) and cells is None
+        assert candidates == ["yes", "no"]
+        assert 1 <= len(items) <= kit.data.scene.max_objects
+        assert all(i.split()[0] in COLORS and i.split()[1] in SHAPES for i in items + [asked])
+        assert answer == ("yes" if asked in items else "no")
+        answers.append(answer)
+    assert set(answers) == {"yes", "no"}
+
+
+def test_probe_learnability_answer_only_leaves_the_thought_untrained():
+    """``--answer-only``: the thought stays in the input; the labels start at ``<answer>``."""
+    from dig_kit.models.loading import load_processor
+    from dig_kit.models.mini import BACKBONE_DIR
+
+    probe = load_benchmark("probe_learnability")
+    processor = load_processor(BACKBONE_DIR)
+    tok = processor.tokenizer
+    question = "Is there a red cube in the image? Answer yes or no inside <answer></answer> tags."
+    full = probe._encode(processor, question, None, "yes", False, "red cube, blue sphere")
+    answer = probe._encode(processor, question, None, "yes", False, "red cube, blue sphere", answer_only=True)
+    assert full["input_ids"].tolist() == answer["input_ids"].tolist()  # the same input
+    assert "red cube, blue sphere" in tok.decode(full["labels"][full["labels"] >= 0])
+    assert tok.decode(answer["labels"][answer["labels"] >= 0]) == f"<answer>yes</answer>{tok.eos_token}"
