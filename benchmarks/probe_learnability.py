@@ -162,18 +162,19 @@ def _text_stream(pyrng: random.Random):
         yield f"The object is {told}. " + QUESTION.format(asked), None, "yes" if yes else "no", ["yes", "no"], None
 
 
-def _lookup_stream(pyrng: random.Random):
-    """``lookup_words``: a thought of 1-5 ``colour shape`` items, a question about one thing."""
+def _lookup_stream(pyrng: random.Random, items: tuple[int, int] = (1, 5)):
+    """``lookup_words``: a thought of ``items`` (fewest, most; default 1-5) ``colour shape``
+    items, a question about one thing."""
     from dig_kit.prompts import VQA_ONE_TEMPLATE
     from dig_kit.scenes.attributes import COLORS, SHAPES
 
     things = sorted(f"{c} {s}" for c in COLORS for s in SHAPES)
     while True:
-        items = [pyrng.choice(things) for _ in range(pyrng.randint(1, 5))]
+        thought = [pyrng.choice(things) for _ in range(pyrng.randint(*items))]
         yes = pyrng.random() < 0.5
-        asked = pyrng.choice(sorted(set(items)) if yes else sorted(set(things) - set(items)))
+        asked = pyrng.choice(sorted(set(thought)) if yes else sorted(set(things) - set(thought)))
         answer = "yes" if yes else "no"
-        yield VQA_ONE_TEMPLATE.format(thing=asked), None, (", ".join(items), answer), ["yes", "no"], None
+        yield VQA_ONE_TEMPLATE.format(thing=asked), None, (", ".join(thought), answer), ["yes", "no"], None
 
 
 def _scene_lookup_stream(kit, rng: np.random.Generator, pyrng: random.Random):
@@ -202,14 +203,14 @@ def _scene_lookup_stream(kit, rng: np.random.Generator, pyrng: random.Random):
             yield VQA_ONE_TEMPLATE.format(thing=asked), image, (thought, "yes" if yes else "no"), ["yes", "no"], None
 
 
-def _stream(skill: str, kit, rng: np.random.Generator, pyrng: random.Random, look: str = "shared"):
+def _stream(skill: str, kit, rng: np.random.Generator, pyrng: random.Random, look: str = "shared", items=(1, 5)):
     """Endless ``(question, image(s) or None, answer, candidate words, cell colours or None)``."""
     if skill in PAIR_SKILLS:
         return _pair_stream(skill, kit, rng, pyrng, look)
     if skill == "text_equality":
         return _text_stream(pyrng)
     if skill == "lookup_words":
-        return _lookup_stream(pyrng)
+        return _lookup_stream(pyrng, items)
     if skill == "lookup_scene":
         return _scene_lookup_stream(kit, rng, pyrng)
     if skill == "locate":
@@ -319,6 +320,7 @@ def learn(
     text_only: bool = False,
     on_point=None,
     answer_only: bool = False,
+    items: tuple[int, int] = (1, 5),
 ):
     """Online accuracy of the deciding token, per ``report_every`` examples: ``[(seen, acc)]``;
     for ``locate``, ``acc`` is ``(x1 hits, y1 hits, x1 hits of the mean guess, y1 ...)``."""
@@ -334,7 +336,7 @@ def learn(
     model.train()
     tok = processor.tokenizer
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.98), weight_decay=0.01)
-    stream = _stream(skill, kit, np.random.default_rng(seed), random.Random(seed), look)
+    stream = _stream(skill, kit, np.random.default_rng(seed), random.Random(seed), look, items)
     curve, hits, seen, boxes_seen = [], [], 0, []
     centre = np.array([kit.data.render.width, kit.data.render.height]) / 2  # locate's guess before any box
     while seen < examples:
@@ -422,12 +424,26 @@ def main() -> None:
         action="store_true",
         help="train the answer only: a given thought is context, not a target (thinking skills)",
     )
+    ap.add_argument(
+        "--items",
+        default="1-5",
+        metavar="FEWEST-MOST",
+        help="lookup_words: how many items its thought holds (default 1-5)",
+    )
     args = ap.parse_args()
+    try:
+        items = tuple(int(v) for v in args.items.split("-"))
+        if len(items) != 2 or not 1 <= items[0] <= items[1]:
+            raise ValueError
+    except ValueError:
+        ap.error(f"--items {args.items}: expected FEWEST-MOST, e.g. 3-5")
     order = "question, then image" if args.question_first else "image, then question"
     if args.text_only:
         order = "no image (text-only control)"
     if args.answer_only:
         order += "; the answer alone trained"
+    if "lookup_words" in args.skills:
+        order += f"; lookup_words thoughts of {args.items} items"
     if args.dense_naming is not None:
         order += f"; image tokens named after layer {args.dense_naming}"
     print(
@@ -450,6 +466,7 @@ def main() -> None:
             args.text_only,
             on_point=lambda n, a, skill=skill: print(f"  {skill} {n}: {a}", file=sys.stderr, flush=True),
             answer_only=args.answer_only,
+            items=items,
         )
         if skill == "locate":  # model x1/y1 hits (mean guess x1/y1)
             points = "  ".join(f"{n}: {a[0]:.2f}/{a[1]:.2f} ({a[2]:.2f}/{a[3]:.2f})" for n, a in curve)
