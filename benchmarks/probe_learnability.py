@@ -321,10 +321,12 @@ def learn(
     on_point=None,
     answer_only: bool = False,
     items: tuple[int, int] = (1, 5),
+    blank_image: bool = False,
 ):
     """Online accuracy of the deciding token, per ``report_every`` examples: ``[(seen, acc)]``;
     for ``locate``, ``acc`` is ``(x1 hits, y1 hits, x1 hits of the mean guess, y1 ...)``."""
     import torch
+    from PIL import Image
 
     from dig_kit.config import load_config
     from dig_kit.models.loading import load_model_and_processor
@@ -338,12 +340,15 @@ def learn(
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.98), weight_decay=0.01)
     stream = _stream(skill, kit, np.random.default_rng(seed), random.Random(seed), look, items)
     curve, hits, seen, boxes_seen = [], [], 0, []
+    blank = Image.new("RGB", (kit.data.render.width, kit.data.render.height), (128, 128, 128))
     centre = np.array([kit.data.render.width, kit.data.render.height]) / 2  # locate's guess before any box
     while seen < examples:
         rows, truth, cands, dense = [], [], [], []
         for question, image, answer, candidates, cells in (next(stream) for _ in range(batch_size)):
             thought, answer = answer if isinstance(answer, tuple) else ("", answer)
             image = None if text_only else image
+            if blank_image and image is None:  # the same text after an image that shows nothing
+                image = blank
             row = _encode(processor, question, image, answer, question_first, thought, answer_only)
             rows.append({**row, "task": skill})
             dense += [tok.convert_tokens_to_ids(w) if w else -100 for w in cells or []]
@@ -425,6 +430,12 @@ def main() -> None:
         help="train the answer only: a given thought is context, not a target (thinking skills)",
     )
     ap.add_argument(
+        "--blank-image",
+        action="store_true",
+        help="text skills (lookup_words, text_equality): put a plain grey image before the question, as the "
+        "image skills have theirs, so that the two differ only by what the image shows",
+    )
+    ap.add_argument(
         "--items",
         default="1-5",
         metavar="FEWEST-MOST",
@@ -442,6 +453,8 @@ def main() -> None:
         order = "no image (text-only control)"
     if args.answer_only:
         order += "; the answer alone trained"
+    if args.blank_image:
+        order += "; text skills after a blank image"
     if "lookup_words" in args.skills:
         order += f"; lookup_words thoughts of {args.items} items"
     if args.dense_naming is not None:
@@ -467,6 +480,7 @@ def main() -> None:
             on_point=lambda n, a, skill=skill: print(f"  {skill} {n}: {a}", file=sys.stderr, flush=True),
             answer_only=args.answer_only,
             items=items,
+            blank_image=args.blank_image,
         )
         if skill == "locate":  # model x1/y1 hits (mean guess x1/y1)
             points = "  ".join(f"{n}: {a[0]:.2f}/{a[1]:.2f} ({a[2]:.2f}/{a[3]:.2f})" for n, a in curve)

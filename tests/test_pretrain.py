@@ -134,7 +134,7 @@ def _check_example(text, images, completion, task, renders):
         raise AssertionError(task)
 
 
-@pytest.mark.parametrize("phase, n", [("objects", 48), ("scenes", 32), ("pairs", 56)])
+@pytest.mark.parametrize("phase, n", [("objects", 32), ("scenes", 32), ("pairs", 56)])
 def test_each_phase_gives_its_tasks_with_true_answers(monkeypatch, phase, n):
     renders = _recorded(monkeypatch)
     stream = P.phase_examples(KIT, phase, np.random.default_rng(1), random.Random(1), 4)

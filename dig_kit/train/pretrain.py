@@ -8,10 +8,7 @@ DataLoader worker processes, with a perception curriculum in three phases (share
 budget in brackets):
 
 1. ``objects`` [0, 0.3): scenes of 1-3 objects; name the object in a box ("large red metal
-   cube"), yes/no questions about a colour and shape (also after a thought that names the
-   objects, ``yes_no_think``: the look-up among one to three names is where it is learned; among
-   three to five alone it stays at chance, ``benchmarks/probe_learnability.py --items``),
-   counting, every object boxed and named.
+   cube"), yes/no questions about a colour and shape, counting, every object boxed and named.
 2. ``scenes`` [0.3, 0.6): the profile's scenes (its ``data.scene``); the same tasks, plus plain
    grounding (the boxes of every object) and yes/no questions about both images of a pair.
 3. ``pairs`` [0.6, 1]: the same, plus pairs: the DiG task (the boxes of the differences, the
@@ -56,7 +53,7 @@ from dig_kit.config import ConfigError
 PHASES = ("objects", "scenes", "pairs")
 TASKS = ("attributes", "yes_no", "count", "describe", "grounding", "yes_no_both", "dig", "same", "yes_no_think")
 PHASE_TASKS: dict[str, dict[str, float]] = {
-    "objects": {"attributes": 3, "yes_no": 3, "count": 1, "describe": 2, "yes_no_think": 2},
+    "objects": {"attributes": 3, "yes_no": 3, "count": 1, "describe": 2},
     "scenes": {
         "attributes": 2,
         "yes_no": 3,
