@@ -226,14 +226,18 @@ def test_probe_learnability_thinks_aloud_then_answers(monkeypatch):
     monkeypatch.undo()
     encoded, encode = [], probe._encode
 
-    def record(processor, question, image, answer, question_first, thought=""):
+    def record(processor, question, image, answer, question_first, thought="", answer_only=False):
         encoded.append((image, thought))
-        return encode(processor, question, image, answer, question_first, thought)
+        return encode(processor, question, image, answer, question_first, thought, answer_only)
 
     monkeypatch.setattr(probe, "_encode", record)
     ((seen_n, acc),) = probe.learn(str(BACKBONE_DIR), "yes_no_think", 32, 32, 1e-12, 0, 32, text_only=True)
     assert seen_n == 32 == len(encoded) and 0 <= acc <= 1
     assert all(image is None and thought for image, thought in encoded)  # no image, the thought kept
+    encoded.clear()  # --blank-image: a text skill's words after a plain grey image of the profile's size
+    ((seen_n, _),) = probe.learn(str(BACKBONE_DIR), "lookup_words", 32, 32, 1e-12, 0, 32, blank_image=True)
+    assert seen_n == 32 == len(encoded) and all(thought for _, thought in encoded)
+    assert {(im.size, im.getextrema()) for im, _ in encoded} == {((128, 128), ((128, 128),) * 3)}
 
 
 def test_probe_learnability_lookup_words_answers_from_its_thought():
@@ -244,6 +248,8 @@ def test_probe_learnability_lookup_words_answers_from_its_thought():
     from dig_kit.scenes.attributes import COLORS, SHAPES
 
     probe = load_benchmark("probe_learnability")
+    few = probe._stream("lookup_words", None, None, random.Random(3), items=(3, 5))  # --items 3-5
+    assert {len(next(few)[2][0].split(", ")) for _ in range(60)} == {3, 4, 5}
     stream = probe._stream("lookup_words", None, None, random.Random(3))
     answers = []
     for question, image, (thought, answer), candidates, cells in (next(stream) for _ in range(40)):
