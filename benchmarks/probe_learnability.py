@@ -45,7 +45,12 @@ the normed hidden state after ``LAYER`` language-model layers, predicts at each 
 colour word of the object covering its 16x16-pixel cell (cells an object covers by a quarter or
 more; the others are not scored). ``--look`` (pair skills): ``shared``, the after image keeps the
 before image's lights and exposure, as the kit's Blender pairs do (default); ``own``, each image
-draws its own. ``--text-only`` is a control: the same questions and answers, no image.
+draws its own. ``--text-only`` is a control: the same questions and answers, no image;
+``--blank-image`` the converse for the text skills (``text_equality``, ``lookup_words``): their
+words after a plain grey image, so that a text skill and its image counterpart differ only by
+what the image shows. ``--items 3-5`` sets how many items a ``lookup_words`` thought holds;
+``--answer-only`` trains the answer alone (a given thought is context, not a target). Each
+accuracy point is also printed to stderr as it comes.
 
     python benchmarks/probe_learnability.py dig_kit/models/mini_backbone --examples 4000
 
