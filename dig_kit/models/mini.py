@@ -378,7 +378,7 @@ def widen_mini_model(src: str | Path, out_dir: str | Path, text_width: int, seed
     model = Qwen3VLForConditionalGeneration.from_pretrained(src, dtype=torch.float32)
     tc = model.config.text_config
     old, hd = tc.hidden_size, tc.head_dim
-    if text_width <= old or text_width % hd or text_width % (2 * hd):
+    if text_width <= old or text_width % (2 * hd):
         raise ValueError(
             f"widen to {text_width}: must be wider than {old} and a multiple of {2 * hd} (two heads of {hd})"
         )
@@ -396,36 +396,33 @@ def widen_mini_model(src: str | Path, out_dir: str | Path, text_width: int, seed
     wide = Qwen3VLForConditionalGeneration(config)
     before, after = model.state_dict(), wide.state_dict()
     scale = math.sqrt(old / text_width)
+    if set(before) != set(after):
+        raise RuntimeError(
+            f"widen: the wider model's parameters differ in name: {sorted(set(before) ^ set(after))[:4]}"
+        )
+    writes = (
+        "embed_tokens.weight",
+        "lm_head.weight",
+        "o_proj.weight",
+        "down_proj.weight",
+        "linear_fc2.weight",
+        "linear_fc2.bias",
+    )
     with torch.no_grad():
         for name, new in after.items():
             w = before[name]
-            if w.shape == new.shape and "language_model" not in name and "linear_fc2" not in name:
-                new.copy_(w)  # the vision tower: as it was
-                continue
-            if (
-                name.endswith("norm.weight")
-                and "language_model" in name
-                and not name.endswith(("q_norm.weight", "k_norm.weight"))
-            ):
-                new.fill_(float(w.mean()) * scale)  # input_layernorm, post_attention_layernorm, norm
-                new[: w.shape[0]] = w * scale
-                continue
-            if w.shape == new.shape:  # q_norm / k_norm: per head, unchanged
+            if w.shape == new.shape:  # the vision tower, q_norm / k_norm (per head): as they were
                 new.copy_(w)
-                continue
-            writes = name.endswith(
-                ("embed_tokens.weight", "o_proj.weight", "down_proj.weight", "linear_fc2.weight", "linear_fc2.bias")
-            )
-            if writes:
-                new.zero_()
-            if name.endswith("embed_tokens.weight"):
-                new[:, : w.shape[1]] = w
-            elif w.ndim == 1:
-                new[: w.shape[0]] = w
+            elif name.endswith("norm.weight"):  # the text model's RMSNorms: over the zeros too now
+                new.fill_(float(w.mean()) * scale)
+                new[: w.shape[0]] = w * scale
             else:
-                new[: w.shape[0], : w.shape[1]] = w
-    if any(p.shape != after[n].shape for n, p in before.items() if n not in after):
-        raise RuntimeError("widen: parameter names changed")
+                if name.endswith(writes):
+                    new.zero_()  # writes to the new dimensions: nothing yet
+                if w.ndim == 1:
+                    new[: w.shape[0]] = w
+                else:
+                    new[: w.shape[0], : w.shape[1]] = w
     wide.load_state_dict(after)
     wide.generation_config = model.generation_config
     tmp = out.with_name(out.name + ".tmp")

@@ -146,7 +146,8 @@ class PretrainConfig:
             bad("init", f"{self.init}: not a checkpoint dir (no config.json)")
         if self.widen:
             if self.init is not None:
-                width = json.loads((Path(self.init) / "config.json").read_text())["text_config"]["hidden_size"]
+                config = json.loads((Path(self.init) / "config.json").read_text())
+                width = int(config.get("text_config", {}).get("hidden_size", 0))
             else:
                 width = int(self.model.get("text_width", 128))
             if self.widen <= width or self.widen % 64:
