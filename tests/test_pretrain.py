@@ -146,9 +146,16 @@ def test_each_phase_gives_its_tasks_with_true_answers(monkeypatch, phase, n):
         assert all(im.size == (W, H) and im.mode == "RGB" for im in images)
         _check_example(text, images, completion, task, renders)
         tasks.add(task)
-    assert tasks == set(PHASE_TASKS[phase])  # every task of the phase turns up
+    assert tasks == {t for t, w in PHASE_TASKS[phase].items() if w > 0}  # every task of the phase turns up
     if phase == "objects":
         assert all(1 <= len(s.objects) <= 3 for _, s, _, _, _ in renders.values())
+
+
+def test_a_task_off_by_default_is_turned_on_by_its_weight(monkeypatch):
+    _recorded(monkeypatch)
+    stream = P.phase_examples(KIT, "objects", np.random.default_rng(2), random.Random(2), 4, {"yes_no_think": 50})
+    tasks = [next(stream)[3] for _ in range(24)]
+    assert PHASE_TASKS["objects"]["yes_no_think"] == 0 and tasks.count("yes_no_think") > 12
 
 
 def test_task_weights_override_the_phase_mix(monkeypatch):

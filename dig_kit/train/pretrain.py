@@ -53,7 +53,7 @@ from dig_kit.config import ConfigError
 PHASES = ("objects", "scenes", "pairs")
 TASKS = ("attributes", "yes_no", "count", "describe", "grounding", "yes_no_both", "dig", "same", "yes_no_think")
 PHASE_TASKS: dict[str, dict[str, float]] = {
-    "objects": {"attributes": 3, "yes_no": 3, "count": 1, "describe": 2},
+    "objects": {"attributes": 3, "yes_no": 3, "count": 1, "describe": 2, "yes_no_think": 0},
     "scenes": {
         "attributes": 2,
         "yes_no": 3,
@@ -75,7 +75,10 @@ PHASE_TASKS: dict[str, dict[str, float]] = {
         "yes_no_think": 2,
     },
 }
-"""Task weights per phase (a drawn scene gives one example per task in proportion)."""
+"""Task weights per phase (a drawn scene gives one example per task in proportion). A weight of 0
+keeps a task out of the phase unless ``task_weights`` turns it on: ``yes_no_think`` on the objects
+phase's 1-3 objects, the look-up's easiest form (off by default: measured not to lift the answer
+within ~17,000 examples at width 128, ``docs/2026-12-05-look-up-after-an-image.md``)."""
 
 
 @dataclass
