@@ -183,29 +183,31 @@ def _lookup_stream(pyrng: random.Random, items: tuple[int, int] = (1, 5)):
 
 
 def _scene_lookup_stream(kit, rng: np.random.Generator, pyrng: random.Random):
-    """``lookup_scene``: the pretraining's ``yes_no_think`` examples, four questions a render."""
-    from dig_kit.prompts import VQA_ONE_TEMPLATE
-    from dig_kit.scenes.attributes import COLORS, SHAPES
+    """``lookup_scene``: the pretraining's ``yes_no_think`` examples
+    (:func:`dig_kit.train.pretrain.image_examples`), four questions a render."""
+    from dig_kit.prompts import ANSWER_PREFIX
     from dig_kit.scenes.sampling import sample_scene
     from dig_kit.scenes.spec import SceneError
-    from dig_kit.train.pretrain import _render, objects_thought
+    from dig_kit.train.pretrain import _render, image_examples
 
-    things = sorted(f"{c} {s}" for c in COLORS for s in SHAPES)
     while True:
         try:
             scene = sample_scene(kit.data.scene, rng)
         except SceneError:  # a crowded draw: the next one
             continue
         image, _, full, seen = _render(scene, kit, rng)
-        visible = [o for o in scene.objects if o.id in seen]
-        if not visible:
+        if not seen:
             continue
-        present = sorted({f"{o.color} {o.shape}" for o in visible})
-        thought = objects_thought(visible, full)
         for _ in range(4):
-            yes = pyrng.random() < 0.5
-            asked = pyrng.choice(present if yes else sorted(set(things) - set(present)))
-            yield VQA_ONE_TEMPLATE.format(thing=asked), image, (thought, "yes" if yes else "no"), ["yes", "no"], None
+            question, _, completion = image_examples("yes_no_think", scene, image, full, seen, pyrng)
+            thought, answer = completion.split(f"\n{ANSWER_PREFIX}")
+            yield (
+                question,
+                image,
+                (thought, answer.removeprefix("<answer>").removesuffix("</answer>")),
+                ["yes", "no"],
+                None,
+            )
 
 
 def _stream(skill: str, kit, rng: np.random.Generator, pyrng: random.Random, look: str = "shared", items=(1, 5)):

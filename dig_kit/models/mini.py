@@ -62,6 +62,20 @@ before BPE sees the text: digit runs, each word of :data:`WORDS` as a whole lowe
 matches (prose, spaces, commas) stays one piece, which BPE merges into a few long tokens."""
 
 
+TEXT_WIDTH = 128
+"""The text model's width of a new mini model (:func:`build_mini_model`'s default)."""
+HEAD_DIM = 32
+"""The size of each attention head of the mini text model."""
+
+
+def widen_error(old: int, new: int) -> str | None:
+    """Why the text model cannot be widened from ``old`` to ``new`` (None: it can): the new width
+    must be larger and a whole number of head pairs (the key/value heads stay shared by two)."""
+    if new <= old or new % (2 * HEAD_DIM):
+        return f"{new}: must be wider than the starting model's {old} and a multiple of {2 * HEAD_DIM}"
+    return None
+
+
 def _labels() -> list[str]:
     """Every object name of the scenes, in the order of Qwen3-VL's grounding labels:
     size, colour, material, shape (``large red metal cube``)."""
@@ -220,7 +234,7 @@ def build_mini_model(
     out_dir: str | Path,
     seed: int = 0,
     image_size: int = 128,
-    text_width: int = 128,
+    text_width: int = TEXT_WIDTH,
     text_layers: int = 4,
     vision_width: int = 96,
     vision_depth: int = 2,
@@ -240,7 +254,7 @@ def build_mini_model(
         raise ValueError(f"image_size {image_size}: must be a multiple of {patch * merge}")
     tokenizer = build_mini_tokenizer()
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
-    heads = max(2, text_width // 32)
+    heads = max(2, text_width // HEAD_DIM)
     grid = image_size // patch
     config = Qwen3VLConfig(
         text_config=dict(
@@ -250,7 +264,7 @@ def build_mini_model(
             num_hidden_layers=text_layers,
             num_attention_heads=heads,
             num_key_value_heads=max(1, heads // 2),
-            head_dim=32,
+            head_dim=HEAD_DIM,
             max_position_embeddings=4096,
             rope_parameters={
                 "rope_type": "default",
@@ -367,7 +381,7 @@ def widen_mini_model(src: str | Path, out_dir: str | Path, text_width: int, seed
     zeros; the new weights that read them start random, so the gradient reaches them; the
     RMSNorm weights are scaled by ``sqrt(old / new)`` (the root mean square now runs over the
     zeros too). The vision tower and the tokenizer are copied as they are. Raises ValueError
-    unless ``text_width`` is a wider multiple of the head size."""
+    where :func:`widen_error` names a problem."""
     import math
     import shutil
 
@@ -378,10 +392,9 @@ def widen_mini_model(src: str | Path, out_dir: str | Path, text_width: int, seed
     model = Qwen3VLForConditionalGeneration.from_pretrained(src, dtype=torch.float32)
     tc = model.config.text_config
     old, hd = tc.hidden_size, tc.head_dim
-    if text_width <= old or text_width % (2 * hd):
-        raise ValueError(
-            f"widen to {text_width}: must be wider than {old} and a multiple of {2 * hd} (two heads of {hd})"
-        )
+    why = widen_error(old, text_width)
+    if why:
+        raise ValueError(f"widen to {why}")
     config = model.config.__class__.from_dict(model.config.to_dict())
     heads = text_width // hd
     for key, value in dict(

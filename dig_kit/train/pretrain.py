@@ -148,13 +148,16 @@ class PretrainConfig:
         if self.init is not None and not (Path(self.init) / "config.json").exists():
             bad("init", f"{self.init}: not a checkpoint dir (no config.json)")
         if self.widen:
+            from dig_kit.models.mini import TEXT_WIDTH, widen_error
+
             if self.init is not None:
                 config = json.loads((Path(self.init) / "config.json").read_text())
                 width = int(config.get("text_config", {}).get("hidden_size", 0))
             else:
-                width = int(self.model.get("text_width", 128))
-            if self.widen <= width or self.widen % 64:
-                bad("widen", f"{self.widen}: must be wider than the starting model's {width} and a multiple of 64")
+                width = int(self.model.get("text_width", TEXT_WIDTH))
+            why = widen_error(width, self.widen)
+            if why:
+                bad("widen", why)
         if self.examples_per_scene < 1:
             bad("examples_per_scene", "must be >= 1")
         if self.loss_mean not in ("example", "token"):
