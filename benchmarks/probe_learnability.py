@@ -37,6 +37,12 @@ it (online: every batch is unseen), so a skill the model cannot learn stays at c
 - ``locate``: the kit's grounding prompt on one-object scenes, answered with the object's box;
   scored on its first two numbers, x1 and y1, each a hit within ``LOCATE_TOLERANCE`` pixels
   (printed as x1/y1), beside the hits of always guessing the mean of the boxes seen so far.
+- ``yes_no_first``: the pretraining's ``yes_no_first`` task alone, encoded as the pretraining
+  encodes it (:func:`dig_kit.train.pretrain.encode`): "Is there a <colour> <shape> in the
+  image?" on scenes of 1-3 objects (``--items``), the question before the image. With ``--dense-layers 1,3``
+  also the pretraining's dense losses (:func:`dig_kit.train.pretrain.dense_losses`): after the
+  first text layer each image token names its object's colour and shape, after the third it says
+  whether its object is the one asked about; without, the question-first order alone.
 
 ``--question-first`` puts the question before the image in the user turn (the image tokens then
 see the question; the kit's prompts put images first). ``--dense-naming LAYER`` adds a loss that
@@ -48,7 +54,8 @@ before image's lights and exposure, as the kit's Blender pairs do (default); ``o
 draws its own. ``--text-only`` is a control: the same questions and answers, no image;
 ``--blank-image`` the converse for the text skills (``text_equality``, ``lookup_words``): their
 words after a plain grey image, so that a text skill and its image counterpart differ only by
-what the image shows. ``--items 3-5`` sets how many items a ``lookup_words`` thought holds;
+what the image shows. ``--items 3-5`` sets how many items a ``lookup_words`` thought holds (and
+how many objects a ``yes_no_first`` scene holds);
 ``--answer-only`` trains the answer alone (a given thought is context, not a target). Each
 accuracy point is also printed to stderr as it comes.
 
@@ -81,6 +88,7 @@ SKILLS = (
     "yes_no_think",
     "lookup_words",
     "lookup_scene",
+    "yes_no_first",
 )
 PAIR_SKILLS = ("spot_change", "changed_shape")
 QUESTION = "Is there a {} object in the image? Answer yes or no inside <answer></answer> tags."
@@ -210,6 +218,18 @@ def _scene_lookup_stream(kit, rng: np.random.Generator, pyrng: random.Random):
             )
 
 
+def _first_stream(kit, rng: np.random.Generator, pyrng: random.Random, items: tuple[int, int]):
+    """``yes_no_first``: the pretraining's own ``yes_no_first`` examples on scenes of ``items``
+    objects, their dense targets' source in the cells slot."""
+    from dig_kit.train.pretrain import PHASE_TASKS, phase_examples
+
+    scene = replace(kit.data.scene, min_objects=items[0], max_objects=items[1])
+    kit = replace(kit, data=replace(kit.data, scene=scene))
+    only = {t: 0 for t in PHASE_TASKS["scenes"]} | {"yes_no_first": 1}  # the scenes phase: the scene config as is
+    for question, images, completion, _, dense in phase_examples(kit, "scenes", rng, pyrng, 4, only):
+        yield question, images[0], completion.removeprefix("<answer>").removesuffix("</answer>"), ["yes", "no"], dense
+
+
 def _stream(skill: str, kit, rng: np.random.Generator, pyrng: random.Random, look: str = "shared", items=(1, 5)):
     """Endless ``(question, image(s) or None, answer, candidate words, cell colours or None)``."""
     if skill in PAIR_SKILLS:
@@ -222,6 +242,8 @@ def _stream(skill: str, kit, rng: np.random.Generator, pyrng: random.Random, loo
         return _scene_lookup_stream(kit, rng, pyrng)
     if skill == "locate":
         return _locate_stream(kit, rng)
+    if skill == "yes_no_first":
+        return _first_stream(kit, rng, pyrng, items)
     return _image_stream(skill, kit, rng, pyrng)
 
 
@@ -329,15 +351,18 @@ def learn(
     answer_only: bool = False,
     items: tuple[int, int] = (1, 5),
     blank_image: bool = False,
+    dense_layers: tuple[int, int] | None = None,
 ):
     """Online accuracy of the deciding token, per ``report_every`` examples: ``[(seen, acc)]``;
-    for ``locate``, ``acc`` is ``(x1 hits, y1 hits, x1 hits of the mean guess, y1 ...)``."""
+    for ``locate``, ``acc`` is ``(x1 hits, y1 hits, x1 hits of the mean guess, y1 ...)``.
+    ``yes_no_first`` is encoded as the pretraining encodes it (question first) and, with
+    ``dense_layers``, trained with the pretraining's dense losses too."""
     import torch
     from PIL import Image
 
     from dig_kit.config import load_config
     from dig_kit.models.loading import load_model_and_processor
-    from dig_kit.train.pretrain import collate, completion_loss
+    from dig_kit.train.pretrain import collate, completion_loss, dense_losses, encode
 
     torch.manual_seed(seed)
     kit = load_config(preset="mini", overrides={"warm_start.backbone": ""})
@@ -356,7 +381,11 @@ def learn(
             image = None if text_only else image
             if blank_image and image is None:  # the same text after an image that shows nothing
                 image = blank
-            row = _encode(processor, question, image, answer, question_first, thought, answer_only)
+            if skill == "yes_no_first":  # cells: the dense targets' source
+                row = encode(processor, question, [image], f"<answer>{answer}</answer>", cells)
+                cells = None
+            else:
+                row = _encode(processor, question, image, answer, question_first, thought, answer_only)
             rows.append({**row, "task": skill})
             dense += [tok.convert_tokens_to_ids(w) if w else -100 for w in cells or []]
             cands = tok.convert_tokens_to_ids(candidates)
@@ -367,7 +396,8 @@ def learn(
         batch = collate(rows, tok.pad_token_id)
         batch.pop("tasks")
         labels = batch.pop("labels")
-        out = model(**batch, output_hidden_states=dense_layer is not None)
+        names, match = batch.pop("dense_names", None), batch.pop("dense_match", None)
+        out = model(**batch, output_hidden_states=dense_layer is not None or dense_layers is not None)
         logits = out.logits
         # the deciding token: the answer, the last completion token that is one of the candidate words
         # (a thought may use them too); locate: its first two numbers, x1 and y1
@@ -385,6 +415,11 @@ def learn(
             )
             boxes_seen.append(truth[i])
         loss, _ = completion_loss(logits, labels, "example")
+        if dense_layers is not None and match is not None:
+            yes_id = tok.convert_tokens_to_ids("yes")
+            loss = loss + sum(
+                dense_losses(model, out.hidden_states, batch["input_ids"], names, match, dense_layers, yes_id)
+            )
         if dense_layer is not None and dense:
             at = batch["input_ids"] == model.config.image_token_id  # row by row, as cell_colours
             words = model.lm_head(model.model.language_model.norm(out.hidden_states[dense_layer]))[at]
@@ -444,14 +479,29 @@ def main() -> None:
     )
     ap.add_argument(
         "--items",
-        default="1-5",
+        default=None,
         metavar="FEWEST-MOST",
-        help="lookup_words: how many items its thought holds (default 1-5)",
+        help="lookup_words: how many items its thought holds (default 1-5); yes_no_first: how many objects a "
+        "scene holds (default 1-3)",
+    )
+    ap.add_argument(
+        "--dense-layers",
+        metavar="NAMING,MATCHING",
+        help="yes_no_first: also train its image tokens as the pretraining does (dig_kit.train.pretrain.dense_losses), "
+        "e.g. 1,3",
     )
     args = ap.parse_args()
+    dense_layers = None
+    if args.dense_layers:
+        try:
+            dense_layers = tuple(int(v) for v in args.dense_layers.split(","))
+            if len(dense_layers) != 2:
+                raise ValueError
+        except ValueError:
+            ap.error(f"--dense-layers {args.dense_layers}: expected NAMING,MATCHING, e.g. 1,3")
     try:
-        items = tuple(int(v) for v in args.items.split("-"))
-        if len(items) != 2 or not 1 <= items[0] <= items[1]:
+        items = tuple(int(v) for v in args.items.split("-")) if args.items else None
+        if items is not None and (len(items) != 2 or not 1 <= items[0] <= items[1]):
             raise ValueError
     except ValueError:
         ap.error(f"--items {args.items}: expected FEWEST-MOST, e.g. 3-5")
@@ -463,9 +513,15 @@ def main() -> None:
     if args.blank_image:
         order += "; text skills after a blank image"
     if "lookup_words" in args.skills:
-        order += f"; lookup_words thoughts of {args.items} items"
+        order += f"; lookup_words thoughts of {args.items or '1-5'} items"
+    if "yes_no_first" in args.skills:
+        order += f"; yes_no_first scenes of {args.items or '1-3'} objects"
     if args.dense_naming is not None:
         order += f"; image tokens named after layer {args.dense_naming}"
+    if "yes_no_first" in args.skills:
+        order += "; yes_no_first asked before the image, " + (
+            f"image tokens name and match after layers {args.dense_layers}" if dense_layers else "no dense losses"
+        )
     print(
         f"checkpoint {args.checkpoint} ({order}; lr {args.lr:g}, batch {args.batch_size}): "
         f"online accuracy of the deciding token, per {args.report_every} examples"
@@ -486,8 +542,9 @@ def main() -> None:
             args.text_only,
             on_point=lambda n, a, skill=skill: print(f"  {skill} {n}: {a}", file=sys.stderr, flush=True),
             answer_only=args.answer_only,
-            items=items,
+            items=items or ((1, 3) if skill == "yes_no_first" else (1, 5)),
             blank_image=args.blank_image,
+            dense_layers=dense_layers,
         )
         if skill == "locate":  # model x1/y1 hits (mean guess x1/y1)
             points = "  ".join(f"{n}: {a[0]:.2f}/{a[1]:.2f} ({a[2]:.2f}/{a[3]:.2f})" for n, a in curve)

@@ -13,7 +13,8 @@ architecture), it prints:
   pairs): "is there a <colour> <shape> in the image / in both images?", answered by comparing
   the model's log-probabilities of the two complete answers: whether the language model uses it;
   for one image also after the thought the model writes itself (greedy, up to ``</think>``),
-  as Qwen3-VL-Thinking answers.
+  as Qwen3-VL-Thinking answers, and with the question before the image (as the pretraining's
+  ``yes_no_first`` asks it).
 - **TWIN**: the mean probability of "yes" on held-out TWIN items, by item kind (positive, hard
   negative, easy negative): a model that perceives nothing gives every kind the same.
 
@@ -59,7 +60,12 @@ def probe(path, runs: Path, train_images: int, eval_pairs: int, twin_items: int)
     out = {"colour_probe": linear_probe(x_tr, y_tr, x_te, y_te, len(colours)), "colour_objects": [len(y_tr), len(y_te)]}
 
     rng = random.Random(0)
-    correct = {"one image": [], "both images": [], "one image, after its own thought": []}
+    correct = {
+        "one image": [],
+        "both images": [],
+        "one image, after its own thought": [],
+        "one image, question first": [],
+    }
     for i in range(min(eval_pairs, len(held))):
         row = held[i]
         row = {**row, "before": row["before"].convert("RGB"), "after": row["after"].convert("RGB")}
@@ -70,6 +76,8 @@ def probe(path, runs: Path, train_images: int, eval_pairs: int, twin_items: int)
                 thought = thought_text(model, processor, ex["text"], ex["images"])
                 p = p_yes(model, processor, ex["text"], ex["images"], thought)
                 correct["one image, after its own thought"].append((p > 0.5) == truth)
+                p = p_yes(model, processor, ex["text"], ex["images"], question_first=True)
+                correct["one image, question first"].append((p > 0.5) == truth)
     out["vqa_accuracy"] = {k: float(np.mean(v)) for k, v in correct.items()}
 
     twin_dir = runs / "twin"

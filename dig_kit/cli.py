@@ -141,6 +141,12 @@ def cmd_pretrain(args) -> int:
         raise ConfigError(f"--phase-ends {args.phase_ends}: expected two fractions, e.g. 0.3,0.6") from None
     if len(ends) != 2:
         raise ConfigError(f"--phase-ends {args.phase_ends}: expected two fractions, e.g. 0.3,0.6")
+    try:
+        dense_layers = tuple(int(v) for v in args.dense_layers.split(","))
+    except ValueError:
+        dense_layers = ()
+    if len(dense_layers) != 2:
+        raise ConfigError(f"--dense-layers {args.dense_layers}: expected two layer counts, e.g. 1,3")
     cfg = PretrainConfig(
         out=args.out,
         task_weights=weights,
@@ -163,6 +169,7 @@ def cmd_pretrain(args) -> int:
         device=args.device,
         model=model,
         widen=args.widen,
+        dense_layers=dense_layers,
     )
     print(pretrain(cfg))
     return 0
@@ -395,8 +402,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="TASK=W",
         help="override a task's weight in every phase that has it, e.g. --task-weight yes_no=6 (tasks: attributes, "
-        "yes_no, count, describe, grounding, yes_no_both, dig, same, yes_no_think; yes_no_think names the seen "
-        "objects in its thought before the answer)",
+        "yes_no, count, describe, grounding, yes_no_both, dig, same, yes_no_think, yes_no_first; yes_no_think "
+        "names the seen objects in its thought before the answer; yes_no_first asks before the image and also "
+        "trains the image tokens, see --dense-layers)",
+    )
+    p.add_argument(
+        "--dense-layers",
+        default="1,3",
+        metavar="NAMING,MATCHING",
+        help="yes_no_first: after how many text layers each image token must name its object's colour and shape, "
+        "and say whether it is the object asked about (default 1,3)",
     )
     p.set_defaults(func=cmd_pretrain)
 

@@ -94,8 +94,9 @@ def dig_prompt(num_differences: int | None = None) -> str:
     return f"{DIG_TEMPLATE}\n\n{hint}"
 
 
-def chat_messages(text: str, num_images: int) -> list[dict]:
-    """A single-turn user message with ``num_images`` image parts, then the text (Qwen style)."""
-    return [
-        {"role": "user", "content": [{"type": "image"} for _ in range(num_images)] + [{"type": "text", "text": text}]}
-    ]
+def chat_messages(text: str, num_images: int, question_first: bool = False) -> list[dict]:
+    """A single-turn user message with ``num_images`` image parts, then the text (Qwen style);
+    ``question_first``: the text, then the images (the image tokens then see the question)."""
+    images = [{"type": "image"} for _ in range(num_images)]
+    text_part = [{"type": "text", "text": text}]
+    return [{"role": "user", "content": text_part + images if question_first else images + text_part}]

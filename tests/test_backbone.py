@@ -75,6 +75,7 @@ def test_prepare_copies_the_backbone_once_and_results_name_it(tmp_path):
         "examples_seen": card["examples_seen"],
         "yes_no_accuracy": card["heldout"]["yes_no"],
         "yes_no_think_accuracy": card["heldout"].get("yes_no_think"),
+        "yes_no_first_accuracy": card["heldout"].get("yes_no_first"),
         "colour_accuracy": card["heldout"]["colour_probe"],
         "named_colour_accuracy": card["heldout"]["named_color"],
     }
@@ -300,3 +301,35 @@ def test_probe_learnability_answer_only_leaves_the_thought_untrained():
     assert full["input_ids"].tolist() == answer["input_ids"].tolist()  # the same input
     assert "red cube, blue sphere" in tok.decode(full["labels"][full["labels"] >= 0])
     assert tok.decode(answer["labels"][answer["labels"] >= 0]) == f"<answer>yes</answer>{tok.eos_token}"
+
+
+def test_probe_learnability_asks_first_and_trains_the_image_tokens(monkeypatch):
+    """``yes_no_first``: the pretraining's own examples on scenes of ``items`` objects, encoded
+    question first; with ``dense_layers`` each step adds the pretraining's dense losses over the
+    tokens of the seen objects, without them none."""
+    import random
+
+    from dig_kit.config import load_config
+    from dig_kit.train import pretrain as P
+
+    probe = load_benchmark("probe_learnability")
+    kit = load_config(preset="mini", overrides={"warm_start.backbone": ""})
+    renders = _record_renders(monkeypatch)
+    stream = probe._stream("yes_no_first", kit, np.random.default_rng(7), random.Random(7), items=(1, 1))
+    for question, image, answer, candidates, dense in (next(stream) for _ in range(8)):
+        _, scene, _, _, ids = renders[id(image)]
+        (obj,) = scene.objects
+        assert candidates == ["yes", "no"] and dense["asked"] == P.asked_thing(question)
+        assert answer == ("yes" if obj.id in ids and dense["asked"] == f"{obj.color} {obj.shape}" else "no")
+    monkeypatch.undo()
+    calls, real = [], P.dense_losses
+
+    def dense_losses(*args):
+        calls.append(args[-2])
+        return real(*args)
+
+    monkeypatch.setattr(P, "dense_losses", dense_losses)
+    ((seen, acc),) = probe.learn(str(BACKBONE_DIR), "yes_no_first", 32, 32, 1e-12, 0, 32, dense_layers=(1, 3))
+    assert seen == 32 and 0 <= acc <= 1 and calls == [(1, 3)]
+    probe.learn(str(BACKBONE_DIR), "yes_no_first", 32, 32, 1e-12, 0, 32)
+    assert calls == [(1, 3)]  # the question-first order alone: no dense losses

@@ -96,7 +96,7 @@ def _check_example(text, images, completion, task, renders):
         asked = [int(v) for v in BOX.search(text).groups()]
         (obj,) = [o for o in scene.objects if _int_box(full[o.id]) == asked]
         assert obj.id in seen and words == P.label(obj)
-    elif task == "yes_no":
+    elif task in ("yes_no", "yes_no_first"):
         assert _answer(completion) == ("yes" if _thing(text) in _visible_things(scene, seen) else "no")
     elif task == "yes_no_think":  # the thought names every seen object left to right, then the true answer
         thought, answer = completion.split("\n</think>\n\n")
@@ -140,8 +140,8 @@ def test_each_phase_gives_its_tasks_with_true_answers(monkeypatch, phase, n):
     stream = P.phase_examples(KIT, phase, np.random.default_rng(1), random.Random(1), 4)
     tasks = set()
     for _ in range(n):
-        text, images, completion, task = next(stream)
-        assert task in PHASE_TASKS[phase]
+        text, images, completion, task, dense = next(stream)
+        assert task in PHASE_TASKS[phase] and dense is None  # yes_no_first, the one dense task, is off by default
         assert len(images) == (2 if task in ("yes_no_both", "dig", "same") else 1)
         assert all(im.size == (W, H) and im.mode == "RGB" for im in images)
         _check_example(text, images, completion, task, renders)
@@ -165,7 +165,7 @@ def test_task_weights_override_the_phase_mix(monkeypatch):
     seen_tasks = []
     for _ in range(12):
         example = next(stream)
-        _check_example(*example, renders)
+        _check_example(*example[:4], renders)
         seen_tasks.append(example[3])
     assert set(seen_tasks) == {"same", "count"}
 
@@ -203,6 +203,54 @@ def test_an_asked_box_names_its_object():
     )
     assert P.image_examples("grounding", scene, "IMG", boxes, seen, rng)[2] == "[[10, 20, 40, 61], [70, 5, 90, 25]]"
     assert P.image_examples("attributes", scene, "IMG", boxes, set(), rng) is None
+
+
+def test_a_dense_example_names_what_it_asks_and_where_its_objects_are(monkeypatch):
+    """``yes_no_first``: a truthful yes/no whose dense source is the render's index pass, the
+    seen objects' ``colour shape`` by index value and the thing the question asks about."""
+    renders = _recorded(monkeypatch)
+    stream = P.phase_examples(KIT, "objects", np.random.default_rng(3), random.Random(3), 4, {"yes_no_first": 50})
+    dense_seen = 0
+    for _ in range(24):
+        text, images, completion, task, dense = next(stream)
+        _check_example(text, images, completion, task, renders)
+        if task != "yes_no_first":
+            assert dense is None
+            continue
+        dense_seen += 1
+        _, scene, _, seen, _ = renders[id(images[0])]
+        assert dense["asked"] == _thing(text) == P.asked_thing(text)
+        assert dense["things"] == {o.id + 1: f"{o.color} {o.shape}" for o in scene.objects if o.id in seen}
+        assert dense["index"].shape == (H, W) and set(np.unique(dense["index"])) <= {
+            0,
+            *(o.id + 1 for o in scene.objects),
+        }
+    assert dense_seen > 12
+    with pytest.raises(ValueError, match="not a one-image yes/no question"):
+        P.asked_thing("Is there a red cube in both images? Answer yes or no inside <answer></answer> tags.")
+
+
+def test_each_image_token_is_marked_by_the_object_under_it():
+    index = np.zeros((32, 48), dtype=int)  # 2 x 3 blocks of 16 px, row by row
+    index[:16, 16:32] = 1  # object 0 fills the second block
+    index[16:, :6] = 2  # object 1 covers 6/16 of the fourth block: 37% >= 25%
+    index[16:, 32:35] = 2  # and 3/16 of the sixth: 19%
+    index[16:, 40:48] = 3  # object 2 half of the sixth
+    assert P.token_objects(index, 2, 3) == [0, 1, 0, 2, 0, 3]
+    assert P.token_objects(index, 1, 1) == [0]  # the largest object covers 1/6 of the whole: none
+
+    class Tok:  # word -> id, as the mini tokenizer's single-token words
+        ids = {"red": 5, "cube": 6, "blue": 7, "sphere": 8, "yes": 1, "no": 2}
+
+        def convert_tokens_to_ids(self, words):
+            return [self.ids[w] for w in words]
+
+    # object 2 (value 3) is not seen: its token is not trained
+    dense = {"index": index, "things": {1: "red cube", 2: "blue sphere"}, "asked": "blue sphere"}
+    names, match = P.dense_targets(Tok(), dense, 2, 3)
+    none = [-100, -100]
+    assert names.tolist() == [none, [5, 6], none, [7, 8], none, none]
+    assert match.tolist() == [-100, 2, -100, 1, -100, -100]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,7 +317,7 @@ def _example_rows(processor, n=3, weights=None):
     stream = P.phase_examples(KIT, "pairs", np.random.default_rng(5), random.Random(5), 4, weights)
     rows, completions = [], []
     while len(rows) < n:
-        text, images, completion, task = next(stream)
+        text, images, completion, task, _ = next(stream)
         if rows and len(images) == 1 and rows[-1]["image_grid_thw"].shape[0] == 1:
             continue  # mix one- and two-image examples
         row = P.encode(processor, text, images, completion)
@@ -315,6 +363,110 @@ def test_a_completion_that_thinks_trains_its_thought_then_its_answer(model_and_p
     assert tok.decode(row["labels"][target]) == "red cube, blue sphere\n</think>\n\n<answer>no</answer>" + tok.eos_token
 
 
+def test_a_dense_example_asks_first_and_lines_its_targets_up_with_the_image_tokens(model_and_processor, monkeypatch):
+    """Encoded, the question stands before the image, every image token has a target slot (in the
+    order the model takes them), a marked token lies on an object of its name, and a batch
+    concatenates the slots row by row (rows without dense targets: -100)."""
+    model, processor = model_and_processor
+    tok = processor.tokenizer
+    renders = _recorded(monkeypatch)
+    stream = P.phase_examples(KIT, "objects", np.random.default_rng(4), random.Random(4), 4, {"yes_no_first": 50})
+    rows, marked = [], 0
+    while len(rows) < 4:
+        text, images, completion, task, dense = next(stream)
+        row = P.encode(processor, text, images, completion, dense)
+        row["task"] = task
+        image_at = (row["input_ids"] == model.config.image_token_id).nonzero()[:, 0]
+        n = len(image_at)
+        assert row["dense_names"].shape == (n, 2) and row["dense_match"].shape == (n,)
+        if dense is None:
+            assert (row["dense_match"] == -100).all() and (row["dense_names"] == -100).all()
+            if not rows:
+                rows.append(row)
+            continue
+        ids = row["input_ids"].tolist()
+        colour, shape = tok.convert_tokens_to_ids(P.asked_thing(text).split())  # one token each
+        assert ids.index(colour) < ids.index(shape) < int(image_at[0])  # the asked thing is read before the image
+        _, scene, full, seen, _ = renders[id(images[0])]
+        _, h, w = (int(v) for v in row["image_grid_thw"][0])
+        cols = w // processor.image_processor.merge_size
+        cell = W // cols
+        yes, no = tok.convert_tokens_to_ids(["yes", "no"])
+        for j in (row["dense_match"] != -100).nonzero()[:, 0].tolist():
+            r, c = divmod(j, cols)
+            name = tok.convert_ids_to_tokens(row["dense_names"][j].tolist())
+            (obj,) = [o for o in scene.objects if o.id in seen and [o.color, o.shape] == name][:1] or [None]
+            assert obj is not None, name
+            x1, y1, x2, y2 = full[obj.id]  # the token's block overlaps its object's box
+            assert x1 < (c + 1) * cell and x2 > c * cell and y1 < (r + 1) * cell and y2 > r * cell
+            truth = yes if " ".join(name) == dense["asked"] else no
+            assert int(row["dense_match"][j]) == truth
+            marked += 1
+        rows.append(row)
+    assert marked > 0
+    batch = P.collate(rows, tok.pad_token_id)
+    assert (batch["dense_match"] == torch_cat(r["dense_match"] for r in rows)).all()
+    assert len(batch["dense_match"]) == int((batch["input_ids"] == model.config.image_token_id).sum())
+
+
+def torch_cat(tensors):
+    import torch
+
+    return torch.cat(list(tensors))
+
+
+def test_the_dense_losses_read_the_marked_tokens_through_the_word_head(model_and_processor):
+    """``dense_losses`` by hand: naming, the mean of the two words' log-probabilities over marked
+    tokens; matching, the yes tokens' mean plus the no tokens' mean (the classes weigh alike)."""
+    import torch
+
+    model, processor = model_and_processor
+    tok = processor.tokenizer
+    row = P.encode(
+        processor,
+        "Is there a red cube in the image? Answer yes or no inside <answer></answer> tags.",
+        [_image()],
+        "<answer>no</answer>",
+        {"index": np.zeros((H, W), dtype=int), "things": {}, "asked": "red cube"},
+    )
+    batch = P.collate([{**row, "task": "yes_no_first"}], tok.pad_token_id)
+    names, match = batch.pop("dense_names"), batch.pop("dense_match")
+    batch.pop("tasks"), batch.pop("labels")
+    assert (match == -100).all()  # nothing under any token: nothing trained
+    yes, no = tok.convert_tokens_to_ids(["yes", "no"])
+    red, cube = tok.convert_tokens_to_ids(["red", "cube"])
+    names[2], names[5] = torch.tensor([red, cube]), torch.tensor([red, cube])
+    match[2], match[5], match[7], match[9] = yes, no, no, no
+    model.eval()
+    with torch.no_grad():
+        out = model(**batch, output_hidden_states=True)
+        zero = P.dense_losses(
+            model, out.hidden_states, batch["input_ids"], names * 0 - 100, match * 0 - 100, (0, 1), yes
+        )
+        assert [float(v) for v in zero] == [0.0, 0.0]
+        naming, matching = P.dense_losses(model, out.hidden_states, batch["input_ids"], names, match, (0, 1), yes)
+        at = batch["input_ids"] == model.config.image_token_id
+        norm = model.model.language_model.norm
+        lp0 = model.lm_head(norm(out.hidden_states[0][at])).log_softmax(-1)
+        lp1 = model.lm_head(norm(out.hidden_states[1][at])).log_softmax(-1)
+    assert float(naming) == pytest.approx(-float(lp0[[2, 2, 5, 5], [red, cube, red, cube]].mean()), rel=1e-5)
+    expected = -float(lp1[2, yes]) - float(lp1[[5, 7, 9], [no, no, no]].mean())
+    assert float(matching) == pytest.approx(expected, rel=1e-5)
+
+
+def test_a_run_with_the_dense_task_trains_its_image_tokens(tmp_path, monkeypatch):
+    real, got = P.dense_losses, []
+
+    def dense_losses(*args):
+        got.append([float(v.detach()) for v in real(*args)])
+        return got[-1] and real(*args)
+
+    monkeypatch.setattr(P, "dense_losses", dense_losses)
+    cfg = _cfg(tmp_path / "dense", max_examples=16, task_weights={"yes_no_first": 100}, dense_layers=(0, 1))
+    P.pretrain(cfg, log=lambda *_: None)
+    assert len(got) == 2 and all(np.isfinite(v).all() and v[1] > 0 for v in got)  # two steps, each with marked tokens
+
+
 def _image():
     from PIL import Image
 
@@ -355,7 +507,8 @@ def test_the_completion_loss_is_the_models_own_loss(model_and_processor):
     model, processor = model_and_processor
     rows, _ = _example_rows(processor)
     batch = P.collate(rows, processor.tokenizer.pad_token_id)
-    batch.pop("tasks")
+    for key in ("tasks", "dense_names", "dense_match"):
+        batch.pop(key)
     labels = batch.pop("labels")
     model.eval()
     with torch.no_grad():
@@ -366,7 +519,8 @@ def test_the_completion_loss_is_the_models_own_loss(model_and_processor):
         assert float(by_example) == pytest.approx(float(per_example.mean()), abs=1e-6)
         assert abs(float(by_example) - float(loss)) > 1e-4  # completions of unequal length weigh differently
         for i, row in enumerate(rows):  # each example's own loss, as if alone in its batch
-            alone = {k: v for k, v in P.collate([row], processor.tokenizer.pad_token_id).items() if k != "tasks"}
+            alone = P.collate([row], processor.tokenizer.pad_token_id)
+            alone = {k: v for k, v in alone.items() if k not in ("tasks", "dense_names", "dense_match")}
             assert float(per_example[i]) == pytest.approx(float(model(**alone).loss), abs=1e-4)
 
 
@@ -530,6 +684,8 @@ def test_the_learning_rate_warms_up_then_follows_its_schedule(tmp_path):
         ({"init": "NOWHERE"}, "NOWHERE"),
         ({"widen": 64}, "widen"),  # no wider than the tiny model's 64
         ({"widen": 100}, "widen"),
+        ({"dense_layers": (1, 1)}, "dense_layers"),
+        ({"task_weights": {"yes_no_first": 1}}, "the text model has 1 layers"),  # default (1, 3), tiny model
     ],
 )
 def test_bad_settings_are_named_before_anything_is_written(tmp_path, kw, named):

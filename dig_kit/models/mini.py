@@ -66,6 +66,8 @@ TEXT_WIDTH = 128
 """The text model's width of a new mini model (:func:`build_mini_model`'s default)."""
 HEAD_DIM = 32
 """The size of each attention head of the mini text model."""
+TEXT_LAYERS = 4
+"""The text model's depth of a new mini model (:func:`build_mini_model`'s default)."""
 
 
 def widen_error(old: int, new: int) -> str | None:
@@ -235,7 +237,7 @@ def build_mini_model(
     seed: int = 0,
     image_size: int = 128,
     text_width: int = TEXT_WIDTH,
-    text_layers: int = 4,
+    text_layers: int = TEXT_LAYERS,
     vision_width: int = 96,
     vision_depth: int = 2,
     patch: int = 8,

@@ -62,15 +62,16 @@ def linear_probe(x_train, y_train, x_test, y_test, classes: int) -> float:
     return float((pred == y_test).mean())
 
 
-def answer_inputs(processor, text: str, images, completion: str):
+def answer_inputs(processor, text: str, images, completion: str, question_first: bool = False):
     """Model inputs for prompt + completion, and the prompt's length: the chat-templated prompt
-    with its images, the completion tokenized apart and appended (as trl's collator builds a
-    training row); text tokens are multimodal type 0."""
+    with its images (after the text with ``question_first``), the completion tokenized apart and
+    appended (as trl's collator builds a training row); text tokens are multimodal type 0."""
     import torch
 
     from dig_kit.prompts import chat_messages
 
-    prompt = processor.apply_chat_template(chat_messages(text, len(images)), add_generation_prompt=True, tokenize=False)
+    messages = chat_messages(text, len(images), question_first)
+    prompt = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     enc = processor(text=[prompt], images=[images], return_tensors="pt")
     comp = processor.tokenizer(completion, add_special_tokens=False, return_tensors="pt")["input_ids"]
     ids = torch.cat([enc["input_ids"], comp], dim=1)
@@ -80,11 +81,11 @@ def answer_inputs(processor, text: str, images, completion: str):
     return inputs, enc["input_ids"].shape[1]
 
 
-def answer_logprob(model, processor, text: str, images, completion: str) -> float:
+def answer_logprob(model, processor, text: str, images, completion: str, question_first: bool = False) -> float:
     """log p(completion | prompt) (:func:`answer_inputs`)."""
     import torch
 
-    inputs, n = answer_inputs(processor, text, images, completion)
+    inputs, n = answer_inputs(processor, text, images, completion, question_first)
     inputs = {k: v.to(model.device) for k, v in inputs.items()}
     with torch.no_grad():
         logits = model(**inputs).logits[0].float().log_softmax(-1)
@@ -109,13 +110,15 @@ def thought_text(model, processor, text: str, images, max_new_tokens: int = 32) 
     return said.split("</think>")[0].replace(tok.eos_token, "").strip()
 
 
-def p_yes(model, processor, text: str, images, thought: str = "") -> float:
-    """p(yes) against p(no) for the answer after ``thought`` (default: an empty thought)."""
+def p_yes(model, processor, text: str, images, thought: str = "", question_first: bool = False) -> float:
+    """p(yes) against p(no) for the answer after ``thought`` (default: an empty thought); with
+    ``question_first`` the question stands before the images."""
     from dig_kit.prompts import ANSWER_PREFIX
 
     eos = processor.tokenizer.eos_token
     before = f"{thought}\n{ANSWER_PREFIX}" if thought else ANSWER_PREFIX
     yes, no = (
-        answer_logprob(model, processor, text, images, f"{before}<answer>{a}</answer>{eos}") for a in ("yes", "no")
+        answer_logprob(model, processor, text, images, f"{before}<answer>{a}</answer>{eos}", question_first)
+        for a in ("yes", "no")
     )
     return float(1 / (1 + np.exp(no - yes)))

@@ -11,8 +11,9 @@ Everything here reads what the notebooks wrote under ``runs/mini/`` and turns it
   phase (when it runs), after the supervised DiG phase (notebook 02a);
 - ``backbone``: the perception-pretrained backbone the warm start began from (``dig-kit
   pretrain``'s ``pretrain.json``): ``{path, made_on, wall_s, examples_seen, yes_no_accuracy,
-  yes_no_think_accuracy, colour_accuracy, named_colour_accuracy}``, held-out on Cycles renders
-  (``yes_no_think_accuracy``: one image, answered after the model's own thought, null for a
+  yes_no_think_accuracy, yes_no_first_accuracy, colour_accuracy, named_colour_accuracy}``,
+  held-out on Cycles renders (``yes_no_think_accuracy``: one image, answered after the model's
+  own thought; ``yes_no_first_accuracy``: one image, the question before it; each null for a
   backbone made before that check; ``colour_accuracy``: the linear colour probe of
   ``benchmarks/probe_mini.py``); null for a random init;
 - ``heldout.stage1..3``: after each GRPO curriculum stage (notebook 04);
@@ -79,6 +80,7 @@ def backbone_summary(model_dir: str | Path) -> dict | None:
         "examples_seen": card.get("examples_seen"),
         "yes_no_accuracy": held.get("yes_no"),
         "yes_no_think_accuracy": held.get("yes_no_think"),
+        "yes_no_first_accuracy": held.get("yes_no_first"),
         "colour_accuracy": held.get("colour_probe"),
         "named_colour_accuracy": held.get("named_color"),
     }
@@ -392,6 +394,7 @@ def _change(c: dict | None) -> str | None:
 BACKBONE_CURVES = {
     "yes_no": "yes/no (chance 0.5)",
     "yes_no_think": "yes/no after its own thought (1 image)",
+    "yes_no_first": "yes/no, question before the image (1 image)",
     "named_color": "colour named (chance 0.125)",
     "named_shape": "shape named (chance 0.33)",
     "named_material": "material named (chance 0.5)",

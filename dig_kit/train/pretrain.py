@@ -51,9 +51,22 @@ import numpy as np
 from dig_kit.config import ConfigError
 
 PHASES = ("objects", "scenes", "pairs")
-TASKS = ("attributes", "yes_no", "count", "describe", "grounding", "yes_no_both", "dig", "same", "yes_no_think")
+TASKS = (
+    "attributes",
+    "yes_no",
+    "count",
+    "describe",
+    "grounding",
+    "yes_no_both",
+    "dig",
+    "same",
+    "yes_no_think",
+    "yes_no_first",
+)
+DENSE_TASKS = ("yes_no_first",)
+"""Tasks whose image tokens are also trained where they stand (:func:`dense_targets`)."""
 PHASE_TASKS: dict[str, dict[str, float]] = {
-    "objects": {"attributes": 3, "yes_no": 3, "count": 1, "describe": 2, "yes_no_think": 0},
+    "objects": {"attributes": 3, "yes_no": 3, "count": 1, "describe": 2, "yes_no_think": 0, "yes_no_first": 0},
     "scenes": {
         "attributes": 2,
         "yes_no": 3,
@@ -62,6 +75,7 @@ PHASE_TASKS: dict[str, dict[str, float]] = {
         "grounding": 1,
         "yes_no_both": 1,
         "yes_no_think": 2,
+        "yes_no_first": 0,
     },
     "pairs": {
         "attributes": 2,
@@ -73,12 +87,15 @@ PHASE_TASKS: dict[str, dict[str, float]] = {
         "dig": 3,
         "same": 2,
         "yes_no_think": 2,
+        "yes_no_first": 0,
     },
 }
 """Task weights per phase (a drawn scene gives one example per task in proportion). A weight of 0
 keeps a task out of the phase unless ``task_weights`` turns it on: ``yes_no_think`` on the objects
 phase's 1-3 objects, the look-up's easiest form (off by default: measured not to lift the answer
-within ~17,000 examples at width 128, ``docs/2026-12-05-look-up-after-an-image.md``)."""
+within ~17,000 examples at width 128, ``docs/2026-12-05-look-up-after-an-image.md``); ``yes_no_first``
+everywhere (the question before the image, with :func:`dense_targets`; off by default until measured
+in the recipe)."""
 
 
 @dataclass
@@ -119,6 +136,9 @@ class PretrainConfig:
     widen: int = 0
     """Widen the starting model's text model to this width before training, computing the same function
     (:func:`dig_kit.models.mini.widen_mini_model`): a trained backbone grows without starting over (0: no)."""
+    dense_layers: tuple[int, int] = (1, 3)
+    """After how many text layers the image tokens of a :data:`DENSE_TASKS` example are read out through
+    the language-model head: (naming, matching), see :func:`dense_losses`."""
 
     def check(self) -> None:
         def bad(name, why):
@@ -160,6 +180,19 @@ class PretrainConfig:
                 bad("widen", why)
         if self.examples_per_scene < 1:
             bad("examples_per_scene", "must be >= 1")
+        naming, matching = self.dense_layers
+        if not 0 <= naming < matching:
+            bad("dense_layers", f"{self.dense_layers}: expected 0 <= naming < matching (text layers)")
+        if any(self.task_weights.get(t, PHASE_TASKS[ph].get(t, 0)) > 0 for t in DENSE_TASKS for ph in PHASES):
+            if self.init is not None:
+                config = json.loads((Path(self.init) / "config.json").read_text())
+                layers = int(config.get("text_config", {}).get("num_hidden_layers", 0))
+            else:
+                from dig_kit.models.mini import TEXT_LAYERS
+
+                layers = int(self.model.get("text_layers", TEXT_LAYERS))
+            if matching > layers:
+                bad("dense_layers", f"{self.dense_layers}: the text model has {layers} layers")
         if self.loss_mean not in ("example", "token"):
             bad("loss_mean", f"{self.loss_mean!r}: choose example or token")
         for task, weight in self.task_weights.items():
@@ -223,7 +256,7 @@ def image_examples(task: str, scene, image, boxes: dict[int, list[float]], seen:
             return None
         o = rng.choice(visible)
         return ATTRIBUTE_QUESTION_TEMPLATE.format(box=box_text(boxes[o.id])), [image], _answer(label(o))
-    if task in ("yes_no", "yes_no_think"):
+    if task in ("yes_no", "yes_no_think", "yes_no_first"):
         present = {f"{o.color} {o.shape}" for o in visible}
         absent = sorted({f"{c} {s}" for c in COLORS for s in SHAPES} - present)
         yes = bool(present) and rng.random() < 0.5
@@ -279,8 +312,10 @@ def _in_frame(boxes, width, height) -> bool:
 def phase_examples(
     kit, phase: str, rng: np.random.Generator, pyrng: random.Random, per_scene: int, overrides: dict | None = None
 ):
-    """Examples ``(text, images, completion, task)`` drawn for one phase (endless); ``overrides``
-    replace task weights of :data:`PHASE_TASKS`."""
+    """Examples ``(text, images, completion, task, dense)`` drawn for one phase (endless); ``dense``
+    is None, or for a :data:`DENSE_TASKS` example what :func:`dense_targets` needs (the index pass,
+    the seen objects' ``colour shape``, the asked one). ``overrides`` replace task weights of
+    :data:`PHASE_TASKS`."""
     from dataclasses import replace
 
     from dig_kit.prompts import TWIN_PAIR_TEMPLATE, VQA_BOTH_TEMPLATE, dig_prompt
@@ -308,16 +343,20 @@ def phase_examples(
         except (SceneError, ChangeError):
             continue
         look = shaded.jittered_look(rng)  # a pair's two images share it, as the kit's Blender pairs share lights
-        img_b, _, full_b, seen_b = _render(before, phase_kit, rng, look)
+        img_b, index_b, full_b, seen_b = _render(before, phase_kit, rng, look)
         if not _in_frame(full_b, width, height):
             continue
         boxes_b = {i: full_b[i] for i in full_b}
         img_a = None
         for task in chosen:
-            if task in ("attributes", "yes_no", "count", "describe", "grounding", "yes_no_think"):
+            if task in ("attributes", "yes_no", "count", "describe", "grounding", "yes_no_think", "yes_no_first"):
                 ex = image_examples(task, before, img_b, boxes_b, seen_b, pyrng)
                 if ex:
-                    yield (*ex, task)
+                    dense = None
+                    if task in DENSE_TASKS:
+                        things = {o.id + 1: f"{o.color} {o.shape}" for o in before.objects if o.id in seen_b}
+                        dense = {"index": index_b, "things": things, "asked": asked_thing(ex[0])}
+                    yield (*ex, task, dense)
                 continue
             if after is None:
                 continue
@@ -331,14 +370,14 @@ def phase_examples(
                     continue
                 boxes = [full_a[d.object_id] if d.type == "add" else full_b[d.object_id] for d in pair.differences]
                 hint = len(boxes) if pyrng.random() < 0.5 else None
-                yield dig_prompt(hint), [img_b, img_a], format_boxes(boxes), task
+                yield dig_prompt(hint), [img_b, img_a], format_boxes(boxes), task, None
             elif task == "yes_no_both":
                 one = {f"{o.color} {o.shape}" for o in before.objects if o.id in seen_b}
                 both = one & {f"{o.color} {o.shape}" for o in after.objects if o.id in seen_a}
                 absent = sorted({f"{c} {s}" for c in COLORS for s in SHAPES} - both)
                 yes = bool(both) and pyrng.random() < 0.5
                 thing = pyrng.choice(sorted(both) if yes else absent)
-                yield VQA_BOTH_TEMPLATE.format(thing=thing), [img_b, img_a], _answer("yes" if yes else "no"), task
+                yield VQA_BOTH_TEMPLATE.format(thing=thing), [img_b, img_a], _answer("yes" if yes else "no"), task, None
             elif task == "same":
                 kind = pyrng.choice(["positive", "positive", "hard", "easy"])
                 try:
@@ -346,17 +385,67 @@ def phase_examples(
                 except (SceneError, ChangeError):
                     continue
                 img_c, *_ = _render(cand.scene, phase_kit, rng)
-                yield TWIN_PAIR_TEMPLATE, [img_b, img_c], _answer("yes" if kind == "positive" else "no"), task
+                yield TWIN_PAIR_TEMPLATE, [img_b, img_c], _answer("yes" if kind == "positive" else "no"), task, None
 
 
-def encode(processor, text: str, images, completion: str) -> dict:
+def asked_thing(text: str) -> str:
+    """The ``colour shape`` a one-image yes/no question (``VQA_ONE_TEMPLATE``) asks about."""
+    from dig_kit.prompts import VQA_ONE_TEMPLATE
+
+    head, tail = VQA_ONE_TEMPLATE.split("{thing}")
+    if not (text.startswith(head) and text.endswith(tail)):
+        raise ValueError(f"not a one-image yes/no question: {text!r}")
+    return text[len(head) : len(text) - len(tail)]
+
+
+def token_objects(index: np.ndarray, rows: int, cols: int, share: float = 0.25) -> list[int]:
+    """For each of ``rows`` x ``cols`` equal blocks of the index pass (row by row: the order of the
+    merged image tokens), its value (object id + 1) where one object covers at least ``share`` of
+    the block, else 0."""
+    height, width = index.shape
+    out = []
+    for r in range(rows):
+        for c in range(cols):
+            block = index[r * height // rows : (r + 1) * height // rows, c * width // cols : (c + 1) * width // cols]
+            counts = np.bincount(block.ravel())
+            counts[0] = 0  # background
+            k = int(counts.argmax())
+            out.append(k if k and counts[k] >= share * block.size else 0)
+    return out
+
+
+def dense_targets(tokenizer, dense: dict, rows: int, cols: int):
+    """Per-token targets of a :data:`DENSE_TASKS` example's image (``rows`` x ``cols`` merged
+    tokens, row by row): ``names`` (n, 2), the word ids of the colour and shape of the seen object
+    under each token, and ``match`` (n,), the id of ``yes`` where that object is the asked
+    ``colour shape`` and of ``no`` where it is another; -100 where no seen object covers the token."""
+    import torch
+
+    names, match = [], []
+    yes, no = tokenizer.convert_tokens_to_ids(["yes", "no"])
+    for k in token_objects(dense["index"], rows, cols):
+        thing = dense["things"].get(k)
+        if thing is None:
+            names.append([-100, -100])
+            match.append(-100)
+            continue
+        names.append(tokenizer.convert_tokens_to_ids(thing.split()))
+        match.append(yes if thing == dense["asked"] else no)
+    return torch.tensor(names, dtype=torch.long).reshape(-1, 2), torch.tensor(match, dtype=torch.long)
+
+
+def encode(processor, text: str, images, completion: str, dense: dict | None = None) -> dict:
     """Token ids, labels (-100 on the prompt) and the processor's image tensors of one example.
-    The completion follows an empty thought unless it writes its own (:func:`think_completion`)."""
+    The completion follows an empty thought unless it writes its own (:func:`think_completion`).
+    With ``dense`` (a :data:`DENSE_TASKS` example) the question stands before the image and the
+    row carries :func:`dense_targets`; every row carries ``dense_names``/``dense_match`` for its
+    image tokens (-100 where nothing is trained), so that a batch lines them up."""
     import torch
 
     from dig_kit.prompts import ANSWER_PREFIX, chat_messages
 
-    prompt = processor.apply_chat_template(chat_messages(text, len(images)), add_generation_prompt=True, tokenize=False)
+    messages = chat_messages(text, len(images), question_first=dense is not None)
+    prompt = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     enc = processor(text=[prompt], images=[images], return_tensors="pt")
     tok = processor.tokenizer
     prefix = "" if ANSWER_PREFIX in completion else ANSWER_PREFIX
@@ -371,6 +460,16 @@ def encode(processor, text: str, images, completion: str) -> dict:
     }
     if "mm_token_type_ids" in enc:
         out["mm_token_type_ids"] = torch.cat([enc["mm_token_type_ids"][0], torch.zeros_like(comp)])
+    merge = processor.image_processor.merge_size
+    grids = [(int(h) // merge, int(w) // merge) for _, h, w in enc["image_grid_thw"].tolist()]
+    n = sum(r * c for r, c in grids)
+    out["dense_names"] = torch.full((n, 2), -100, dtype=torch.long)
+    out["dense_match"] = torch.full((n,), -100, dtype=torch.long)
+    if dense is not None:
+        (rows, cols), *rest = grids
+        if rest:
+            raise ValueError("a dense example has one image")
+        out["dense_names"], out["dense_match"] = dense_targets(processor.tokenizer, dense, rows, cols)
     return out
 
 
@@ -395,6 +494,9 @@ def collate(rows: list[dict], pad_id: int) -> dict:
         batch["image_grid_thw"] = torch.cat([r["image_grid_thw"] for r in rows])
     if "mm_token_type_ids" in rows[0]:
         batch["mm_token_type_ids"] = pad("mm_token_type_ids", 0)
+    if "dense_match" in rows[0]:  # image tokens in batch order, as the model's image-token mask takes them
+        batch["dense_names"] = torch.cat([r["dense_names"] for r in rows])
+        batch["dense_match"] = torch.cat([r["dense_match"] for r in rows])
     batch["tasks"] = [r["task"] for r in rows]
     return batch
 
@@ -414,10 +516,10 @@ class _Stream:
         ss = np.random.SeedSequence([*self.seed, PHASES.index(self.phase), wid])
         rng = np.random.default_rng(ss)
         pyrng = random.Random(int(ss.generate_state(1)[0]))
-        for text, images, completion, task in phase_examples(
+        for text, images, completion, task, dense in phase_examples(
             self.kit, self.phase, rng, pyrng, self.per_scene, self.weights
         ):
-            row = encode(self.processor, text, images, completion)
+            row = encode(self.processor, text, images, completion, dense)
             row["task"] = task
             yield row
 
@@ -475,7 +577,8 @@ def _answer_text(model, processor, text: str, images, device, max_new_tokens: in
 
 def evaluate(model, processor, rows: list[dict], device, generate_pairs: int = 40) -> dict:
     """Held-out checks on rendered pairs: yes/no accuracy (one image, both images; every row;
-    answered after an empty thought, and for one image also after the model's own thought),
+    answered after an empty thought, and for one image also after the model's own thought and,
+    as ``yes_no_first``, with the question before the image),
     the attributes named for one object's box (every row), and on the first ``generate_pairs``
     rows the F1 (IoU >= 0.5, Hungarian matching, as the DiG reward) of greedy single-image
     grounding (every object of the before image) and of the DiG answer (no count hint)."""
@@ -491,6 +594,7 @@ def evaluate(model, processor, rows: list[dict], device, generate_pairs: int = 4
     rng = random.Random(0)
     correct: dict[str, list[bool]] = {"one image": [], "both images": []}
     after_thought: list[bool] = []  # one image, answered after the model's own thought
+    first: list[bool] = []  # one image, the question before it
     named: dict[str, list[bool]] = {k: [] for k in ("size", "color", "material", "shape")}
     f1: dict[str, list[float]] = {"grounding_f1": [], "dig_f1": []}
     with torch.no_grad(), _autocast(device):
@@ -502,6 +606,8 @@ def evaluate(model, processor, rows: list[dict], device, generate_pairs: int = 4
                     thought = thought_text(model, processor, ex["text"], ex["images"])
                     p = p_yes(model, processor, ex["text"], ex["images"], thought)
                     after_thought.append((p > 0.5) == truth)
+                    p = p_yes(model, processor, ex["text"], ex["images"], question_first=True)
+                    first.append((p > 0.5) == truth)
             o = row["objects_before"][rng.randrange(len(row["objects_before"]))]
             text = ATTRIBUTE_QUESTION_TEMPLATE.format(box=box_text(o["bbox_full"]))
             answer = _answer_text(model, processor, text, [row["before"]], device, 12)
@@ -519,6 +625,7 @@ def evaluate(model, processor, rows: list[dict], device, generate_pairs: int = 4
         model.train()
     out = {f"yes_no_{k.split()[0]}": float(np.mean(v)) for k, v in correct.items()}
     out["yes_no_think"] = float(np.mean(after_thought))
+    out["yes_no_first"] = float(np.mean(first))
     out["yes_no"] = float(np.mean(correct["one image"] + correct["both images"]))
     out.update({f"named_{k}": float(np.mean(v)) for k, v in named.items()})
     out.update({k: float(np.mean(v)) for k, v in f1.items() if v})
@@ -601,6 +708,34 @@ def completion_loss(logits, labels, mean: str = "token"):
     return loss, per_example.detach()
 
 
+def dense_losses(model, hidden_states, input_ids, names, match, layers: tuple[int, int], yes_id: int):
+    """The image tokens of :data:`DENSE_TASKS` examples, read out through the language-model head
+    (the word embeddings, tied) after ``layers = (naming, matching)`` text layers: ``naming``, the
+    cross-entropy of the colour and shape words of the object under each token (half each);
+    ``matching``, of ``yes`` where the object is the one asked about, ``no`` where it is another,
+    the two classes weighted alike (a scene's few matching tokens are not drowned). Question
+    before image, a token can compare its object with the question; the answer then needs only
+    to find a token that said yes. Returns ``(naming, matching)`` (zero tensors when nothing is
+    trained)."""
+
+    at = input_ids == model.config.image_token_id
+    norm = model.model.language_model.norm
+
+    def words(layer):
+        return model.lm_head(norm(hidden_states[layer][at])).float().log_softmax(-1)
+
+    zero = hidden_states[0].new_zeros(()).float()
+    keep = names[:, 0] != -100
+    naming = -words(layers[0])[keep].gather(1, names[keep]).mean() if keep.any() else zero
+    scored = match != -100
+    matching = zero
+    if scored.any():
+        lp = words(layers[1])[scored].gather(1, match[scored, None])[:, 0]
+        yes = match[scored] == yes_id
+        matching = sum((-lp[m].mean() for m in (yes, ~yes) if m.any()), zero)
+    return naming, matching
+
+
 def _rewrite(path: Path, keep) -> None:
     """Keep the JSON-lines rows of ``path`` that ``keep`` accepts (written to a temp file, then renamed)."""
     rows = [r for r in map(json.loads, path.read_text().splitlines()) if keep(r)]
@@ -676,6 +811,7 @@ def pretrain(cfg: PretrainConfig, log=print) -> Path:
             log(f"widened the text model to {cfg.widen} ({start})")
     source = Path(cfg.init) if cfg.init else out / "init"
     model, processor = load_model_and_processor(start, dtype="fp32")
+    yes_id = processor.tokenizer.convert_tokens_to_ids("yes")
     model.to(device).train()
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
     rest = [p for n, p in model.named_parameters() if p.ndim < 2]
@@ -743,9 +879,18 @@ def pretrain(cfg: PretrainConfig, log=print) -> Path:
             for g in opt.param_groups:
                 g["lr"] = _lr(cfg, state["step"], progress())
             labels = batch.pop("labels")
+            names, match = batch.pop("dense_names", None), batch.pop("dense_match", None)
+            dense = match is not None and bool((match != -100).any())
             with _autocast(device):
-                logits = model(**batch).logits
-            loss, per_example = completion_loss(logits, labels, cfg.loss_mean)
+                fwd = model(**batch, output_hidden_states=dense)
+            loss, per_example = completion_loss(fwd.logits, labels, cfg.loss_mean)
+            if dense:
+                naming, matching = dense_losses(
+                    model, fwd.hidden_states, batch["input_ids"], names, match, cfg.dense_layers, yes_id
+                )
+                loss = loss + naming + matching
+                task_losses.setdefault("dense_naming", []).append(float(naming.detach()))
+                task_losses.setdefault("dense_match", []).append(float(matching.detach()))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -836,6 +981,7 @@ CARD_CHECKS = {
     "yes_no_one": "yes/no accuracy, one image",
     "yes_no_both": "yes/no accuracy, both images of a pair",
     "yes_no_think": "yes/no accuracy, one image, answered after the model's own thought (it names the objects)",
+    "yes_no_first": "yes/no accuracy, one image, the question asked before the image",
     "named_color": "colour named for an object's box (chance 0.125)",
     "named_shape": "shape named (chance 0.33)",
     "named_material": "material named (chance 0.5)",
