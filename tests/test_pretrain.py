@@ -458,13 +458,16 @@ def test_a_run_with_the_dense_task_trains_its_image_tokens(tmp_path, monkeypatch
     real, got = P.dense_losses, []
 
     def dense_losses(*args):
-        got.append([float(v.detach()) for v in real(*args)])
-        return got[-1] and real(*args)
+        out = real(*args)
+        got.append([float(v.detach()) for v in out])
+        return out
 
     monkeypatch.setattr(P, "dense_losses", dense_losses)
     cfg = _cfg(tmp_path / "dense", max_examples=16, task_weights={"yes_no_first": 100}, dense_layers=(0, 1))
-    P.pretrain(cfg, log=lambda *_: None)
+    final = P.pretrain(cfg, log=lambda *_: None)
     assert len(got) == 2 and all(np.isfinite(v).all() and v[1] > 0 for v in got)  # two steps, each with marked tokens
+    assert "--task-weight yes_no_first=100 " in (final / "README.md").read_text()
+    assert "--dense-layers 0,1`" in (final / "README.md").read_text()  # the card's command names the layers
 
 
 def _image():
@@ -728,3 +731,10 @@ def test_the_cli_names_a_model_arg_that_is_not_a_number(tmp_path, capsys):
 
     assert main(["pretrain", "--out", str(tmp_path / "out"), "--model-arg", "text_width=wide"]) != 0
     assert "text_width=wide" in capsys.readouterr().err
+
+
+def test_the_cli_names_dense_layers_that_are_not_two_numbers(tmp_path, capsys):
+    from dig_kit.cli import main
+
+    assert main(["pretrain", "--out", str(tmp_path / "out"), "--dense-layers", "3"]) != 0
+    assert "--dense-layers 3" in capsys.readouterr().err and not (tmp_path / "out").exists()

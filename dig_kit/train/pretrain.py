@@ -1024,6 +1024,11 @@ def model_card(s: dict) -> str:
                 else ""
             )
             + "".join(f" --model-arg {k}={v}" for k, v in c.get("model", {}).items())
+            + (
+                f" --dense-layers {c['dense_layers'][0]},{c['dense_layers'][1]}"
+                if list(c.get("dense_layers", [1, 3])) != [1, 3]
+                else ""
+            )
         )
         lines.append(
             f"| {i} | {r['made_on']} | `{cmd}` | {r['wall_s'] / 60:.1f} | {r['steps']:,} | {r['examples_seen']:,} |"
