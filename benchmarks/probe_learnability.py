@@ -514,12 +514,10 @@ def main() -> None:
         order += "; text skills after a blank image"
     if "lookup_words" in args.skills:
         order += f"; lookup_words thoughts of {args.items or '1-5'} items"
-    if "yes_no_first" in args.skills:
-        order += f"; yes_no_first scenes of {args.items or '1-3'} objects"
     if args.dense_naming is not None:
         order += f"; image tokens named after layer {args.dense_naming}"
     if "yes_no_first" in args.skills:
-        order += "; yes_no_first asked before the image, " + (
+        order += f"; yes_no_first on scenes of {args.items or '1-3'} objects, asked before the image, " + (
             f"image tokens name and match after layers {args.dense_layers}" if dense_layers else "no dense losses"
         )
     print(
