@@ -102,15 +102,11 @@ LOCATE_TOLERANCE = 4
 def cell_colours(scene, index: np.ndarray, cell: int = 16, share: float = 0.25) -> list:
     """The colour word of the object covering each ``cell`` x ``cell`` block of the index pass
     (row by row: the order of the merged image tokens), or None where no object covers ``share``."""
-    by_id = {o.id: o for o in scene.objects}
-    words = []
-    for r in range(index.shape[0] // cell):
-        for c in range(index.shape[1] // cell):
-            counts = np.bincount(index[r * cell : (r + 1) * cell, c * cell : (c + 1) * cell].ravel())
-            counts[0] = 0  # background
-            k = int(counts.argmax())
-            words.append(by_id[k - 1].color if k and counts[k] >= share * cell * cell else None)
-    return words
+    from dig_kit.train.pretrain import token_objects
+
+    by_id = {o.id + 1: o for o in scene.objects}  # the index pass's values
+    blocks = token_objects(index, index.shape[0] // cell, index.shape[1] // cell, share)
+    return [by_id[k].color if k else None for k in blocks]
 
 
 def _pair_stream(skill: str, kit, rng: np.random.Generator, pyrng: random.Random, look: str):
@@ -301,15 +297,11 @@ def _encode(
     them, or None); ``thought`` fills the ``<think>`` span."""
     import torch
 
-    from dig_kit.prompts import ANSWER_PREFIX
+    from dig_kit.prompts import ANSWER_PREFIX, chat_messages
 
     images = image if isinstance(image, list) else [] if image is None else [image]
-    text = [{"type": "text", "text": question}]
-    pictures = [{"type": "image"} for _ in images]
-    content = text + pictures if question_first else pictures + text
-    prompt = processor.apply_chat_template(
-        [{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False
-    )
+    messages = chat_messages(question, len(images), question_first)
+    prompt = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     tok = processor.tokenizer
     if not images:
         enc = {"input_ids": tok(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"]}

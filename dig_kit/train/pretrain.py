@@ -140,6 +140,18 @@ class PretrainConfig:
     """After how many text layers the image tokens of a :data:`DENSE_TASKS` example are read out through
     the language-model head: (naming, matching), see :func:`dense_losses`."""
 
+    def _start_text(self, key: str) -> int:
+        """A text-model setting (``hidden_size``, ``num_hidden_layers``) of the model training starts
+        from: ``init``'s config.json, or a new mini model's (``model`` overrides, else the defaults)."""
+        from dig_kit.models.mini import TEXT_LAYERS, TEXT_WIDTH
+
+        if self.init is not None:
+            config = json.loads((Path(self.init) / "config.json").read_text())
+            return int(config.get("text_config", {}).get(key, 0))
+        new_model = {"hidden_size": ("text_width", TEXT_WIDTH), "num_hidden_layers": ("text_layers", TEXT_LAYERS)}
+        arg, default = new_model[key]
+        return int(self.model.get(arg, default))
+
     def check(self) -> None:
         def bad(name, why):
             raise ConfigError(f"pretrain.{name}: {why}")
@@ -168,14 +180,9 @@ class PretrainConfig:
         if self.init is not None and not (Path(self.init) / "config.json").exists():
             bad("init", f"{self.init}: not a checkpoint dir (no config.json)")
         if self.widen:
-            from dig_kit.models.mini import TEXT_WIDTH, widen_error
+            from dig_kit.models.mini import widen_error
 
-            if self.init is not None:
-                config = json.loads((Path(self.init) / "config.json").read_text())
-                width = int(config.get("text_config", {}).get("hidden_size", 0))
-            else:
-                width = int(self.model.get("text_width", TEXT_WIDTH))
-            why = widen_error(width, self.widen)
+            why = widen_error(self._start_text("hidden_size"), self.widen)
             if why:
                 bad("widen", why)
         if self.examples_per_scene < 1:
@@ -184,13 +191,7 @@ class PretrainConfig:
         if not 0 <= naming < matching:
             bad("dense_layers", f"{self.dense_layers}: expected 0 <= naming < matching (text layers)")
         if any(self.task_weights.get(t, PHASE_TASKS[ph].get(t, 0)) > 0 for t in DENSE_TASKS for ph in PHASES):
-            if self.init is not None:
-                config = json.loads((Path(self.init) / "config.json").read_text())
-                layers = int(config.get("text_config", {}).get("num_hidden_layers", 0))
-            else:
-                from dig_kit.models.mini import TEXT_LAYERS
-
-                layers = int(self.model.get("text_layers", TEXT_LAYERS))
+            layers = self._start_text("num_hidden_layers")
             if matching > layers:
                 bad("dense_layers", f"{self.dense_layers}: the text model has {layers} layers")
         if self.loss_mean not in ("example", "token"):
