@@ -170,6 +170,7 @@ def cmd_pretrain(args) -> int:
         model=model,
         widen=args.widen,
         dense_layers=dense_layers,
+        dense_weight=args.dense_weight,
     )
     print(pretrain(cfg))
     return 0
@@ -412,6 +413,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAMING,MATCHING",
         help="yes_no_first: after how many text layers each image token must name its object's colour and shape, "
         "and say whether it is the object asked about (default 1,3)",
+    )
+    p.add_argument(
+        "--dense-weight",
+        type=float,
+        default=1.0,
+        metavar="W",
+        help="yes_no_first: the weight of those two image-token losses against the completion loss (default 1.0)",
     )
     p.set_defaults(func=cmd_pretrain)
 

@@ -463,11 +463,13 @@ def test_a_run_with_the_dense_task_trains_its_image_tokens(tmp_path, monkeypatch
         return out
 
     monkeypatch.setattr(P, "dense_losses", dense_losses)
-    cfg = _cfg(tmp_path / "dense", max_examples=16, task_weights={"yes_no_first": 100}, dense_layers=(0, 1))
+    cfg = _cfg(
+        tmp_path / "dense", max_examples=16, task_weights={"yes_no_first": 100}, dense_layers=(0, 1), dense_weight=0.25
+    )
     final = P.pretrain(cfg, log=lambda *_: None)
     assert len(got) == 2 and all(np.isfinite(v).all() and v[1] > 0 for v in got)  # two steps, each with marked tokens
     assert "--task-weight yes_no_first=100 " in (final / "README.md").read_text()
-    assert "--dense-layers 0,1`" in (final / "README.md").read_text()  # the card's command names the layers
+    assert "--dense-layers 0,1 --dense-weight 0.25`" in (final / "README.md").read_text()  # the card names both
 
 
 def _image():
@@ -688,6 +690,8 @@ def test_the_learning_rate_warms_up_then_follows_its_schedule(tmp_path):
         ({"widen": 64}, "widen"),  # no wider than the tiny model's 64
         ({"widen": 100}, "widen"),
         ({"dense_layers": (1, 1)}, "dense_layers"),
+        ({"dense_weight": 0.0}, "dense_weight"),
+        ({"dense_weight": float("nan")}, "dense_weight"),
         ({"task_weights": {"yes_no_first": 1}}, "the text model has 1 layers"),  # default (1, 3), tiny model
     ],
 )

@@ -139,6 +139,9 @@ class PretrainConfig:
     dense_layers: tuple[int, int] = (1, 3)
     """After how many text layers the image tokens of a :data:`DENSE_TASKS` example are read out through
     the language-model head: (naming, matching), see :func:`dense_losses`."""
+    dense_weight: float = 1.0
+    """The weight of the two dense losses against the completion loss (a batch's mean over examples).
+    At 1.0 they outweigh it several times and, clipped to one gradient norm, leave the box tasks little."""
 
     def _start_text(self, key: str) -> int:
         """A text-model setting (``hidden_size``, ``num_hidden_layers``) of the model training starts
@@ -190,6 +193,8 @@ class PretrainConfig:
         naming, matching = self.dense_layers
         if not 0 <= naming < matching:
             bad("dense_layers", f"{self.dense_layers}: expected 0 <= naming < matching (text layers)")
+        if not (self.dense_weight > 0 and math.isfinite(self.dense_weight)):
+            bad("dense_weight", f"{self.dense_weight}: must be > 0")
         if any(self.task_weights.get(t, PHASE_TASKS[ph].get(t, 0)) > 0 for t in DENSE_TASKS for ph in PHASES):
             layers = self._start_text("num_hidden_layers")
             if matching > layers:
@@ -889,7 +894,7 @@ def pretrain(cfg: PretrainConfig, log=print) -> Path:
                 naming, matching = dense_losses(
                     model, fwd.hidden_states, batch["input_ids"], names, match, cfg.dense_layers, yes_id
                 )
-                loss = loss + naming + matching
+                loss = loss + cfg.dense_weight * (naming + matching)
                 task_losses.setdefault("dense_naming", []).append(float(naming.detach()))
                 task_losses.setdefault("dense_match", []).append(float(matching.detach()))
             opt.zero_grad(set_to_none=True)
@@ -1030,6 +1035,7 @@ def model_card(s: dict) -> str:
                 if list(c.get("dense_layers", [1, 3])) != [1, 3]
                 else ""
             )
+            + (f" --dense-weight {c['dense_weight']:g}" if c.get("dense_weight", 1.0) != 1.0 else "")
         )
         lines.append(
             f"| {i} | {r['made_on']} | `{cmd}` | {r['wall_s'] / 60:.1f} | {r['steps']:,} | {r['examples_seen']:,} |"
