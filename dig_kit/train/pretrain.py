@@ -140,8 +140,9 @@ class PretrainConfig:
     """After how many text layers the image tokens of a :data:`DENSE_TASKS` example are read out through
     the language-model head: (naming, matching), see :func:`dense_losses`."""
     dense_weight: float = 1.0
-    """The weight of the two dense losses against the completion loss (a batch's mean over examples).
-    At 1.0 they outweigh it several times and, clipped to one gradient norm, leave the box tasks little."""
+    """The weight of the two dense losses against the completion loss (a batch's mean over examples;
+    at 1.0 they outweigh it several times). 0.25 did not spare the boxes either
+    (``docs/2026-12-05-question-first-in-the-pairs-phase.md``)."""
 
     def _start_text(self, key: str) -> int:
         """A text-model setting (``hidden_size``, ``num_hidden_layers``) of the model training starts
