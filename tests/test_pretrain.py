@@ -472,6 +472,19 @@ def test_a_run_with_the_dense_task_trains_its_image_tokens(tmp_path, monkeypatch
     assert "--dense-layers 0,1 --dense-weight 0.25`" in (final / "README.md").read_text()  # the card names both
 
 
+def test_the_dense_weight_scales_what_the_image_token_losses_teach(tmp_path):
+    """Same seed and examples: two runs at weight 1 end with the same weights, a run at 0.25 with others."""
+    from safetensors.numpy import load_file
+
+    def weights(name, w):
+        cfg = _cfg(tmp_path / name, task_weights={"yes_no_first": 100}, dense_layers=(0, 1), dense_weight=w)
+        return load_file(P.pretrain(cfg, log=lambda *_: None) / "model.safetensors")
+
+    one, again, quarter = weights("a", 1.0), weights("b", 1.0), weights("c", 0.25)
+    assert all(np.array_equal(one[k], again[k]) for k in one)
+    assert any(not np.allclose(one[k], quarter[k]) for k in one)
+
+
 def _image():
     from PIL import Image
 
